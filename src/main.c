@@ -1,0 +1,98 @@
+/*
+ * main.c - sweepq's entry point: the table of verbs, --version, help, and
+ * dispatch. Each verb lives in its own file under src/cmd/.
+ */
+#include "cmd/cmd.h"
+#include "cmd/exitcodes.h"
+#include "util/common.h"
+
+#include <locale.h>
+
+/* The single source of truth for the verbs `sweepq help` lists. */
+static const sq_command commands[] = {
+    {"validate", cmd_validate, "check a sweep spec and report every error"},
+    {"create", cmd_create, "register a sweep in the store (--dry-run previews the commands)"},
+};
+
+static const struct {
+    int code;
+    const char *meaning;
+} exit_code_help[] = {
+    {EXIT_OK, "success; for run and wait: every trial succeeded"},
+    {EXIT_FAILED, "invalid spec, or a trial failed or was cancelled"},
+    {EXIT_USAGE, "bad command line"},
+    {EXIT_NOTFOUND, "no such sweep, trial, file or project"},
+    {EXIT_STORE, "the store could not be opened or used"},
+    {EXIT_CONFLICT, "the request conflicts with what is stored"},
+    {EXIT_INTERNAL, "unexpected internal error"},
+    {EXIT_INTERRUPTED, "interrupted before a clean drain"},
+};
+
+static void print_main_help(FILE *f)
+{
+    fputs("usage: sweepq [--version] [help] VERB [options] [args]\n\n"
+          "sweepq runs hyperparameter sweeps on every GPU and machine you have,\n"
+          "without losing or doubling a trial.\n\nverbs:\n",
+          f);
+    for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
+        fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
+    fputs("\nEvery verb takes --help and --store URL; verbs that read take --json.\n"
+          "The store is --store URL, else $SWEEPQ_STORE, else .sweepq/ found by walking\n"
+          "up from the current directory.\n\nexit codes:\n",
+          f);
+    for (size_t i = 0; i < ARRAY_SIZE(exit_code_help); i++)
+        fprintf(f, "  %-4d %s\n", exit_code_help[i].code, exit_code_help[i].meaning);
+    fputs("\nSee 'sweepq help VERB' for a verb's options.\n", f);
+}
+
+static const sq_command *find_command(const char *name)
+{
+    for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
+        if (!strcmp(commands[i].name, name))
+            return &commands[i];
+    return NULL;
+}
+
+static int unknown_verb(const char *name)
+{
+    fprintf(stderr, "sweepq: unknown verb '%s'\n", name);
+    for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
+        if (!strncmp(commands[i].name, name, 2))
+            fprintf(stderr, "did you mean '%s'?\n", commands[i].name);
+    fputs("Try 'sweepq help' for the list of verbs.\n", stderr);
+    return EXIT_USAGE;
+}
+
+static int help(int argc, char **argv)
+{
+    if (argc < 2) {
+        print_main_help(stdout);
+        return EXIT_OK;
+    }
+    const sq_command *c = find_command(argv[1]);
+    if (!c)
+        return unknown_verb(argv[1]);
+    char *args[] = {argv[1], "--help", NULL};
+    return c->fn(2, args);
+}
+
+int main(int argc, char **argv)
+{
+    setlocale(LC_CTYPE, "");
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    if (argc < 2) {
+        print_main_help(stderr);
+        return EXIT_USAGE;
+    }
+    const char *verb = argv[1];
+    if (!strcmp(verb, "--version") || !strcmp(verb, "version")) {
+        printf("sweepq %s\n", SQ_VERSION);
+        return EXIT_OK;
+    }
+    if (!strcmp(verb, "help") || !strcmp(verb, "--help") || !strcmp(verb, "-h"))
+        return help(argc - 1, argv + 1);
+    const sq_command *c = find_command(verb);
+    if (!c)
+        return unknown_verb(verb);
+    return c->fn(argc - 1, argv + 1);
+}

@@ -1,0 +1,340 @@
+/*
+ * store.h - the one interface to where sweeps, trials, attempts, metrics and
+ * agents live. Backends: sqlite (now), postgresql and an http client
+ * (later). Callers never see SQL or transport.
+ *
+ * TRIAL STATE MACHINE
+ *
+ *             claim (lease, attempt+1)
+ *   pending ───────────────────────────▶ running ──exit 0──▶ succeeded
+ *      ▲  ▲                                │ │ │
+ *      │  └──── preempted (signal) ────────┘ │ └─exit≠0 / timeout─▶ failed*
+ *      │                                     │
+ *      └──── lease expired (reaper) ─────────┘      * back to pending while
+ *                                                     failures < max_attempts
+ *   pending|running ──cancel──▶ cancelled
+ *
+ *   transition                          performed by
+ *   pending   -> running                store_claim
+ *   running   -> running (renew)        store_heartbeat
+ *   running   -> succeeded              store_finish(OUTCOME_SUCCEEDED)
+ *   running   -> failed | pending       store_finish(OUTCOME_FAILED/TIMED_OUT)
+ *   running   -> pending                store_finish(OUTCOME_PREEMPTED)
+ *   running   -> pending | failed       store_reap (lease expired = a crash)
+ *   pending|running -> cancelled        store_cancel
+ *   failed|cancelled -> pending         store_retry
+ *   pending   -> succeeded              store_import_result
+ *
+ * INVARIANTS
+ *   1. A trial's `attempt` is the fencing token. Each claim increments it.
+ *      Every write about a running trial names (trial_id, attempt); when it
+ *      is not the trial's current running attempt the write changes nothing
+ *      and returns SQ_ELEASE_LOST.
+ *   2. `failures` counts attempts that used up a try: failure, timeout, and
+ *      lease expiry (a crash). Preemption and cancel do not. A trial whose
+ *      failures reach max_attempts is failed for good.
+ *   3. A succeeded trial never changes again (short of `retry` of failed
+ *      or cancelled trials, which never touches succeeded ones): each trial
+ *      succeeds at most once.
+ *   4. Creating a sweep with the same name and spec is a no-op; new trial
+ *      keys are added; a different command or settings are refused.
+ *   5. Exactly one caller ever wins store_claim_completion for a sweep.
+ *   6. Lease times are judged by the store's clock (the local clock for
+ *      sqlite, the database's for postgresql, the server's for http).
+ *
+ * Every function returns 0 or a negative SQ_E* code with sq_error_msg() set.
+ * SQ_EBUSY and SQ_EIO are transient: the caller may retry the same call.
+ * Out-parameters are owned by the caller and freed with the matching _free.
+ */
+#ifndef SQ_STORE_H
+#define SQ_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct store store;
+
+typedef enum {
+    TRIAL_PENDING = 0,
+    TRIAL_RUNNING,
+    TRIAL_SUCCEEDED,
+    TRIAL_FAILED,
+    TRIAL_CANCELLED,
+} trial_state;
+
+typedef enum {
+    SWEEP_ACTIVE = 0,
+    SWEEP_PAUSED,
+    SWEEP_CANCELLED,
+    SWEEP_FINISHED, /* every trial final (derived; stored for cheap listing) */
+} sweep_state;
+
+typedef enum {
+    OUTCOME_NONE = 0,  /* attempt still running */
+    OUTCOME_SUCCEEDED,
+    OUTCOME_FAILED,    /* non-zero exit or killed by a signal */
+    OUTCOME_TIMED_OUT,
+    OUTCOME_PREEMPTED, /* agent stopped it (signal); no try used */
+    OUTCOME_LOST,      /* lease expired: the agent vanished */
+    OUTCOME_CANCELLED,
+} attempt_outcome;
+
+const char *trial_state_name(trial_state s);   /* "pending", ... */
+int trial_state_parse(const char *name, trial_state *out);
+const char *sweep_state_name(sweep_state s);
+const char *attempt_outcome_name(attempt_outcome o);
+
+/* ---- opening ---------------------------------------------------------- */
+
+/*
+ * Opens the store named by url: "sqlite:PATH", or a plain PATH ending in .db.
+ * Creates the database and its schema when missing, migrates an older one.
+ * SQ_EINVAL for an unknown scheme, SQ_EIO when it cannot be opened.
+ */
+int store_open(store **out, const char *url);
+void store_close(store *st); /* NULL is a no-op */
+/* The URL it was opened with; borrowed. */
+const char *store_url(const store *st);
+/* The store's clock (seconds since the epoch). */
+double store_now(store *st);
+
+/* ---- sweeps ------------------------------------------------------------ */
+
+typedef struct store_trial_def {
+    uint64_t number;   /* 1-based, stable */
+    const char *key;   /* spec_params_key */
+    const char *params_json; /* canonical JSON object */
+} store_trial_def;
+
+typedef struct store_sweep_def {
+    const char *name;
+    const char *spec_json;    /* canonical JSON of the spec: identity and conflicts */
+    const char *spec_yaml;    /* the file's text, kept as the frozen copy */
+    const char *command_json; /* the command template; a change is a conflict */
+    const char **tags;
+    size_t ntags;
+    const char *metric_name;  /* NULL if none */
+    bool maximize;
+    int max_attempts;
+    double lease_ttl;         /* seconds */
+    double timeout;           /* seconds, 0 = none */
+    int cpus, gpus;           /* per trial */
+    uint64_t gpu_memory;      /* bytes per trial, 0 = none */
+    bool open_ended;          /* random without run_cap: agents add trials */
+    uint64_t total;           /* expected trial count; 0 when open-ended */
+    const store_trial_def *trials;
+    size_t ntrials;
+} store_sweep_def;
+
+typedef struct store_counts {
+    uint64_t pending, running, succeeded, failed, cancelled;
+} store_counts;
+
+typedef struct store_sweep {
+    int64_t id;
+    char *name;
+    sweep_state state;
+    char *spec_json, *spec_yaml, *command_json;
+    char **tags;
+    size_t ntags;
+    char *metric_name;
+    bool maximize;
+    int max_attempts;
+    double lease_ttl, timeout;
+    int cpus, gpus;
+    uint64_t gpu_memory;
+    bool open_ended;
+    uint64_t total;
+    uint64_t next_number;  /* one past the highest trial number stored */
+    double created_at, updated_at, finished_at; /* 0 = not yet */
+    store_counts counts;
+    bool completion_claimed;
+} store_sweep;
+
+void store_sweep_free(store_sweep *s);
+void store_sweeps_free(store_sweep *s, size_t n); /* an array of n */
+
+/*
+ * Creates the sweep, or finds the one with the same name. *out_id gets its
+ * id; *out_added (may be NULL) the number of trials newly added.
+ * SQ_ECONFLICT when a sweep of that name exists with another command_json
+ * or other settings (message says what differs and how to proceed).
+ */
+int store_create_sweep(store *st, const store_sweep_def *def, int64_t *out_id, uint64_t *out_added);
+
+/* Adds trials to an open-ended sweep; numbers already present are skipped. */
+int store_add_trials(store *st, int64_t sweep_id, const store_trial_def *trials, size_t n,
+                     uint64_t *out_added);
+
+/* SQ_ENOTFOUND when there is no such sweep. */
+int store_get_sweep(store *st, const char *name, store_sweep **out);
+
+typedef struct store_sweep_filter {
+    const char **names; /* NULL/0: all */
+    size_t nnames;
+    const char *tag;    /* NULL: any */
+    double since;       /* created or updated at or after; 0: any */
+    bool runnable_only; /* active, with pending trials (or open-ended) */
+} store_sweep_filter;
+
+int store_list_sweeps(store *st, const store_sweep_filter *f, store_sweep **out, size_t *n);
+
+int store_set_sweep_state(store *st, const char *name, sweep_state state); /* pause/resume */
+
+/* Cancels pending and running trials of the sweep; running ones are seen as
+ * cancelled by their agent's next heartbeat. *out_n: trials cancelled. */
+int store_cancel(store *st, const char *name, uint64_t *out_n);
+
+/* Back to pending, failures reset: failed trials (failed=true) and/or
+ * cancelled ones; reopens the sweep. */
+int store_retry(store *st, const char *name, bool failed, bool cancelled, uint64_t *out_n);
+
+/* Deletes sweeps that finished or were cancelled before `before`. */
+int store_gc(store *st, double before, char ***out_names, size_t *out_n);
+
+/*
+ * Once-only claim of a finished sweep's completion: *won is true for exactly
+ * one caller ever, and only when every trial is final and the sweep is not
+ * open-ended (or was cancelled).
+ */
+int store_claim_completion(store *st, int64_t sweep_id, const char *by, bool *won);
+
+/* ---- trials ------------------------------------------------------------ */
+
+typedef struct store_trial {
+    int64_t id;
+    int64_t sweep_id;
+    char *sweep_name;
+    uint64_t number;
+    char *key;
+    char *params_json;
+    trial_state state;
+    int attempt;        /* current/last attempt number (fencing token) */
+    int failures;
+    char *agent_id;     /* running: who holds it */
+    double lease_expires;
+    double created_at, started_at, finished_at;
+    int exit_code;      /* -1 if none */
+    int term_signal;    /* 0 if none */
+    attempt_outcome last_outcome;
+    char *error;        /* "CUDA out of memory", "timed out after 30s", ... */
+    char *metrics_json; /* final metrics {"loss": 0.2}; "{}" if none */
+    bool cancel_requested;
+} store_trial;
+
+void store_trial_free(store_trial *t);
+void store_trials_free(store_trial *t, size_t n);
+
+typedef struct store_trial_query {
+    const char *sweep;      /* name, required */
+    int state;              /* -1: any; else a trial_state */
+    const char *sort_metric;/* NULL: by number */
+    bool descending;
+    size_t limit;           /* 0: all */
+} store_trial_query;
+
+int store_list_trials(store *st, const store_trial_query *q, store_trial **out, size_t *n);
+int store_get_trial(store *st, const char *sweep, uint64_t number, store_trial **out);
+
+typedef struct store_attempt {
+    int attempt;
+    char *agent_id;
+    double started_at, finished_at;
+    attempt_outcome outcome;
+    int exit_code, term_signal;
+    char *error;
+} store_attempt;
+
+void store_attempts_free(store_attempt *a, size_t n);
+int store_list_attempts(store *st, int64_t trial_id, store_attempt **out, size_t *n);
+
+/* ---- agents: claim, heartbeat, finish ---------------------------------- */
+
+typedef struct store_agent_info {
+    const char *id;     /* unique: host:pid:random */
+    const char *host;
+    int pid;
+    int slots;          /* CPU slots */
+    const char *gpus_json; /* the GPUs it has, or NULL */
+    const char *version;
+} store_agent_info;
+
+int store_register_agent(store *st, const store_agent_info *a);
+int store_deregister_agent(store *st, const char *agent_id);
+
+typedef struct store_agent {
+    char *id, *host, *gpus_json, *version;
+    int pid, slots, running;
+    double started_at, last_seen;
+    bool alive;         /* last_seen within its lease TTL */
+} store_agent;
+void store_agents_free(store_agent *a, size_t n);
+int store_list_agents(store *st, store_agent **out, size_t *n);
+
+typedef struct store_claim {
+    int64_t trial_id;
+    int64_t sweep_id;
+    uint64_t number;
+    int attempt;        /* the fencing token to quote in every write */
+    int failures;       /* earlier failed tries */
+    bool resume;        /* an earlier attempt ran */
+    char *params_json;
+    char *key;
+    double lease_expires;
+} store_claim;
+
+void store_claims_free(store_claim *c, size_t n);
+
+/*
+ * Claims up to max pending trials of one active sweep for agent_id, lowest
+ * numbers first: each becomes running with attempt+1 and a lease of the
+ * sweep's lease_ttl. Reaps expired leases first. *n may be 0 (nothing to
+ * claim). SQ_ENOTFOUND if the sweep is gone.
+ */
+int store_claim(store *st, const char *agent_id, int64_t sweep_id, size_t max, store_claim **out,
+                size_t *n);
+
+typedef struct store_lease {
+    int64_t trial_id;
+    int attempt;
+    /* out: what the agent must do */
+    bool lost;          /* no longer this attempt: kill the child, write nothing */
+    bool cancel;        /* cancelled by the user: kill the child */
+} store_lease;
+
+/*
+ * One batched write: renews the leases the agent still holds and records
+ * its liveness. Sets lost/cancel on each lease.
+ */
+int store_heartbeat(store *st, const char *agent_id, store_lease *leases, size_t n);
+
+typedef struct store_result {
+    attempt_outcome outcome;
+    int exit_code;          /* -1 if killed by a signal */
+    int term_signal;
+    const char *error;      /* one line, or NULL */
+    const char *metrics_json; /* final metrics object, or NULL */
+} store_result;
+
+/*
+ * Records the end of an attempt, fenced by (trial_id, attempt). Transitions
+ * per the state machine. SQ_ELEASE_LOST when the attempt is not current.
+ */
+int store_finish(store *st, int64_t trial_id, int attempt, const store_result *r);
+
+/* Appends metric rows (a JSON array of objects, each with an optional
+ * "step"), fenced like store_finish. */
+int store_append_metrics(store *st, int64_t trial_id, int attempt, const char *rows_json);
+
+/* The time series of one trial as a JSON array of {"attempt","step","time",
+ * "name","value"}; caller frees. */
+int store_get_metrics(store *st, int64_t trial_id, char **out_json);
+
+/* Expires leases whose time has passed (store clock); *out_n reaped. */
+int store_reap(store *st, uint64_t *out_n);
+
+/* Marks a pending trial succeeded with metrics, not run (import). */
+int store_import_result(store *st, int64_t trial_id, const char *metrics_json);
+
+#endif

@@ -1,0 +1,48 @@
+/*
+ * workspace.h - the project's .sweepq/ directory and the paths inside it.
+ *
+ *   .sweepq/sweepq.db                  embedded store
+ *   .sweepq/config.yaml                project settings
+ *   .sweepq/sweeps/NAME/spec.yaml      frozen copy of the spec
+ *   .sweepq/sweeps/NAME/trials/N/      trial directory (stable across attempts)
+ *   .sweepq/sweeps/NAME/jobs/          scheduler scripts and logs
+ *
+ * The project is found by walking up from the working directory, as git
+ * finds .git. The store is --store URL, else $SWEEPQ_STORE, else the
+ * project's sqlite:.sweepq/sweepq.db.
+ */
+#ifndef SQ_WORKSPACE_H
+#define SQ_WORKSPACE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+typedef struct workspace {
+    char *root;     /* absolute directory that holds .sweepq/ */
+    char *dir;      /* root + "/.sweepq" */
+    char *store_url;/* the store to use */
+} workspace;
+
+#define WORKSPACE_INIT {NULL, NULL, NULL}
+
+/*
+ * Finds the project and the store. store_override is --store (may be NULL).
+ * When no .sweepq/ exists above the working directory: with create=true one
+ * is made in the working directory, else SQ_ENOTFOUND with a message that
+ * says to run 'sweepq init' or pass --store. A "sqlite:DIR/.sweepq/X.db" store
+ * makes DIR the root even when the working directory is elsewhere.
+ */
+int workspace_open(workspace *ws, const char *store_override, bool create);
+void workspace_release(workspace *ws);
+
+/* Creates DIR/.sweepq (and its sweeps/) if missing. */
+int workspace_init_dir(const char *root);
+
+/* Paths inside the workspace; the caller frees. */
+char *workspace_sweep_dir(const workspace *ws, const char *sweep);
+char *workspace_trial_dir(const workspace *ws, const char *sweep, uint64_t number);
+
+/* mkdir -p; 0 or SQ_EIO with the message. */
+int mkdir_p(const char *path, unsigned mode);
+
+#endif
