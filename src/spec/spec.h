@@ -171,9 +171,18 @@ int spec_check_runnable(const spec *s);
 
 #define SPEC_UNBOUNDED UINT64_MAX
 
-/* Number of trials: the grid size, run_cap for random, SPEC_UNBOUNDED for a
- * random sweep without run_cap. */
+/* Number of trials: the grid size (capped by run_cap when set), run_cap for
+ * random, SPEC_UNBOUNDED for a random sweep without run_cap. */
 uint64_t spec_trial_count(const spec *s);
+
+/*
+ * The size of the grid of s: the product of every grid parameter's number of
+ * values and every paired group's length, whatever the method. 0 and
+ * *out set, or SQ_EINVAL (message names the parameter) when the product
+ * overflows 64 bits or a parameter cannot be enumerated (a continuous
+ * distribution). The loader uses it for the grid cap.
+ */
+int spec_grid_size(const spec *s, uint64_t *out);
 
 /* True when trials can be made for ever (random without run_cap). */
 bool spec_is_open_ended(const spec *s);
@@ -190,6 +199,17 @@ char *spec_params_canonical(const json_t *params);
 
 /* A stable 32-hex-digit key of the canonical JSON of params; caller frees. */
 char *spec_params_key(const json_t *params);
+
+/*
+ * Compact JSON text of any value (no spaces); object keys sorted when
+ * sort_keys, else in their order. Reals are written as the shortest text that
+ * reads back as the same double (0.1, not 0.10000000000000001). Caller frees.
+ */
+char *spec_json_compact(const json_t *v, bool sort_keys);
+
+/* ${args_json}: params as Python's json.dumps writes them, which is also the
+ * content of ${args_json_file} (TRIAL_DIR/params.json). Caller frees. */
+char *spec_args_json(const json_t *params);
 
 /* How a value appears in ${args}: exactly as W&B's agent writes it
  * (True/False, None, Python float repr, lists and dicts as JSON). */
@@ -215,12 +235,12 @@ typedef struct spec_command {
 
 /*
  * Builds the command of one trial. Macros: ${env} ${interpreter} ${program}
- * ${args} ${args_no_hyphens} ${args_no_boolean_flags} ${args_json}
- * ${args_json_file} ${param.NAME} ${trial_dir} ${trial} ${sweep}. A list item
- * that is exactly ${args...} expands into several argv items; elsewhere a
- * macro is substituted into the item's text. Returns 0, or SQ_EINVAL for an
- * unknown ${param.NAME}. *out is filled on success; release it with
- * spec_command_release.
+ * ${args} ${args_no_hyphens} ${args_no_boolean_flags} ${args_no_equals}
+ * ${args_json} ${args_json_file} ${param.NAME} ${trial_dir} ${trial} ${sweep}
+ * ${envvar:NAME}. A list item that is exactly ${args...} expands into several
+ * argv items; elsewhere a macro is substituted into the item's text. Returns
+ * 0, or SQ_EINVAL for an unknown ${param.NAME} or macro. *out is filled on
+ * success (and zeroed on error); release it with spec_command_release.
  */
 int spec_build_command(const spec *s, const json_t *params, const spec_command_ctx *ctx,
                        spec_command *out);
