@@ -11,7 +11,23 @@
 /* The single source of truth for the verbs `sweepq help` lists. */
 static const sq_command commands[] = {
     {"validate", cmd_validate, "check a sweep spec and report every error"},
+    {"init", cmd_init, "start a project here: a commented sweep.yaml and .sweepq/"},
     {"create", cmd_create, "register a sweep in the store (--dry-run previews the commands)"},
+    {"status", cmd_status, "progress of each sweep: counts, bar, rate, ETA (--watch)"},
+    {"trials", cmd_trials, "list a sweep's trials with parameters and metrics"},
+    {"best", cmd_best, "the best trials of a sweep by its metric"},
+    {"logs", cmd_logs, "print (or follow with -f) a trial's output"},
+    {"export", cmd_export, "write a sweep's trials as CSV, JSON lines or JSON"},
+    {"cancel", cmd_cancel, "cancel a sweep's pending and running trials"},
+    {"retry", cmd_retry, "put failed (or cancelled) trials back to pending"},
+    {"pause", cmd_pause, "stop agents from starting a sweep's trials"},
+    {"resume", cmd_resume, "let agents start a paused sweep's trials again"},
+    {"wait", cmd_wait, "wait until sweeps finish; exit 0 if every trial succeeded"},
+    {"import", cmd_import, "mark trials found in a results CSV as succeeded"},
+    {"agents", cmd_agents, "list the agents and their heartbeats"},
+    {"recent", cmd_recent, "list the sweeps of the last N days"},
+    {"reap", cmd_reap, "expire the leases of agents that stopped heartbeating"},
+    {"gc", cmd_gc, "delete old finished sweeps and their directories"},
 };
 
 static const struct {

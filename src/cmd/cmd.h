@@ -14,5 +14,21 @@ typedef struct sq_command {
 
 int cmd_validate(int argc, char **argv);
 int cmd_create(int argc, char **argv);
+int cmd_init(int argc, char **argv);
+int cmd_status(int argc, char **argv);
+int cmd_trials(int argc, char **argv);
+int cmd_best(int argc, char **argv);
+int cmd_logs(int argc, char **argv);
+int cmd_export(int argc, char **argv);
+int cmd_cancel(int argc, char **argv);
+int cmd_retry(int argc, char **argv);
+int cmd_pause(int argc, char **argv);
+int cmd_resume(int argc, char **argv);
+int cmd_reap(int argc, char **argv);
+int cmd_gc(int argc, char **argv);
+int cmd_agents(int argc, char **argv);
+int cmd_recent(int argc, char **argv);
+int cmd_wait(int argc, char **argv);
+int cmd_import(int argc, char **argv);
 
 #endif

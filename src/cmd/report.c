@@ -113,7 +113,8 @@ static void pad(FILE *f, int n)
         fputc(' ', f);
 }
 
-void report_table_print(FILE *f, const report_table *t, int max_width)
+/* Column widths of t into a new array of t->ncols. */
+static int *column_widths(const report_table *t)
 {
     int *w = xcalloc(t->ncols, sizeof *w);
     for (size_t i = 0; i < t->ncells; i++) {
@@ -121,6 +122,21 @@ void report_table_print(FILE *f, const report_table *t, int max_width)
         if (cw > w[i % t->ncols])
             w[i % t->ncols] = cw;
     }
+    return w;
+}
+
+int report_table_width(const report_table *t)
+{
+    int *w = column_widths(t), total = 0;
+    for (size_t c = 0; c < t->ncols; c++)
+        total += w[c] + (c + 1 < t->ncols ? 2 : 0);
+    free(w);
+    return total;
+}
+
+void report_table_print(FILE *f, const report_table *t, int max_width)
+{
+    int *w = column_widths(t);
     /* The last column gets what the others leave, but never less than 8. */
     int before = 0;
     for (size_t c = 0; c + 1 < t->ncols; c++)
@@ -298,6 +314,15 @@ int report_sweep_progress(store *st, const store_sweep *s, double now, double wi
     else if (out->rate > 0 && !s->open_ended && s->state == SWEEP_ACTIVE)
         out->eta = (double)(out->total - out->done) / out->rate * 60;
     return 0;
+}
+
+bool report_sweep_done(const store_sweep *s)
+{
+    if (s->state == SWEEP_FINISHED)
+        return true;
+    if (s->counts.pending || s->counts.running)
+        return false;
+    return s->state == SWEEP_CANCELLED || !s->open_ended;
 }
 
 json_t *report_time_json(double t)

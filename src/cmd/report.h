@@ -49,6 +49,9 @@ size_t report_table_rows(const report_table *t);
  */
 void report_table_print(FILE *f, const report_table *t, int max_width);
 
+/* The width the table would print at without clipping. */
+int report_table_width(const report_table *t);
+
 /* The terminal's width when f is a terminal, else 0 (no limit). */
 int report_term_width(FILE *f);
 
@@ -91,6 +94,13 @@ typedef struct report_progress {
  */
 int report_sweep_progress(store *st, const store_sweep *s, double now, double window,
                           report_progress *out);
+
+/*
+ * True when the sweep will do no more work: finished, or with no pending or
+ * running trial left (cancelled, or bounded and drained). An open-ended
+ * active sweep is never done: its agents keep adding trials.
+ */
+bool report_sweep_done(const store_sweep *s);
 
 /* ---- JSON shapes -------------------------------------------------------- */
 

@@ -1,0 +1,223 @@
+/*
+ * cmd_status.c - `sweepq status [SWEEP...] [--watch]`: one line per sweep
+ * with its state, counts by state, a progress bar, the recent rate and an
+ * ETA; --watch redraws it until every shown sweep is done or Ctrl-C.
+ *
+ * The rate is trials finished per minute over the last ten minutes (the
+ * window never reaching back before the sweep's first trial started), so a
+ * sweep resumed after a night's pause is judged by how it runs now.
+ */
+#include "util/common.h"
+
+#include "cmd/cmd.h"
+#include "cmd/exitcodes.h"
+#include "cmd/open_store.h"
+#include "cmd/options.h"
+#include "cmd/report.h"
+#include "util/timeutil.h"
+
+#include <signal.h>
+#include <unistd.h>
+
+#define RATE_WINDOW 600.0
+
+static const sq_usage usage = {
+    "status",
+    "[options] [SWEEP...]",
+    "show each sweep's progress: counts by state, a progress bar, rate and ETA",
+    "Without SWEEP, every sweep in the store is shown. rate is trials finished\n"
+    "per minute over the last 10 minutes; eta assumes that rate holds.\n"
+    "--watch redraws in place on a terminal (plain repeated output otherwise)\n"
+    "and exits when every shown sweep is finished, or on Ctrl-C.",
+    true,
+};
+
+static volatile sig_atomic_t interrupted;
+
+static void on_interrupt(int sig)
+{
+    (void)sig;
+    interrupted = 1;
+}
+
+/* Fetches the sweeps to show: the named ones (each must exist) or all. */
+static int load_sweeps(store *st, char **names, int n, store_sweep **out, size_t *nout)
+{
+    *out = NULL;
+    *nout = 0;
+    if (n == 0) {
+        store_sweep_filter f = {0};
+        int rc = store_list_sweeps(st, &f, out, nout);
+        return rc ? open_store_fail(rc, "list the sweeps") : EXIT_OK;
+    }
+    store_sweep *s = xcalloc((size_t)n, sizeof *s);
+    for (int i = 0; i < n; i++) {
+        store_sweep *one = NULL;
+        int code = open_store_sweep(st, names[i], &one);
+        if (code) {
+            store_sweeps_free(s, (size_t)i);
+            return code;
+        }
+        s[i] = *one;
+        free(one); /* the contents moved into s[i] */
+    }
+    *out = s;
+    *nout = (size_t)n;
+    return EXIT_OK;
+}
+
+static int print_json(FILE *f, store *st, store_sweep *s, size_t n)
+{
+    json_t *arr = json_array();
+    double now = store_now(st);
+    for (size_t i = 0; i < n; i++) {
+        report_progress p;
+        int rc = report_sweep_progress(st, &s[i], now, RATE_WINDOW, &p);
+        if (rc) {
+            json_decref(arr);
+            return open_store_fail(rc, "read the trials of sweep '%s'", s[i].name);
+        }
+        json_t *o = report_sweep_json(&s[i]);
+        json_object_set_new(o, "progress",
+                            json_pack("{s:I, s:I, s:f, s:o}", "done", (json_int_t)p.done, "total",
+                                      (json_int_t)p.total, "rate_per_min", p.rate, "eta_seconds",
+                                      p.eta >= 0 ? json_real(p.eta) : json_null()));
+        json_array_append_new(arr, o);
+    }
+    report_json_print(f, arr);
+    return EXIT_OK;
+}
+
+static int print_table(FILE *f, store *st, store_sweep *s, size_t n)
+{
+    static const char *const headers[] = {"sweep", "state", "progress", "done",     "ok", "run",
+                                          "pend",  "fail",  "canc",     "rate/min", "eta"};
+    report_table *t = report_table_new(ARRAY_SIZE(headers), headers);
+    for (size_t c = 3; c < ARRAY_SIZE(headers); c++)
+        report_table_align_right(t, c);
+    double now = store_now(st);
+    for (size_t i = 0; i < n; i++) {
+        report_progress p;
+        int rc = report_sweep_progress(st, &s[i], now, RATE_WINDOW, &p);
+        if (rc) {
+            report_table_free(t);
+            return open_store_fail(rc, "read the trials of sweep '%s'", s[i].name);
+        }
+        const store_counts *c = &s[i].counts;
+        strbuf bar = SB_INIT;
+        report_bar(&bar, p.done, p.total, 20);
+        sb_addf(&bar, " %3.0f%%", p.total ? 100.0 * (double)p.done / (double)p.total : 0.0);
+        char eta[32];
+        report_table_add(t, s[i].name);
+        report_table_add(t, sweep_state_name(s[i].state));
+        report_table_add(t, sb_str(&bar));
+        if (s[i].open_ended)
+            report_table_addf(t, "%llu/∞", (unsigned long long)p.done);
+        else
+            report_table_addf(t, "%llu/%llu", (unsigned long long)p.done,
+                              (unsigned long long)p.total);
+        report_table_addf(t, "%llu", (unsigned long long)c->succeeded);
+        report_table_addf(t, "%llu", (unsigned long long)c->running);
+        report_table_addf(t, "%llu", (unsigned long long)c->pending);
+        report_table_addf(t, "%llu", (unsigned long long)c->failed);
+        report_table_addf(t, "%llu", (unsigned long long)c->cancelled);
+        report_table_addf(t, "%.1f", p.rate);
+        report_table_add(t, p.eta == 0 ? "done" : report_duration(p.eta, eta, sizeof eta));
+        sb_release(&bar);
+    }
+    report_table_print(f, t, 0);
+    report_table_free(t);
+    return EXIT_OK;
+}
+
+/* Prints one report into f; *all_done tells whether every sweep is done. */
+static int print_once(FILE *f, store *st, char **names, int nnames, bool json, bool *all_done)
+{
+    store_sweep *s = NULL;
+    size_t n = 0;
+    int code = load_sweeps(st, names, nnames, &s, &n);
+    if (code)
+        return code;
+    *all_done = true;
+    for (size_t i = 0; i < n; i++)
+        if (!report_sweep_done(&s[i]))
+            *all_done = false;
+    if (json)
+        code = print_json(f, st, s, n);
+    else if (n == 0)
+        fputs("no sweeps in this project yet; start one with 'sweepq run sweep.yaml' "
+              "(or 'sweepq init' to write a sweep.yaml)\n",
+              f);
+    else
+        code = print_table(f, st, s, n);
+    store_sweeps_free(s, n);
+    return code;
+}
+
+static int watch(store *st, char **names, int nnames, bool json, double interval)
+{
+    bool tty = isatty(STDOUT_FILENO) && !json;
+    struct sigaction sa = {0};
+    sa.sa_handler = on_interrupt;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    int code = EXIT_OK;
+    while (!interrupted) {
+        /* Build the whole screen first, so a redraw never flickers half-drawn. */
+        char *screen = NULL;
+        size_t len = 0;
+        FILE *mem = open_memstream(&screen, &len);
+        if (!mem)
+            SQ_BUG("open_memstream failed");
+        bool all_done = false;
+        code = print_once(mem, st, names, nnames, json, &all_done);
+        fclose(mem);
+        if (code == EXIT_OK) {
+            if (tty)
+                fputs("\033[H\033[2J", stdout);
+            fwrite(screen, 1, len, stdout);
+            if (!tty && !json)
+                fputc('\n', stdout);
+            fflush(stdout);
+        }
+        free(screen);
+        if (code != EXIT_OK || all_done)
+            break;
+        double until = time_mono() + interval;
+        while (!interrupted && time_mono() < until)
+            time_sleep(until - time_mono());
+    }
+    return code;
+}
+
+int cmd_status(int argc, char **argv)
+{
+    bool watch_mode = false;
+    double interval = 2;
+    const sq_option opts[] = {
+        OPT_BOOL('w', "watch", &watch_mode, "redraw until every shown sweep is finished"),
+        OPT_DURATION(0, "interval", &interval, "DUR", "time between redraws (default 2s)"),
+        OPT_END(),
+    };
+    sq_globals g = {0};
+    int nargs = 0, rc = options_parse(argc, argv, &usage, opts, &g, &nargs);
+    if (rc)
+        return rc == OPTIONS_HELP_SHOWN ? EXIT_OK : rc;
+    if (interval < 0.1)
+        interval = 0.1;
+    workspace ws = WORKSPACE_INIT;
+    store *st = NULL;
+    int code = open_store(&ws, &st, &g);
+    if (code)
+        return code;
+    if (watch_mode) {
+        code = watch(st, argv, nargs, g.json, interval);
+    } else {
+        bool all_done;
+        code = print_once(stdout, st, argv, nargs, g.json, &all_done);
+    }
+    store_close(st);
+    workspace_release(&ws);
+    return code;
+}
