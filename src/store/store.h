@@ -88,7 +88,8 @@ const char *attempt_outcome_name(attempt_outcome o);
 /* ---- opening ---------------------------------------------------------- */
 
 /*
- * Opens the store named by url: "sqlite:PATH", or a plain PATH ending in .db.
+ * Opens the store named by url: "sqlite:PATH", or a plain PATH (no scheme).
+ * The directory of PATH must exist (SQ_EIO otherwise: the workspace makes it).
  * Creates the database and its schema when missing, migrates an older one.
  * SQ_EINVAL for an unknown scheme, SQ_EIO when it cannot be opened.
  */
@@ -187,7 +188,8 @@ int store_set_sweep_state(store *st, const char *name, sweep_state state); /* pa
 int store_cancel(store *st, const char *name, uint64_t *out_n);
 
 /* Back to pending, failures reset: failed trials (failed=true) and/or
- * cancelled ones; reopens the sweep. */
+ * cancelled ones (both false: both); reopens a finished or cancelled sweep
+ * when any trial went back (a paused one stays paused). */
 int store_retry(store *st, const char *name, bool failed, bool cancelled, uint64_t *out_n);
 
 /* Deletes sweeps that finished or were cancelled before `before`. */
@@ -267,11 +269,14 @@ typedef struct store_agent {
     char *id, *host, *gpus_json, *version;
     int pid, slots, running;
     double started_at, last_seen;
-    bool alive;         /* last_seen within its lease TTL */
+    bool alive;         /* last_seen within 2x the largest lease TTL (>= 120 s) */
 } store_agent;
 void store_agents_free(store_agent *a, size_t n);
 int store_list_agents(store *st, store_agent **out, size_t *n);
 
+/* One claimed trial. (The typedef is not store_claim: that name is the
+ * function below, and C gives typedefs and functions one namespace;
+ * `struct store_claim` names it too.) */
 typedef struct store_claim {
     int64_t trial_id;
     int64_t sweep_id;
@@ -282,9 +287,9 @@ typedef struct store_claim {
     char *params_json;
     char *key;
     double lease_expires;
-} store_claim;
+} store_claimed;
 
-void store_claims_free(store_claim *c, size_t n);
+void store_claims_free(store_claimed *c, size_t n);
 
 /*
  * Claims up to max pending trials of one active sweep for agent_id, lowest
@@ -292,8 +297,8 @@ void store_claims_free(store_claim *c, size_t n);
  * sweep's lease_ttl. Reaps expired leases first. *n may be 0 (nothing to
  * claim). SQ_ENOTFOUND if the sweep is gone.
  */
-int store_claim(store *st, const char *agent_id, int64_t sweep_id, size_t max, store_claim **out,
-                size_t *n);
+int store_claim(store *st, const char *agent_id, int64_t sweep_id, size_t max,
+                store_claimed **out, size_t *n);
 
 typedef struct store_lease {
     int64_t trial_id;
