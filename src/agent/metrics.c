@@ -1,0 +1,412 @@
+/*
+ * metrics.c - collect a trial attempt's metrics from its output, its metrics
+ * file and W&B's summary; see metrics.h for the sources and invariants.
+ *
+ * The default output parser is hand-written rather than a regex: it runs on
+ * every line a trial prints, and it must accept "name=value" and
+ * "name: value" anywhere in a line while refusing look-alikes ("--lr=0.1"
+ * echoed arguments, "http://host:80", "9897/10000", "45.2it/s").
+ */
+#include "util/common.h"
+
+#include "agent/metrics.h"
+#include "spec/spec.h"
+
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <jansson.h>
+#include <math.h>
+#include <regex.h>
+#include <sys/stat.h>
+
+#define SUMMARY_MAX ((size_t)16 << 20)
+#define FLATTEN_DEPTH 4
+
+struct metrics_pattern {
+    bool custom;
+    regex_t re;
+};
+
+struct metrics {
+    const metrics_pattern *pattern;
+    json_t *rows;  /* array of row objects not yet taken */
+    json_t *final; /* name -> last value */
+};
+
+int metrics_pattern_new(metrics_pattern **out, const char *ere)
+{
+    *out = NULL;
+    metrics_pattern *p = xcalloc(1, sizeof *p);
+    if (ere && *ere) {
+        int rc = regcomp(&p->re, ere, REG_EXTENDED);
+        if (rc) {
+            char why[256];
+            regerror(rc, &p->re, why, sizeof why);
+            free(p);
+            return sq_error_set(SQ_EINVAL, "invalid metrics pattern '%s': %s", ere, why);
+        }
+        if (p->re.re_nsub < 2) {
+            regfree(&p->re);
+            free(p);
+            return sq_error_set(SQ_EINVAL,
+                                "invalid metrics pattern '%s': it needs two groups, "
+                                "(name) and (value), as in '([a-z_]+)=([-0-9.e]+)'",
+                                ere);
+        }
+        p->custom = true;
+    }
+    *out = p;
+    return 0;
+}
+
+void metrics_pattern_free(metrics_pattern *p)
+{
+    if (!p)
+        return;
+    if (p->custom)
+        regfree(&p->re);
+    free(p);
+}
+
+metrics *metrics_new(const metrics_pattern *p)
+{
+    metrics *m = xcalloc(1, sizeof *m);
+    m->pattern = p;
+    m->rows = json_array();
+    m->final = json_object();
+    if (!m->rows || !m->final)
+        SQ_BUG("out of memory in jansson");
+    return m;
+}
+
+void metrics_free(metrics *m)
+{
+    if (!m)
+        return;
+    json_decref(m->rows);
+    json_decref(m->final);
+    free(m);
+}
+
+/* ---- values --------------------------------------------------------------- */
+
+/* A number's JSON value: an integer when the text is one, else a real.
+ * NULL when the text is not entirely a finite number. */
+static json_t *number_value(const char *s, size_t n)
+{
+    char buf[64];
+    if (n == 0 || n >= sizeof buf)
+        return NULL;
+    memcpy(buf, s, n);
+    buf[n] = '\0';
+    bool integral = !strpbrk(buf, ".eE");
+    char *end;
+    errno = 0;
+    if (integral) {
+        long long v = strtoll(buf, &end, 10);
+        if (!errno && *end == '\0' && end != buf)
+            return json_integer(v);
+        errno = 0;
+    }
+    double d = strtod(buf, &end);
+    if (end == buf || *end != '\0' || !isfinite(d) || errno == ERANGE)
+        return NULL;
+    /* strtod also reads "nan", "inf" and hex: only plain decimals here. */
+    for (const char *c = buf; *c; c++)
+        if (!isdigit((unsigned char)*c) && !strchr("+-.eE", *c))
+            return NULL;
+    return json_real(d);
+}
+
+/* Puts name=value (a reference it takes) into row and the final values. */
+static void put(metrics *m, json_t *row, const char *name, json_t *value)
+{
+    if (strcmp(name, "step") == 0) {
+        json_object_set_new(row, "step", value);
+        return;
+    }
+    if (!json_object_get(m->final, name) && json_object_size(m->final) >= METRICS_MAX_NAMES) {
+        json_decref(value);
+        return;
+    }
+    json_object_set(m->final, name, value);
+    json_object_set_new(row, name, value);
+}
+
+/* Keeps row when it holds a metric (a row with only a step is dropped). */
+static size_t commit_row(metrics *m, json_t *row)
+{
+    size_t n = json_object_size(row);
+    size_t values = n - (json_object_get(row, "step") ? 1 : 0);
+    if (values)
+        json_array_append(m->rows, row);
+    json_decref(row);
+    return values;
+}
+
+/* ---- output lines ----------------------------------------------------------- */
+
+static bool name_start(char c)
+{
+    return isalpha((unsigned char)c) || c == '_';
+}
+
+static bool name_char(char c)
+{
+    return isalnum((unsigned char)c) || c == '_' || c == '.' || c == '/' || c == '-';
+}
+
+static bool boundary_before(char c)
+{
+    return c == ' ' || c == '\t' || strchr(",;([{|<'\"", c) != NULL;
+}
+
+static bool boundary_after(char c)
+{
+    return c == '\0' || c == ' ' || c == '\t' || strchr(",;)]}|>%'\"", c) != NULL;
+}
+
+/* Length of a decimal number at s ([+-]digits[.digits][e[+-]digits] or
+ * [+-].digits...), 0 if there is none. */
+static size_t number_len(const char *s)
+{
+    size_t i = 0, digits = 0;
+    if (s[i] == '+' || s[i] == '-')
+        i++;
+    while (isdigit((unsigned char)s[i]))
+        i++, digits++;
+    if (s[i] == '.') {
+        i++;
+        while (isdigit((unsigned char)s[i]))
+            i++, digits++;
+    }
+    if (!digits)
+        return 0;
+    if (s[i] == 'e' || s[i] == 'E') {
+        size_t j = i + 1;
+        if (s[j] == '+' || s[j] == '-')
+            j++;
+        if (isdigit((unsigned char)s[j])) {
+            while (isdigit((unsigned char)s[j]))
+                j++;
+            i = j;
+        }
+    }
+    return i;
+}
+
+static size_t parse_default(metrics *m, json_t *row, const char *line, size_t len)
+{
+    size_t found = 0;
+    size_t i = 0;
+    while (i < len) {
+        if (!name_start(line[i]) || (i > 0 && !boundary_before(line[i - 1]))) {
+            i++;
+            continue;
+        }
+        size_t j = i;
+        while (j < len && name_char(line[j]))
+            j++;
+        size_t name_len = j - i;
+        size_t k = j;
+        while (k < len && line[k] == ' ')
+            k++;
+        if (k >= len || (line[k] != '=' && line[k] != ':') ||
+            (line[k] == ':' && (line[k + 1] == ':' || line[k + 1] == '/'))) {
+            i = j;
+            continue;
+        }
+        k++;
+        while (k < len && line[k] == ' ')
+            k++;
+        size_t nl = number_len(line + k);
+        json_t *v = NULL;
+        if (nl && boundary_after(line[k + nl]) && name_len <= METRICS_MAX_NAME)
+            v = number_value(line + k, nl);
+        if (!v) {
+            i = j;
+            continue;
+        }
+        char name[METRICS_MAX_NAME + 1];
+        memcpy(name, line + i, name_len);
+        name[name_len] = '\0';
+        put(m, row, name, v);
+        found++;
+        i = k + nl;
+    }
+    return found;
+}
+
+static size_t parse_custom(metrics *m, json_t *row, const char *line)
+{
+    size_t found = 0;
+    const char *p = line;
+    int flags = 0;
+    regmatch_t g[3];
+    while (*p && regexec(&m->pattern->re, p, 3, g, flags) == 0) {
+        if (g[0].rm_eo == 0) /* an empty match would loop for ever */
+            break;
+        if (g[1].rm_so >= 0 && g[2].rm_so >= 0) {
+            size_t name_len = (size_t)(g[1].rm_eo - g[1].rm_so);
+            const char *vs = p + g[2].rm_so;
+            size_t vlen = (size_t)(g[2].rm_eo - g[2].rm_so);
+            while (vlen && isspace((unsigned char)*vs))
+                vs++, vlen--;
+            json_t *v = NULL;
+            if (name_len && name_len <= METRICS_MAX_NAME)
+                v = number_value(vs, vlen);
+            if (v) {
+                char name[METRICS_MAX_NAME + 1];
+                memcpy(name, p + g[1].rm_so, name_len);
+                name[name_len] = '\0';
+                put(m, row, name, v);
+                found++;
+            }
+        }
+        p += g[0].rm_eo;
+        flags = REG_NOTBOL;
+    }
+    return found;
+}
+
+size_t metrics_add_output_line(metrics *m, const char *line, size_t len)
+{
+    /* Cheap rejection first: every match needs a separator. */
+    if (!m->pattern || !m->pattern->custom) {
+        if (!memchr(line, '=', len) && !memchr(line, ':', len))
+            return 0;
+    }
+    json_t *row = json_object();
+    if (m->pattern && m->pattern->custom)
+        parse_custom(m, row, line);
+    else
+        parse_default(m, row, line, len);
+    return commit_row(m, row);
+}
+
+/* ---- JSON sources ----------------------------------------------------------- */
+
+/* Copies the numeric values of obj into row (or only into the final values
+ * when row is NULL), with dotted names for nested objects. */
+static void flatten(metrics *m, json_t *row, const char *prefix, json_t *obj, int depth,
+                    bool skip_private)
+{
+    const char *key;
+    json_t *v;
+    json_object_foreach(obj, key, v)
+    {
+        if (skip_private && key[0] == '_')
+            continue;
+        char *name = prefix ? xasprintf("%s.%s", prefix, key) : xstrdup(key);
+        if (strlen(name) <= METRICS_MAX_NAME) {
+            if (json_is_integer(v) || (json_is_real(v) && isfinite(json_real_value(v)))) {
+                if (row) {
+                    put(m, row, name, json_copy(v));
+                } else if (strcmp(name, "step") != 0 &&
+                           (json_object_get(m->final, name) ||
+                            json_object_size(m->final) < METRICS_MAX_NAMES)) {
+                    json_object_set(m->final, name, v);
+                }
+            } else if (json_is_object(v) && depth < FLATTEN_DEPTH &&
+                       !(skip_private && json_object_get(v, "_type"))) {
+                /* W&B media and histograms carry "_type": not metrics. */
+                flatten(m, row, name, v, depth + 1, skip_private);
+            }
+        }
+        free(name);
+    }
+}
+
+int metrics_add_json_line(metrics *m, const char *line, size_t len)
+{
+    json_t *obj = json_loadb(line, len, 0, NULL);
+    if (!json_is_object(obj)) {
+        json_decref(obj);
+        return sq_error_set(SQ_EINVAL, "a metrics line is not a JSON object");
+    }
+    json_t *row = json_object();
+    flatten(m, row, NULL, obj, 0, false);
+    commit_row(m, row);
+    json_decref(obj);
+    return 0;
+}
+
+int metrics_add_summary(metrics *m, const char *text, size_t len)
+{
+    json_t *obj = json_loadb(text, len, 0, NULL);
+    if (!json_is_object(obj)) {
+        json_decref(obj);
+        return sq_error_set(SQ_EINVAL, "wandb-summary.json is not a JSON object");
+    }
+    flatten(m, NULL, NULL, obj, 0, true);
+    json_decref(obj);
+    return 0;
+}
+
+int metrics_read_wandb_summary(metrics *m, const char *trial_dir)
+{
+    char *wandb = xasprintf("%s/wandb", trial_dir);
+    DIR *d = opendir(wandb);
+    char *best = NULL;
+    int rc = 0;
+    if (!d) {
+        if (errno != ENOENT && errno != ENOTDIR)
+            rc = sq_error_set(SQ_EIO, "cannot read '%s': %s", wandb, strerror(errno));
+        goto out;
+    }
+    struct timespec best_time = {0, 0};
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (strncmp(e->d_name, "run-", 4) != 0 && strncmp(e->d_name, "offline-run-", 12) != 0)
+            continue;
+        char *path = xasprintf("%s/%s/files/wandb-summary.json", wandb, e->d_name);
+        struct stat st;
+        if (stat(path, &st) == 0 && S_ISREG(st.st_mode) &&
+            (!best || st.st_mtim.tv_sec > best_time.tv_sec ||
+             (st.st_mtim.tv_sec == best_time.tv_sec && st.st_mtim.tv_nsec > best_time.tv_nsec))) {
+            free(best);
+            best = path;
+            best_time = st.st_mtim;
+        } else {
+            free(path);
+        }
+    }
+    closedir(d);
+    if (best) {
+        strbuf sb;
+        sb_init(&sb, SUMMARY_MAX);
+        if (sb_read_file(&sb, best) == 0)
+            metrics_add_summary(m, sb.buf ? sb.buf : "", sb.len);
+        else
+            rc = sq_error_set(SQ_EIO, "cannot read '%s': %s", best, sq_error_msg());
+        sb_release(&sb);
+    }
+out:
+    free(best);
+    free(wandb);
+    return rc;
+}
+
+/* ---- results ----------------------------------------------------------------- */
+
+size_t metrics_pending(const metrics *m)
+{
+    return json_array_size(m->rows);
+}
+
+char *metrics_take_rows(metrics *m)
+{
+    if (json_array_size(m->rows) == 0)
+        return NULL;
+    char *text = spec_json_compact(m->rows, false);
+    json_array_clear(m->rows);
+    return text;
+}
+
+char *metrics_final_json(const metrics *m)
+{
+    if (json_object_size(m->final) == 0)
+        return NULL;
+    return spec_json_compact(m->final, false);
+}

@@ -1,0 +1,79 @@
+/*
+ * metrics.h - the metrics of one trial attempt, from its three sources:
+ *
+ *   1. lines of its output (stdout and stderr, read from the attempt's log):
+ *      by default every "name=value" and "name: value" whose value is a
+ *      number ("step=3 loss=0.25 acc: 0.9"); or the spec's `metrics`
+ *      pattern, a POSIX ERE whose groups 1 and 2 are the name and the value,
+ *      applied as many times as it matches;
+ *   2. JSON lines appended to $SWEEPQ_METRICS_FILE, each an object
+ *      ({"step": 3, "loss": 0.2}; nested objects give dotted names);
+ *   3. W&B's wandb-summary.json under TRIAL_DIR/wandb/run-ID/files/ at the end.
+ *
+ * Invariants:
+ *   - A row is one line of output or one JSON line with at least one
+ *     numeric value; a value named "step" is the row's step, not a metric.
+ *   - The final value of a metric is the last one seen, in the order the
+ *     calls were made; the W&B summary, read last, has the last word.
+ *   - Only finite numbers are kept (JSON has no NaN); bools and strings are
+ *     ignored; names longer than METRICS_MAX_NAME are ignored.
+ *   - Memory is bounded: at most METRICS_MAX_NAMES distinct names are kept;
+ *     rows wait in memory only until metrics_take_rows, which the agent
+ *     calls on every tick and whenever metrics_pending passes its batch.
+ */
+#ifndef SQ_METRICS_H
+#define SQ_METRICS_H
+
+#include <stddef.h>
+
+#define METRICS_MAX_NAME 200
+#define METRICS_MAX_NAMES 10000
+
+typedef struct metrics_pattern metrics_pattern;
+
+/*
+ * Compiles the spec's metrics pattern; ere NULL or "" gives the default
+ * parser. 0 and *out (free with metrics_pattern_free), or SQ_EINVAL with
+ * "invalid metrics pattern 'X': CAUSE" (*out NULL).
+ */
+int metrics_pattern_new(metrics_pattern **out, const char *ere);
+void metrics_pattern_free(metrics_pattern *p); /* NULL is a no-op */
+
+typedef struct metrics metrics;
+
+/* A collector using pattern p (borrowed; NULL: the default parser). */
+metrics *metrics_new(const metrics_pattern *p);
+void metrics_free(metrics *m); /* NULL is a no-op */
+
+/* Parses one line of output (NUL-terminated, len bytes, no newline).
+ * Returns the number of values found (0 for most lines). */
+size_t metrics_add_output_line(metrics *m, const char *line, size_t len);
+
+/* Parses one line of the metrics file. 0, or SQ_EINVAL when it is not a
+ * JSON object (the line is ignored). */
+int metrics_add_json_line(metrics *m, const char *line, size_t len);
+
+/* Merges a wandb-summary.json document: its numeric values whose names do
+ * not start with '_' become final values. 0, or SQ_EINVAL when the text is
+ * not a JSON object. */
+int metrics_add_summary(metrics *m, const char *text, size_t len);
+
+/*
+ * Reads the newest TRIAL_DIR/wandb/{run,offline-run}-ID/files/
+ * wandb-summary.json, if any, into m. Returns 0 (also when there is none:
+ * one failed opendir when the trial never used W&B), or SQ_EIO.
+ */
+int metrics_read_wandb_summary(metrics *m, const char *trial_dir);
+
+/* Rows collected and not yet taken. */
+size_t metrics_pending(const metrics *m);
+
+/* The pending rows as a JSON array text ([{"step":1,"loss":0.5},...]), or
+ * NULL when there are none; the caller frees. The rows are then forgotten. */
+char *metrics_take_rows(metrics *m);
+
+/* The final values as a JSON object text ({"loss":0.2}), or NULL when no
+ * metric was seen; the caller frees. */
+char *metrics_final_json(const metrics *m);
+
+#endif
