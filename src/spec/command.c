@@ -1,0 +1,381 @@
+/*
+ * command.c - the exact command of one trial: argv (without a shell, or
+ * /bin/sh -c STRING for a command given as one string), its environment
+ * additions, its working directory, and a shell-quoted line for humans.
+ *
+ * Macros (docs/spec.md, "Macros"):
+ *   ${env} ${interpreter} ${program}            one value each
+ *   ${args} ${args_no_hyphens}                  one value per parameter
+ *   ${args_no_boolean_flags} ${args_no_equals}  (two per parameter)
+ *   ${args_json} ${args_json_file}              one value
+ *   ${param.NAME} ${trial_dir} ${trial} ${sweep} ${envvar:NAME}
+ * As in W&B's agent, a list item that is exactly one macro becomes as many
+ * argv items as the macro has values. Elsewhere (inside an item, an env
+ * value, workdir, a shell string) the values are joined with spaces into the
+ * text; in a shell string each value is first shell-quoted, so no value can
+ * run as shell code.
+ *
+ * Invariants:
+ *   - argv[0..argc) are one block of NUL-separated strings starting at
+ *     argv[0] (likewise env), so a command costs three allocations and
+ *     spec_command_release frees exactly those.
+ *   - Nothing here runs a shell or touches the file system.
+ */
+#include "util/common.h"
+
+#include "spec/format.h"
+#include "spec/spec.h"
+
+typedef enum {
+    SINK_ITEMS, /* each value becomes its own argv item */
+    SINK_TEXT,  /* values joined by spaces into the current text */
+    SINK_SHELL, /* like SINK_TEXT, each value shell-quoted */
+} sink_mode;
+
+/* Where a macro's values go. */
+typedef struct sink {
+    sink_mode mode;
+    strbuf *out;   /* the text or the items block */
+    strbuf *tmp;   /* SINK_SHELL: the value before quoting */
+    size_t nvals;  /* values written by this macro so far */
+    size_t **offs; /* SINK_ITEMS: where each item starts in out */
+    size_t *noffs, *capoffs;
+} sink;
+
+typedef struct builder {
+    const spec *s;
+    const json_t *params;
+    const spec_command_ctx *ctx;
+    strbuf tmp;
+} builder;
+
+/* Starts the next value: returns the buffer to write it into. */
+static strbuf *val_begin(sink *k)
+{
+    if (k->mode == SINK_ITEMS) {
+        XGROW(*k->offs, *k->capoffs, *k->noffs + 1);
+        (*k->offs)[(*k->noffs)++] = k->out->len;
+        return k->out;
+    }
+    if (k->nvals)
+        sb_addc(k->out, ' ');
+    if (k->mode == SINK_SHELL) {
+        sb_reset(k->tmp);
+        return k->tmp;
+    }
+    return k->out;
+}
+
+static int val_end(sink *k)
+{
+    k->nvals++;
+    if (k->mode == SINK_ITEMS)
+        return sb_addc(k->out, '\0');
+    if (k->mode == SINK_SHELL)
+        return sb_add_shell_quoted(k->out, sb_str(k->tmp));
+    return 0;
+}
+
+static int add_string_value(sink *k, const char *s)
+{
+    int rc = sb_adds(val_begin(k), s);
+    return rc ? rc : val_end(k);
+}
+
+typedef enum {
+    ARGS_PLAIN,         /* --name=value */
+    ARGS_NO_HYPHENS,    /* name=value */
+    ARGS_NO_BOOL_FLAGS, /* --name=value; true -> --name; false -> nothing */
+    ARGS_NO_EQUALS,     /* --name value */
+} args_style;
+
+/* The ${args...} family, as W&B's create_sweep_command_args makes them. */
+static int add_args(builder *b, sink *k, args_style style)
+{
+    const char *name;
+    json_t *v;
+    int rc = 0;
+    json_object_foreach((json_t *)b->params, name, v)
+    {
+        if (style == ARGS_NO_BOOL_FLAGS && json_is_false(v))
+            continue;
+        strbuf *o = val_begin(k);
+        if (style != ARGS_NO_HYPHENS)
+            rc = sb_adds(o, "--");
+        if (!rc)
+            rc = sb_adds(o, name);
+        if (!rc && style == ARGS_NO_EQUALS) {
+            rc = val_end(k);
+            o = rc ? o : val_begin(k);
+        } else if (!rc && !(style == ARGS_NO_BOOL_FLAGS && json_is_true(v))) {
+            rc = sb_addc(o, '=');
+        }
+        if (!rc && !(style == ARGS_NO_BOOL_FLAGS && json_is_true(v)))
+            rc = spec_format_value_into(o, v);
+        if (!rc)
+            rc = val_end(k);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+static int unknown_param(builder *b, const char *name, size_t len)
+{
+    strbuf known = SB_INIT;
+    const char *key;
+    json_t *v;
+    size_t n = 0;
+    json_object_foreach((json_t *)b->params, key, v)
+    {
+        if (n++ == 12) {
+            sb_adds(&known, ", ...");
+            break;
+        }
+        sb_addf(&known, "%s%s", n > 1 ? ", " : "", key);
+    }
+    int rc = sq_error_set(SQ_EINVAL,
+                          "unknown parameter '%.*s' in '${param.%.*s}': the parameters are %s",
+                          (int)len, name, (int)len, name, n ? sb_str(&known) : "(none)");
+    sb_release(&known);
+    return rc;
+}
+
+static int need(const char *value, const char *macro, const char *why)
+{
+    if (value)
+        return 0;
+    return sq_error_set(SQ_EINVAL, "the command uses '${%s}' but %s", macro, why);
+}
+
+static bool is(const char *name, size_t len, const char *word)
+{
+    return strlen(word) == len && !memcmp(name, word, len);
+}
+
+/* Writes the values of macro ${name} (len bytes, without ${ }) to k. */
+static int add_macro(builder *b, const char *name, size_t len, sink *k)
+{
+    const spec *s = b->s;
+    const spec_command_ctx *c = b->ctx;
+    int rc;
+    if (len > 6 && !memcmp(name, "param.", 6)) {
+        json_t *v = json_object_getn(b->params, name + 6, len - 6);
+        if (!v)
+            return unknown_param(b, name + 6, len - 6);
+        rc = spec_format_value_into(val_begin(k), v);
+        return rc ? rc : val_end(k);
+    }
+    if (len > 7 && !memcmp(name, "envvar:", 7)) {
+        /* W&B: the variable's value where the agent runs, else its name. */
+        char *var = xstrndup(name + 7, len - 7);
+        const char *val = getenv(var);
+        rc = add_string_value(k, val ? val : var);
+        free(var);
+        return rc;
+    }
+    if (is(name, len, "args"))
+        return add_args(b, k, ARGS_PLAIN);
+    if (is(name, len, "args_no_hyphens"))
+        return add_args(b, k, ARGS_NO_HYPHENS);
+    if (is(name, len, "args_no_boolean_flags"))
+        return add_args(b, k, ARGS_NO_BOOL_FLAGS);
+    if (is(name, len, "args_no_equals"))
+        return add_args(b, k, ARGS_NO_EQUALS);
+    if (is(name, len, "args_json")) {
+        rc = spec_args_json_into(val_begin(k), b->params);
+        return rc ? rc : val_end(k);
+    }
+    if (is(name, len, "env"))
+        return add_string_value(k, c->env_program ? c->env_program : "/usr/bin/env");
+    if (is(name, len, "interpreter"))
+        return add_string_value(k, s->interpreter   ? s->interpreter
+                                   : c->interpreter ? c->interpreter
+                                                    : "python3");
+    if (is(name, len, "program")) {
+        rc = need(s->program, "program", "the spec has no 'program'; add 'program: train.py'");
+        return rc ? rc : add_string_value(k, s->program);
+    }
+    if (is(name, len, "trial_dir") || is(name, len, "args_json_file")) {
+        rc = need(c->trial_dir, is(name, len, "trial_dir") ? "trial_dir" : "args_json_file",
+                  "no trial directory is known");
+        if (rc)
+            return rc;
+        strbuf *o = val_begin(k);
+        rc = sb_adds(o, c->trial_dir);
+        if (!rc && is(name, len, "args_json_file"))
+            rc = sb_adds(o, "/params.json");
+        return rc ? rc : val_end(k);
+    }
+    if (is(name, len, "trial")) {
+        rc = sb_addf(val_begin(k), "%llu", (unsigned long long)c->trial_number);
+        return rc ? rc : val_end(k);
+    }
+    if (is(name, len, "sweep")) {
+        const char *sweep = c->sweep_name ? c->sweep_name : s->name;
+        rc = need(sweep, "sweep", "the sweep has no name");
+        return rc ? rc : add_string_value(k, sweep);
+    }
+    return sq_error_set(SQ_EINVAL,
+                        "unknown macro '${%.*s}'; see docs/spec.md for the macros, or write a "
+                        "shell variable as $NAME",
+                        (int)len, name);
+}
+
+/* If text is exactly one macro "${NAME}", its name and length. */
+static bool whole_macro(const char *text, const char **name, size_t *len)
+{
+    size_t n = strlen(text);
+    if (n < 4 || text[0] != '$' || text[1] != '{' || text[n - 1] != '}')
+        return false;
+    if (memchr(text + 2, '}', n - 3))
+        return false;
+    *name = text + 2;
+    *len = n - 3;
+    return true;
+}
+
+/* Appends text to out with every macro replaced (quoted when shell). */
+static int substitute(builder *b, const char *text, strbuf *out, bool shell)
+{
+    const char *p = text;
+    int rc = 0;
+    while (!rc && *p) {
+        const char *m = strstr(p, "${");
+        if (!m)
+            return sb_adds(out, p);
+        rc = sb_add(out, p, (size_t)(m - p));
+        const char *end = strchr(m + 2, '}');
+        if (!rc && !end)
+            return sq_error_set(SQ_EINVAL, "'${' without a closing '}' in '%s'", text);
+        if (rc)
+            break;
+        sink k = {shell ? SINK_SHELL : SINK_TEXT, out, &b->tmp, 0, NULL, NULL, NULL};
+        rc = add_macro(b, m + 2, (size_t)(end - m - 2), &k);
+        p = end + 1;
+    }
+    return rc;
+}
+
+/* A word for the display line: bare when it is safe for sh as it is. */
+static int add_display_word(strbuf *sb, const char *w, bool first)
+{
+    bool safe = *w != '\0';
+    for (const char *p = w; safe && *p; p++)
+        safe = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+               strchr("_@%+=:,./-", *p) != NULL;
+    /* A first word with '=' would read as an assignment. */
+    if (safe && !(first && strchr(w, '=')))
+        return sb_adds(sb, w);
+    return sb_add_shell_quoted(sb, w);
+}
+
+/* Turns a block of NUL-separated strings into a NULL-terminated vector
+ * whose first pointer owns the block. Takes the buffer's contents. */
+static char **make_vector(strbuf *block, const size_t *offs, size_t n)
+{
+    char **v = xmalloc((n + 1) * sizeof *v);
+    char *base = n ? sb_detach(block) : NULL;
+    for (size_t i = 0; i < n; i++)
+        v[i] = base + offs[i];
+    v[n] = NULL;
+    return v;
+}
+
+int spec_build_command(const spec *s, const json_t *params, const spec_command_ctx *ctx,
+                       spec_command *out)
+{
+    memset(out, 0, sizeof *out);
+    builder b = {s, params, ctx, SB_INIT};
+    strbuf items = SB_INIT, envs = SB_INIT, display = SB_INIT, work = SB_INIT;
+    size_t *offs = NULL, noffs = 0, capoffs = 0;
+    size_t *eoffs = NULL, neoffs = 0, capeoffs = 0;
+    int rc = 0;
+
+    if (s->command_shell) {
+        /* /bin/sh -c STRING: the string as written, values quoted. */
+        static const char *const sh[] = {"/bin/sh", "-c"};
+        for (size_t i = 0; i < 2; i++) {
+            XGROW(offs, capoffs, noffs + 1);
+            offs[noffs++] = items.len;
+            sb_add(&items, sh[i], strlen(sh[i]) + 1);
+        }
+        XGROW(offs, capoffs, noffs + 1);
+        offs[noffs++] = items.len;
+        rc = substitute(&b, s->command_shell, &items, true);
+        if (!rc)
+            rc = sb_adds(&display, items.buf + offs[2]);
+        if (!rc)
+            rc = sb_addc(&items, '\0');
+    } else {
+        static const char *const dflt[] = {"${env}", "${interpreter}", "${program}", "${args}"};
+        const char *const *cmd = s->command ? (const char *const *)s->command : dflt;
+        size_t ncmd = s->command ? s->ncommand : ARRAY_SIZE(dflt);
+        for (size_t i = 0; !rc && i < ncmd; i++) {
+            const char *name;
+            size_t len;
+            if (whole_macro(cmd[i], &name, &len)) {
+                sink k = {SINK_ITEMS, &items, NULL, 0, &offs, &noffs, &capoffs};
+                rc = add_macro(&b, name, len, &k);
+                continue;
+            }
+            XGROW(offs, capoffs, noffs + 1);
+            offs[noffs++] = items.len;
+            rc = substitute(&b, cmd[i], &items, false);
+            if (!rc)
+                rc = sb_addc(&items, '\0');
+        }
+        if (!rc && noffs == 0)
+            rc = sq_error_set(SQ_EINVAL, "the command of sweep '%s' is empty for trial %llu",
+                              s->name ? s->name : "?", (unsigned long long)ctx->trial_number);
+        for (size_t i = 0; !rc && i < noffs; i++) {
+            if (i)
+                rc = sb_addc(&display, ' ');
+            if (!rc)
+                rc = add_display_word(&display, items.buf + offs[i], i == 0);
+        }
+    }
+
+    for (size_t i = 0; !rc && i < s->nenv; i++) {
+        XGROW(eoffs, capeoffs, neoffs + 1);
+        eoffs[neoffs++] = envs.len;
+        rc = sb_addf(&envs, "%s=", s->env[i].name);
+        if (!rc)
+            rc = substitute(&b, s->env[i].value ? s->env[i].value : "", &envs, false);
+        if (!rc)
+            rc = sb_addc(&envs, '\0');
+    }
+    if (!rc && s->workdir)
+        rc = substitute(&b, s->workdir, &work, false);
+    if (rc)
+        goto done;
+
+    out->argc = noffs;
+    out->argv = make_vector(&items, offs, noffs);
+    out->nenv = neoffs;
+    out->env = make_vector(&envs, eoffs, neoffs);
+    out->workdir = s->workdir ? sb_detach(&work) : NULL;
+    out->display = sb_detach(&display);
+done:
+    sb_release(&b.tmp);
+    sb_release(&items);
+    sb_release(&envs);
+    sb_release(&display);
+    sb_release(&work);
+    free(offs);
+    free(eoffs);
+    return rc;
+}
+
+void spec_command_release(spec_command *c)
+{
+    if (c->argv && c->argc)
+        free(c->argv[0]);
+    free(c->argv);
+    if (c->env && c->nenv)
+        free(c->env[0]);
+    free(c->env);
+    free(c->workdir);
+    free(c->display);
+    memset(c, 0, sizeof *c);
+}
