@@ -199,12 +199,15 @@ static char *spec_text(const char *name, const char *script, const char *python,
     add_yaml_quoted(&sb, name);
     sb_adds(&sb, "\n\n");
     if (script) {
-        sb_adds(&sb, "program: ");
+        sb_adds(&sb, "# The script and the python, by absolute paths: each trial runs in its\n"
+                     "# own directory under .sweepq/sweeps/.\n"
+                     "program: ");
         add_yaml_quoted(&sb, script);
-        sb_adds(&sb, "        # ${program}: the training script\n");
+        sb_adds(&sb, "\n");
     } else {
         sb_adds(&sb, "# No training script was found here (train.py, main.py, run.py, or a\n"
-                     "# *.py using argparse): point `program` at yours.\n"
+                     "# *.py using argparse): point `program` at yours, by its absolute\n"
+                     "# path, as each trial runs in its own directory under .sweepq/.\n"
                      "program: \"train.py\"\n");
     }
     if (python) {
@@ -323,6 +326,13 @@ int cmd_init(int argc, char **argv)
         return EXIT_CONFLICT;
     }
     script = program ? xstrdup(program) : find_script();
+    if (script && script[0] != '/') {
+        /* Each trial runs in its own directory under .sweepq/, so the spec
+         * names the script by its absolute path. */
+        char *abs = xasprintf("%s/%s", cwd, script);
+        free(script);
+        script = abs;
+    }
     py = python ? xstrdup(python) : find_python(cwd);
     sweep_name = name ? xstrdup(name) : name_from_dir(cwd);
     flags = script ? script_flags(script) : xstrdup("");
