@@ -148,6 +148,11 @@ typedef struct spec_diags {
 
 #define SPEC_DIAGS_INIT {NULL, 0, 0}
 void spec_diags_release(spec_diags *d);
+/* Appends a copy of message at file:line:col (line 0: no position) unless the
+ * very same diagnostic is already in d; returns true when it was appended. */
+bool spec_diags_add(spec_diags *d, const char *file, int line, int col, const char *message);
+/* Sorts d->items[from..n) by line, then column, keeping the order of equals. */
+void spec_diags_sort(spec_diags *d, size_t from);
 /* "file:line:col: message" for diagnostic i; caller frees. */
 char *spec_diag_format(const spec_diag *d);
 
