@@ -225,9 +225,8 @@ static void write_csv(strbuf *sb, json_t *rows, const columns *cols)
 
 static void write_json(strbuf *sb, json_t *rows, bool lines)
 {
-    size_t flags = JSON_REAL_PRECISION(17) | JSON_PRESERVE_ORDER;
     if (!lines) {
-        char *s = json_dumps(rows, flags | JSON_INDENT(2));
+        char *s = report_json_dumps(rows, JSON_INDENT(2));
         sb_adds(sb, s);
         sb_addc(sb, '\n');
         free(s);
@@ -237,7 +236,7 @@ static void write_json(strbuf *sb, json_t *rows, bool lines)
     json_t *r;
     json_array_foreach(rows, i, r)
     {
-        char *s = json_dumps(r, flags | JSON_COMPACT);
+        char *s = report_json_dumps(r, JSON_COMPACT);
         sb_adds(sb, s);
         sb_addc(sb, '\n');
         free(s);

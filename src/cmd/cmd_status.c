@@ -16,6 +16,7 @@
 #include "cmd/report.h"
 #include "util/timeutil.h"
 
+#include <math.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -80,8 +81,9 @@ static int print_json(FILE *f, store *st, store_sweep *s, size_t n)
         json_t *o = report_sweep_json(&s[i]);
         json_object_set_new(o, "progress",
                             json_pack("{s:I, s:I, s:f, s:o}", "done", (json_int_t)p.done, "total",
-                                      (json_int_t)p.total, "rate_per_min", p.rate, "eta_seconds",
-                                      p.eta >= 0 ? json_real(p.eta) : json_null()));
+                                      (json_int_t)p.total, "rate_per_min",
+                                      round(p.rate * 100) / 100, "eta_seconds",
+                                      p.eta >= 0 ? json_real(round(p.eta)) : json_null()));
         json_array_append_new(arr, o);
     }
     report_json_print(f, arr);

@@ -116,11 +116,11 @@ int cmd_wait(int argc, char **argv)
             goto out;
         }
         if (deadline && time_mono() >= deadline) {
+            char waited[32];
             if (!quiet)
                 fprintf(stderr,
-                        "sweepq: gave up waiting after %.0fs: %zu of %zu sweeps not "
-                        "finished\n",
-                        timeout, pending, n);
+                        "sweepq: gave up waiting after %s: %zu of %zu sweeps not finished\n",
+                        report_duration(timeout, waited, sizeof waited), pending, n);
             code = EXIT_FAILED;
             goto out;
         }

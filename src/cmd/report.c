@@ -214,13 +214,14 @@ const char *report_ago(double then, double now, char *buf, size_t size)
 
 double report_trial_duration(const store_trial *t, double now)
 {
+    double d = -1;
     if (t->started_at <= 0)
         return -1;
     if (t->state == TRIAL_RUNNING)
-        return now - t->started_at;
-    if (t->finished_at >= t->started_at)
-        return t->finished_at - t->started_at;
-    return -1;
+        d = now - t->started_at;
+    else if (t->finished_at >= t->started_at)
+        d = t->finished_at - t->started_at;
+    return d < 0 ? -1 : round(d * 1000) / 1000;
 }
 
 const char *report_number(double v, char *buf, size_t size)
@@ -311,7 +312,7 @@ int report_sweep_progress(store *st, const store_sweep *s, double now, double wi
         out->rate = (double)finished / (end - start) * 60;
     if (out->done >= out->total && !s->open_ended)
         out->eta = 0;
-    else if (out->rate > 0 && !s->open_ended && s->state == SWEEP_ACTIVE)
+    else if (out->rate > 0 && !s->open_ended && s->state == SWEEP_ACTIVE && c->running > 0)
         out->eta = (double)(out->total - out->done) / out->rate * 60;
     return 0;
 }
@@ -394,10 +395,55 @@ json_t *report_trial_json(const store_trial *t, double now)
     return o;
 }
 
+/* The digits %.*g needs for v to read back exactly (1..17). */
+static int digits_needed(double v)
+{
+    char buf[40];
+    for (int prec = 1; prec < 17; prec++) {
+        snprintf(buf, sizeof buf, "%.*g", prec, v);
+        if (strtod(buf, NULL) == v)
+            return prec;
+    }
+    return 17;
+}
+
+static int max_digits(const json_t *v)
+{
+    int most = 1;
+    if (json_is_real(v))
+        return digits_needed(json_real_value(v));
+    if (json_is_array(v)) {
+        size_t i;
+        const json_t *item;
+        json_array_foreach(v, i, item)
+        {
+            int d = max_digits(item);
+            most = d > most ? d : most;
+        }
+    } else if (json_is_object(v)) {
+        const char *k;
+        const json_t *item;
+        json_object_foreach((json_t *)v, k, item)
+        {
+            int d = max_digits(item);
+            most = d > most ? d : most;
+        }
+    }
+    return most;
+}
+
+char *report_json_dumps(const json_t *v, size_t flags)
+{
+    char *s = json_dumps(v, flags | JSON_ENCODE_ANY | JSON_REAL_PRECISION(max_digits(v)));
+    return s ? s : xstrdup("null");
+}
+
 void report_json_print(FILE *f, json_t *v)
 {
-    json_dumpf(v, f, JSON_INDENT(2) | JSON_ENCODE_ANY | JSON_REAL_PRECISION(17));
+    char *s = report_json_dumps(v, JSON_INDENT(2));
+    fputs(s, f);
     fputc('\n', f);
+    free(s);
     json_decref(v);
 }
 

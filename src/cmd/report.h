@@ -66,8 +66,8 @@ const char *report_duration(double seconds, char *buf, size_t size);
 /* "12s ago", "3m ago", "2d ago" from then to now; "never" when then is 0. */
 const char *report_ago(double then, double now, char *buf, size_t size);
 
-/* A trial's duration: finished - started, now - started while running,
- * -1 when it never started. */
+/* A trial's duration in seconds, to the millisecond: finished - started,
+ * now - started while running, -1 when it never started. */
 double report_trial_duration(const store_trial *t, double now);
 
 /* "lr=0.001 batch=32" from a JSON object text; caller frees. Strings are
@@ -83,7 +83,8 @@ typedef struct report_progress {
     uint64_t done;  /* trials in a final state */
     uint64_t total; /* done + pending + running (or s->total if larger) */
     double rate;    /* trials finished per minute over the window; 0 if none */
-    double eta;     /* seconds until all done at that rate; -1 unknown */
+    double eta;     /* seconds until all done at that rate; 0 when done; -1
+                       unknown (open-ended, paused, or nothing running) */
 } report_progress;
 
 /*
@@ -122,6 +123,13 @@ json_t *report_trial_json(const store_trial *t, double now);
 
 /* ISO 8601 UTC text for an epoch time, or JSON null when t is 0. */
 json_t *report_time_json(double t);
+
+/*
+ * v as JSON text (json_dumps flags), every real with the fewest digits that
+ * read back as the same double across the document (jansson alone prints
+ * 17, so 0.1 would read 0.10000000000000001). Caller frees.
+ */
+char *report_json_dumps(const json_t *v, size_t flags);
 
 /* Prints v indented by 2 with a final newline and drops the reference. */
 void report_json_print(FILE *f, json_t *v);
