@@ -58,6 +58,71 @@
 #define MAX_EXACT_INT 9007199254740992.0 /* 2^53: doubles hold every integer up to here */
 #define NAME_MAX_LEN 64
 
+/* ------------------------------------------------------------- name index */
+
+/* A set of names, each with a node, so that finding a duplicate among n
+ * keys costs O(n) and not O(n^2) (a mapping may hold 50,000 keys). */
+typedef struct name_index {
+    const char **names; /* borrowed */
+    const ytree_node **nodes;
+    size_t cap, n;
+} name_index;
+
+#define NAME_INDEX_INIT                                                                            \
+    {                                                                                              \
+        NULL, NULL, 0, 0                                                                           \
+    }
+
+static uint64_t hash_name(const char *s)
+{
+    uint64_t h = 1469598103934665603ULL; /* FNV-1a */
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+    return h;
+}
+
+/* Adds name (with node) unless present; returns the node already there, or NULL. */
+static const ytree_node *name_index_add(name_index *ix, const char *name, const ytree_node *node)
+{
+    if (2 * (ix->n + 1) > ix->cap) {
+        name_index bigger = {NULL, NULL, ix->cap ? 2 * ix->cap : 64, 0};
+        bigger.names = xcalloc(bigger.cap, sizeof *bigger.names);
+        bigger.nodes = xcalloc(bigger.cap, sizeof *bigger.nodes);
+        for (size_t i = 0; i < ix->cap; i++)
+            if (ix->names[i])
+                name_index_add(&bigger, ix->names[i], ix->nodes[i]);
+        free(ix->names);
+        free(ix->nodes);
+        *ix = bigger;
+    }
+    size_t i = (size_t)(hash_name(name) & (ix->cap - 1));
+    for (; ix->names[i]; i = (i + 1) & (ix->cap - 1))
+        if (!strcmp(ix->names[i], name))
+            return ix->nodes[i];
+    ix->names[i] = name;
+    ix->nodes[i] = node;
+    ix->n++;
+    return NULL;
+}
+
+static bool name_index_has(const name_index *ix, const char *name)
+{
+    if (!ix->cap)
+        return false;
+    for (size_t i = (size_t)(hash_name(name) & (ix->cap - 1)); ix->names[i];
+         i = (i + 1) & (ix->cap - 1))
+        if (!strcmp(ix->names[i], name))
+            return true;
+    return false;
+}
+
+static void name_index_release(name_index *ix)
+{
+    free(ix->names);
+    free(ix->nodes);
+    *ix = (name_index)NAME_INDEX_INIT;
+}
+
 /* What the loader remembers of each parameter beyond struct spec_param. */
 typedef struct param_info {
     const ytree_node *at; /* where it was named */
@@ -89,7 +154,8 @@ typedef struct loader {
     bool have_method, sweep_form;
     uint64_t own_grid_cap; /* from the spec's grid_cap key, or the default */
 
-    param_info *info; /* parallel to s->params */
+    param_info *info;     /* parallel to s->params */
+    name_index params_ix; /* the parameters' names, each with where it was named */
     size_t params_cap, info_cap, groups_cap, tags_cap, env_cap;
     macro_use *macros;
     size_t nmacros, macros_cap;
@@ -114,6 +180,16 @@ static void diag(loader *L, const ytree_node *at, const char *fmt, ...)
     if (spec_diags_add(L->diags, L->file, at ? at->line : 0, at ? at->col : 0, msg))
         L->ndiags++;
     free(msg);
+}
+
+/* True (and the load marked truncated) once no more diagnostics fit:
+ * callers skip work that would only feed a diagnostic. */
+static bool diags_full(loader *L)
+{
+    if (L->ndiags < MAX_DIAGS)
+        return false;
+    L->truncated = true;
+    return true;
 }
 
 static char *child_path(const char *parent, const char *key)
@@ -385,14 +461,17 @@ static bool get_size(loader *L, const ytree_node *n, const char *path, uint64_t 
 }
 
 /*
- * Checks a mapping's keys: each a scalar, none written twice, and (when
- * known is not NULL) each one of known. Unknown keys get a did-you-mean,
- * else the list of known keys (or, for big lists, a pointer to the docs).
+ * Checks a mapping's keys: each a scalar, none written twice (when dups;
+ * parameter maps leave that to add_param), and (when known is not NULL)
+ * each one of known. Unknown keys get a did-you-mean, else the list of
+ * known keys (or, for big lists, a pointer to the docs).
  */
-static void check_keys(loader *L, const ytree_node *map, const char *path, const char *const *known)
+static void check_keys(loader *L, const ytree_node *map, const char *path, const char *const *known,
+                       bool dups)
 {
     size_t nknown = known ? count_words(known) : 0;
-    for (size_t i = 0; i < map->n; i += 2) {
+    name_index seen = NAME_INDEX_INIT;
+    for (size_t i = 0; i < map->n && !diags_full(L); i += 2) {
         const ytree_node *k = map->items[i];
         if (k->kind != YTREE_SCALAR || k->type == YTREE_NULL) {
             char *got = describe(k);
@@ -400,25 +479,15 @@ static void check_keys(loader *L, const ytree_node *map, const char *path, const
             free(got);
             continue;
         }
-        bool dup = false;
-        for (size_t j = 0; j < i && !dup; j += 2) {
-            const ytree_node *o = map->items[j];
-            if (o->kind == YTREE_SCALAR && o->len == k->len && !memcmp(o->text, k->text, k->len)) {
-                char *p = child_path(path, k->text);
-                diag(L, k,
-                     "key '%s': defined twice in this mapping (first at line %d:%d); "
-                     "keep one",
-                     p, o->line, o->col);
-                free(p);
-                dup = true;
-            }
-        }
-        if (dup || !known)
+        const ytree_node *o = dups ? name_index_add(&seen, k->text, k) : NULL;
+        if (o) {
+            char *p = child_path(path, k->text);
+            diag(L, k, "key '%s': defined twice in this mapping (first at line %d:%d); keep one", p,
+                 o->line, o->col);
+            free(p);
             continue;
-        bool found = false;
-        for (size_t j = 0; j < nknown && !found; j++)
-            found = !strcmp(known[j], k->text);
-        if (found)
+        }
+        if (!known || is_one_of(k->text, known))
             continue;
         char *p = child_path(path, k->text);
         const char *near = closest(k->text, known, nknown);
@@ -433,6 +502,7 @@ static void check_keys(loader *L, const ytree_node *map, const char *path, const
         }
         free(p);
     }
+    name_index_release(&seen);
 }
 
 /* The value of key in map (its first occurrence), and the key node. */
@@ -492,7 +562,7 @@ static json_t *to_json(loader *L, const ytree_node *n, const char *path)
     }
     json_t *o = json_object();
     size_t before = L->ndiags;
-    check_keys(L, n, path, NULL);
+    check_keys(L, n, path, NULL, true);
     ok = L->ndiags == before;
     for (size_t i = 0; i + 1 < n->n; i += 2) {
         const ytree_node *k = n->items[i];
@@ -635,18 +705,19 @@ static bool valid_param_name(const char *name, bool hydra)
 static spec_param *add_param(loader *L, const char *name, const ytree_node *at)
 {
     spec *s = L->s;
-    for (size_t i = 0; i < s->nparams; i++) {
-        if (strcmp(s->params[i].name, name))
-            continue;
+    char *copy = xstrdup(name);
+    const ytree_node *first = name_index_add(&L->params_ix, copy, at);
+    if (first) {
         diag(L, at, "parameter '%s' is defined twice (first at line %d:%d); keep one", name,
-             L->info[i].at->line, L->info[i].at->col);
+             first->line, first->col);
+        free(copy);
         return NULL;
     }
     XGROW(s->params, L->params_cap, s->nparams + 1);
     XGROW(L->info, L->info_cap, s->nparams + 1);
     spec_param *p = &s->params[s->nparams];
     memset(p, 0, sizeof *p);
-    p->name = xstrdup(name);
+    p->name = copy;
     p->group = -1;
     p->sigma = 1;
     p->q = 1;
@@ -760,7 +831,7 @@ static void load_wandb_param(loader *L, const ytree_node *key, const ytree_node 
 {
     const ytree_node *kv[PK_COUNT] = {0}, *kk[PK_COUNT] = {0};
     unsigned present = 0;
-    check_keys(L, m, path, param_keys);
+    check_keys(L, m, path, param_keys, true);
     for (int i = 0; i < PK_COUNT; i++) {
         kv[i] = map_get(m, param_keys[i], &kk[i]);
         if (kv[i])
@@ -908,7 +979,7 @@ static void load_wandb_param(loader *L, const ytree_node *key, const ytree_node 
 static void load_wandb_params(loader *L, const ytree_node *map, const char *prefix,
                               const char *path)
 {
-    check_keys(L, map, path, NULL);
+    check_keys(L, map, path, NULL, false);
     for (size_t i = 0; i + 1 < map->n; i += 2) {
         const ytree_node *k = map->items[i], *v = map->items[i + 1];
         if (k->kind != YTREE_SCALAR || k->type == YTREE_NULL)
@@ -965,7 +1036,7 @@ static void load_hsm_entry(loader *L, const ytree_node *k, const ytree_node *v, 
     if (!node_ok(L, v, path))
         return;
     if (v->kind == YTREE_MAP && group < 0) {
-        check_keys(L, v, path, NULL);
+        check_keys(L, v, path, NULL, false);
         for (size_t i = 0; i + 1 < v->n; i += 2) {
             const ytree_node *ck = v->items[i];
             if (ck->kind != YTREE_SCALAR || ck->type == YTREE_NULL)
@@ -1056,7 +1127,7 @@ static void load_hsm_paired(loader *L, const ytree_node *list, const char *path)
                 ok = false;
             }
             if (ok) {
-                check_keys(L, gv, gp, NULL);
+                check_keys(L, gv, gp, NULL, false);
                 int group = (int)s->ngroups;
                 XGROW(s->groups, L->groups_cap, s->ngroups + 1);
                 s->groups[group].name = xstrdup(gname);
@@ -1179,7 +1250,7 @@ static void key_metric(loader *L, const ytree_node *k, const ytree_node *v, cons
     spec *s = L->s;
     if (!is_map(L, v, path, "write 'metric: {name: val_loss, goal: minimize}'"))
         return;
-    check_keys(L, v, path, keys);
+    check_keys(L, v, path, keys, true);
     const ytree_node *at, *n = map_get(v, "name", &at);
     char *p;
     const char *text;
@@ -1266,7 +1337,7 @@ static void key_early_terminate(loader *L, const ytree_node *k, const ytree_node
     if (!is_map(L, v, path, "write 'early_terminate: {type: hyperband, min_iter: 3}'"))
         return;
     size_t before = L->ndiags;
-    check_keys(L, v, path, keys);
+    check_keys(L, v, path, keys, true);
     const ytree_node *n;
     const char *type;
     char *p = child_path(path, "type");
@@ -1348,7 +1419,7 @@ static void key_controller(loader *L, const ytree_node *k, const ytree_node *v, 
     static const char *const keys[] = {"type", NULL};
     if (!is_map(L, v, path, "write 'controller: {type: local}'"))
         return;
-    check_keys(L, v, path, keys);
+    check_keys(L, v, path, keys, true);
     const ytree_node *t = map_get(v, "type", NULL);
     const char *type;
     char *p = child_path(path, "type");
@@ -1395,7 +1466,7 @@ static void key_sweep(loader *L, const ytree_node *k, const ytree_node *v, const
     L->sweep_form = true;
     if (!is_map(L, v, path, "write 'sweep: {grid: {name: [values]}, paired: [...]}'"))
         return;
-    check_keys(L, v, path, keys);
+    check_keys(L, v, path, keys, true);
     const ytree_node *g = map_get(v, "grid", NULL), *pl = map_get(v, "paired", NULL);
     if (!g && !pl)
         diag(L, v, "key '%s': give 'grid' (every combination) and/or 'paired' (zipped lists)",
@@ -1403,7 +1474,7 @@ static void key_sweep(loader *L, const ytree_node *k, const ytree_node *v, const
     if (g) {
         char *gp = child_path(path, "grid");
         if (node_ok(L, g, gp) && is_map(L, g, gp, "write 'grid: {name: [values], ...}'")) {
-            check_keys(L, g, gp, NULL);
+            check_keys(L, g, gp, NULL, false);
             for (size_t i = 0; i + 1 < g->n; i += 2) {
                 const ytree_node *pk = g->items[i];
                 if (pk->kind != YTREE_SCALAR || pk->type == YTREE_NULL)
@@ -1477,7 +1548,7 @@ static void key_resources(loader *L, const ytree_node *k, const ytree_node *v, c
     spec_resources *r = &L->s->resources;
     if (!is_map(L, v, path, "write 'resources: {gpus: 1, cpus: 4}'"))
         return;
-    check_keys(L, v, path, keys);
+    check_keys(L, v, path, keys, true);
     const ytree_node *n;
     int64_t iv;
     char *p;
@@ -1545,17 +1616,15 @@ static void key_env(loader *L, const ytree_node *k, const ytree_node *v, const c
     spec *s = L->s;
     if (!is_map(L, v, path, "write 'env: {OMP_NUM_THREADS: 4}'"))
         return;
-    check_keys(L, v, path, NULL);
+    check_keys(L, v, path, NULL, true);
+    name_index seen = NAME_INDEX_INIT;
     for (size_t i = 0; i + 1 < v->n; i += 2) {
         const ytree_node *nk = v->items[i], *nv = v->items[i + 1];
         if (nk->kind != YTREE_SCALAR || nk->type == YTREE_NULL)
             continue;
         char *p = child_path(path, nk->text);
         const char *text;
-        bool dup = false;
-        for (size_t j = 0; j < s->nenv; j++)
-            dup |= !strcmp(s->env[j].name, nk->text);
-        if (dup) {
+        if (name_index_add(&seen, nk->text, nk)) {
             /* check_keys reported it */
         } else if (!valid_env_name(nk->text)) {
             diag(L, nk,
@@ -1576,6 +1645,7 @@ static void key_env(loader *L, const ytree_node *k, const ytree_node *v, const c
         }
         free(p);
     }
+    name_index_release(&seen);
 }
 
 static void key_workdir(loader *L, const ytree_node *k, const ytree_node *v, const char *path)
@@ -1753,7 +1823,7 @@ static void check_macro_text(loader *L, const macro_use *m)
 {
     spec *s = L->s;
     const char *p = m->text;
-    while ((p = strstr(p, "${"))) {
+    while ((p = strstr(p, "${")) && !diags_full(L)) {
         const char *name = p + 2, *end = strchr(name, '}');
         if (!end) {
             diag(L, m->at, "key '%s': '${' is not closed; write ${name}, such as ${args}", m->path);
@@ -1763,10 +1833,7 @@ static void check_macro_text(loader *L, const macro_use *m)
         char *word = xstrndup(name, len);
         if (!strncmp(word, "param.", 6)) {
             const char *pname = word + 6;
-            bool found = false;
-            for (size_t i = 0; i < s->nparams && !found; i++)
-                found = !strcmp(s->params[i].name, pname);
-            if (!found) {
+            if (!name_index_has(&L->params_ix, pname) && !diags_full(L)) {
                 const char **names = xcalloc(s->nparams + 1, sizeof *names);
                 for (size_t i = 0; i < s->nparams; i++)
                     names[i] = s->params[i].name;
@@ -2186,6 +2253,7 @@ static void loader_release(loader *L)
         free(L->macros[i].path);
     free(L->macros);
     free(L->info);
+    name_index_release(&L->params_ix);
     json_decref(L->kept);
 }
 
@@ -2230,20 +2298,18 @@ static void load_text(loader *L, const char *text, size_t len)
         for (size_t i = 0; i < ARRAY_SIZE(top_keys); i++)
             names[i] = top_keys[i].name;
         names[ARRAY_SIZE(top_keys)] = NULL;
-        check_keys(L, root, NULL, names);
+        check_keys(L, root, NULL, names, true);
+        name_index seen = NAME_INDEX_INIT;
         for (size_t i = 0; i + 1 < root->n; i += 2) {
             const ytree_node *k = root->items[i];
-            if (k->kind != YTREE_SCALAR)
-                continue;
             /* only a key's first occurrence counts; check_keys reported the rest */
-            const ytree_node *first_at = NULL;
-            map_get(root, k->text, &first_at);
-            if (first_at != k)
+            if (k->kind != YTREE_SCALAR || name_index_add(&seen, k->text, k))
                 continue;
             for (size_t j = 0; j < ARRAY_SIZE(top_keys); j++)
                 if (!strcmp(top_keys[j].name, k->text))
                     top_keys[j].fn(L, k, root->items[i + 1], k->text);
         }
+        name_index_release(&seen);
         finalize(L);
     }
     ytree_release(&t);
@@ -2268,10 +2334,10 @@ int spec_load_string(spec **out, const char *text, size_t len, const char *name,
     L.s = s;
 
     load_text(&L, text, len);
+    spec_diags_sort(diags, L.first_diag);
     if (L.truncated)
         spec_diags_add(diags, L.file, 0, 0,
                        "too many errors; fix the ones above and run again to see the rest");
-    spec_diags_sort(diags, L.first_diag);
     int rc = 0;
     if (diags->n > L.first_diag) {
         spec_free(s);

@@ -88,8 +88,9 @@ static int count_expanded(builder *b, size_t weight, const yaml_mark_t *mark)
     b->expanded += weight;
     if (b->expanded > YTREE_MAX_NODES)
         return fail(b, (int)mark->line + 1, (int)mark->column + 1,
-                    "the YAML expands to more than %d nodes (through anchors and aliases); "
-                    "write the values out or use fewer aliases",
+                    "the YAML holds more than %d values, counting each alias as a copy of its "
+                    "anchor; a spec this large is refused (use ranges such as int_uniform, or "
+                    "fewer aliases)",
                     YTREE_MAX_NODES);
     return 0;
 }
