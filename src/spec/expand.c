@@ -244,7 +244,11 @@ static uint64_t mix64(uint64_t z)
  */
 static uint64_t rand_word(uint64_t seed, uint64_t number, uint64_t stream)
 {
-    return mix64(mix64(mix64(seed) ^ number) ^ stream);
+    /* The odd multipliers spread consecutive counters over all 64 bits
+     * before each mix. */
+    uint64_t h = mix64(seed);
+    h = mix64(h ^ (number * 0x9e3779b97f4a7c15ULL));
+    return mix64(h ^ (stream * 0xd1b54a32d192ed03ULL));
 }
 
 /* Uniform in [0, 1) with 53 random bits, like Python's random.random(). */
