@@ -1,0 +1,144 @@
+/*
+ * agent.h - the worker: claims trials that fit its free slots, runs each as
+ * a child process (DESIGN.md "What a trial sees"), keeps their leases alive,
+ * records how each attempt ended with its metrics, and reacts to signals.
+ *
+ * One agent_run per process at a time: it owns the process's SIGINT,
+ * SIGTERM, SIGHUP, SIGUSR1 and SIGCHLD handlers while it runs (they only
+ * count the signal and write a byte to a self-pipe; the loop acts).
+ *
+ * LIFE OF A TRIAL HERE
+ *   claim      store_claim for at most the trials whose resources.cpus fit
+ *              the free slots (GPUs will join the same check).
+ *   prepare    TRIAL_DIR (stable across attempts) with params.json and
+ *              command.txt before the first attempt; attempt-K.log opened
+ *              O_APPEND for the child's stdout and stderr.
+ *   run        spawn_start: own process group, dies with the agent, stdin
+ *              /dev/null, cwd = the spec's workdir or TRIAL_DIR.
+ *   watch      every tick the log and $SWEEPQ_METRICS_FILE are read as they
+ *              grow (metrics rows are appended in batches); the leases of
+ *              all running trials are renewed in ONE store_heartbeat every
+ *              min(lease_ttl / 4, 1 s), which also brings cancellations.
+ *   end        the process group's leftovers are killed, the rest of the
+ *              output and wandb-summary.json are read, and the outcome is
+ *              recorded with store_finish, fenced by the attempt number.
+ *
+ * OUTCOMES (the store_result of an attempt)
+ *   exit 0                      succeeded (also after a stop signal: the
+ *                               program said it finished)
+ *   exit != 0 / killed          failed; error "exited with status N: LAST
+ *                               LINE", "killed by signal 9 (Killed)" or
+ *                               "CUDA out of memory" when its log says so
+ *   past the spec's timeout     SIGTERM to its group, SIGKILL after the
+ *                               grace period; timed out ("timed out after 30s")
+ *   stopped by the agent        preempted (back to pending, no try used)
+ *   cancelled by the user       SIGTERM, grace, SIGKILL; cancelled
+ *   lease lost                  SIGKILL to its group at once; NOTHING is
+ *                               written for it (the trial is someone else's)
+ *   cannot start                failed; error "cannot run 'foo': CAUSE",
+ *                               also written to its log
+ *
+ * SIGNALS
+ *   SIGINT          claim nothing more; running trials finish (AGENT_EV_DRAINING)
+ *   SIGINT again, SIGTERM, SIGHUP
+ *                   SIGTERM to every trial's group, SIGKILL after the grace
+ *                   period; they are recorded as preempted (AGENT_EV_STOPPING)
+ *   SIGUSR1         SIGUSR1 to every trial's group (their checkpoint cue),
+ *                   then SIGTERM at half the grace period, SIGKILL at its end;
+ *                   preempted
+ *   any stop signal while stopping: SIGKILL at once
+ *   Either way the drain is clean (every attempt recorded) and agent_run
+ *   returns 0.
+ *
+ * STORE ERRORS
+ *   SQ_EBUSY and SQ_EIO are retried with capped exponential backoff and
+ *   jitter (50 ms doubling to 5 s), each operation on its own schedule, while
+ *   the children keep running; a finish that cannot be written yet keeps its
+ *   lease in the heartbeat until it is.
+ *
+ * COMPLETION
+ *   When a sweep has nothing left to claim and none of its trials runs here,
+ *   the agent calls store_claim_completion; the one winner runs the sweep's
+ *   on_complete with /bin/sh -c in the project root, SWEEPQ_SWEEP set, its
+ *   output going to the agent's own stdout and stderr.
+ */
+#ifndef SQ_AGENT_H
+#define SQ_AGENT_H
+
+#include "store/store.h"
+#include "util/workspace.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef enum {
+    AGENT_EV_STARTED,  /* an attempt started (sweep, trial, attempt, text = command) */
+    AGENT_EV_FINISHED, /* an attempt ended and was recorded (result, elapsed) */
+    AGENT_EV_LOST,     /* lease lost: child killed, nothing recorded */
+    AGENT_EV_OUTPUT,   /* a line of a trial's output (cfg.show_output) */
+    AGENT_EV_DRAINING, /* first SIGINT: running trials finish, nothing new */
+    AGENT_EV_STOPPING, /* stop signal: trials are being stopped (text: signal name) */
+    AGENT_EV_WARNING,  /* a problem the agent survives (text) */
+    AGENT_EV_HOOK,     /* on_complete started (result NULL) or ended (result) */
+    AGENT_EV_TICK,     /* about 4 times a second while trials run, for displays */
+} agent_event_type;
+
+typedef struct agent_event {
+    agent_event_type type;
+    const char *sweep; /* NULL for agent-wide events */
+    uint64_t trial;    /* 0 when not about a trial */
+    int attempt;
+    const store_result *result; /* FINISHED, HOOK (end) */
+    double elapsed;             /* FINISHED: seconds the attempt ran */
+    const char *text;           /* OUTPUT line, WARNING message, command, ... */
+    size_t running;             /* trials running here now */
+} agent_event;
+
+typedef void (*agent_event_fn)(const agent_event *ev, void *ud);
+
+typedef struct agent_config {
+    const workspace *ws; /* where trial directories live (borrowed) */
+    int slots;           /* CPU slots; 0: the CPUs this process may use */
+    const char **sweeps; /* only these sweeps (NULL/0: every sweep) */
+    size_t nsweeps;
+    const char *tag;         /* only sweeps with this tag (NULL: any) */
+    bool exit_when_idle;     /* return when nothing is claimable and nothing runs */
+    bool until_sweeps_end;   /* (run) return when every named sweep is done
+                                everywhere: nothing pending or running */
+    uint64_t max_trials;     /* claim at most this many attempts (0: no limit) */
+    double grace;            /* seconds between SIGTERM and SIGKILL (0: 10) */
+    bool show_output;        /* AGENT_EV_OUTPUT for every line trials print */
+    const char *interpreter; /* ${interpreter} when the spec has none (NULL: python3) */
+    agent_event_fn on_event; /* may be NULL */
+    void *ud;
+} agent_config;
+
+typedef struct agent_summary {
+    uint64_t started; /* attempts started (or that failed to start) */
+    uint64_t succeeded, failed, timed_out, preempted, cancelled, lost;
+    bool drained;     /* stopped claiming because of SIGINT */
+    bool stopped;     /* trials were stopped by a signal */
+    bool interrupted; /* drained or stopped */
+} agent_summary;
+
+/* The CPUs this process may run on (its affinity mask), at least 1. */
+int agent_default_slots(void);
+
+/*
+ * Runs the agent until its exit condition: exit_when_idle, until_sweeps_end,
+ * max_trials reached and drained, or a signal's drain. st is borrowed and
+ * used from this thread only. Returns 0 after a clean drain (*out filled),
+ * or a negative SQ_E* code when the agent could not start (registration
+ * failed for good, signals could not be set up).
+ */
+int agent_run(store *st, const agent_config *cfg, agent_summary *out);
+
+/*
+ * The WANDB_RUN_ID of a trial: 16 lower-case hex digits derived from the
+ * sweep name and the trial's key, so every attempt of a trial (and the same
+ * trial of a re-created sweep) resumes the same W&B run. buf >= 17 bytes.
+ */
+const char *agent_wandb_run_id(const char *sweep, const char *key, char *buf, size_t size);
+
+#endif

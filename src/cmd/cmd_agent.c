@@ -1,0 +1,115 @@
+/*
+ * cmd_agent.c - `sweepq agent`: a worker on this machine that claims the
+ * store's trials and runs them until it is told to stop (or, with
+ * --exit-when-idle, until there is nothing left to claim). Any number of
+ * agents, on one machine or many, can share a store. See agent/agent.h.
+ */
+#include "util/common.h"
+
+#include "agent/agent.h"
+#include "cmd/agent_output.h"
+#include "cmd/cmd.h"
+#include "cmd/exitcodes.h"
+#include "cmd/open_store.h"
+#include "cmd/options.h"
+
+static const sq_usage usage = {
+    "agent",
+    "[options]",
+    "claim and run trials of the store's sweeps on this machine",
+    "Each trial runs in its own process group in its trial directory\n"
+    "(.sweepq/sweeps/NAME/trials/N/) with its output in attempt-K.log there.\n"
+    "Leases are renewed every lease_ttl/4 (at least every second); a trial whose\n"
+    "lease was lost is killed and nothing more is written for it.\n"
+    "\n"
+    "Signals: Ctrl-C (SIGINT) once: claim nothing more and let running trials\n"
+    "finish. Ctrl-C again, SIGTERM or SIGHUP: SIGTERM to the trials, SIGKILL\n"
+    "after the grace period; they go back to pending without using a try.\n"
+    "SIGUSR1: SIGUSR1 to the trials (their cue to checkpoint), SIGTERM at half\n"
+    "the grace period, then as for SIGTERM. Exit status 0 after such a drain.\n"
+    "\n"
+    "Examples:\n"
+    "  sweepq agent -j 4                      run trials of every sweep\n"
+    "  sweepq agent --tag batch-7 --exit-when-idle\n"
+    "  sweepq agent --sweep lr-search --max-trials 10",
+    false,
+};
+
+int cmd_agent(int argc, char **argv)
+{
+    sq_strlist sweeps = {NULL, 0};
+    const char *tag = NULL;
+    int jobs = 0, max_trials = 0;
+    bool exit_when_idle = false, show_output = false;
+    double grace = 10;
+    const sq_option opts[] = {
+        OPT_LIST(0, "sweep", &sweeps, "NAME", "run only this sweep's trials (repeatable)"),
+        OPT_STRING('t', "tag", &tag, "TAG", "run only sweeps with this tag"),
+        OPT_INT('j', "jobs", &jobs, "N", "CPU slots (default: the CPUs this process may use)"),
+        OPT_BOOL(0, "exit-when-idle", &exit_when_idle,
+                 "exit when nothing is left to claim and nothing runs"),
+        OPT_INT(0, "max-trials", &max_trials, "K", "run at most K trial attempts, then exit"),
+        OPT_DURATION(0, "grace", &grace, "DUR",
+                     "time between SIGTERM and SIGKILL when stopping a trial (default 10s)"),
+        OPT_BOOL(0, "show-output", &show_output, "print trials' output, prefixed with [N]"),
+        OPT_END(),
+    };
+    sq_globals g = {0};
+    int nargs = 0;
+    int code = options_parse(argc, argv, &usage, opts, &g, &nargs);
+    if (code) {
+        code = code == OPTIONS_HELP_SHOWN ? EXIT_OK : code;
+        goto parsed;
+    }
+    if (nargs > 0) {
+        code = options_usage_error(&usage, "unexpected argument '%s'; name sweeps with --sweep",
+                                   argv[0]);
+        goto parsed;
+    }
+    if (jobs < 0 || max_trials < 0) {
+        code = options_usage_error(&usage, "-j and --max-trials take a positive number");
+        goto parsed;
+    }
+
+    workspace ws = WORKSPACE_INIT;
+    store *st = NULL;
+    code = open_store(&ws, &st, &g);
+    if (code)
+        goto parsed;
+    agent_output out;
+    agent_output_init(&out, st, sweeps.items, (size_t)sweeps.n, false, true, grace);
+    out.multi = true;
+    agent_config cfg = {
+        .ws = &ws,
+        .slots = jobs,
+        .sweeps = sweeps.items,
+        .nsweeps = (size_t)sweeps.n,
+        .tag = tag,
+        .exit_when_idle = exit_when_idle,
+        .max_trials = (uint64_t)max_trials,
+        .grace = grace,
+        .show_output = show_output,
+        .on_event = agent_output_event,
+        .ud = &out,
+    };
+    agent_summary sum;
+    int rc = agent_run(st, &cfg, &sum);
+    agent_output_done(&out);
+    if (rc) {
+        code = open_store_fail(rc, "start the agent");
+    } else {
+        fprintf(stderr,
+                "sweepq: agent done: %llu started, %llu succeeded, %llu failed, %llu timed out, "
+                "%llu stopped, %llu cancelled, %llu lost\n",
+                (unsigned long long)sum.started, (unsigned long long)sum.succeeded,
+                (unsigned long long)sum.failed, (unsigned long long)sum.timed_out,
+                (unsigned long long)sum.preempted, (unsigned long long)sum.cancelled,
+                (unsigned long long)sum.lost);
+        code = EXIT_OK;
+    }
+    store_close(st);
+    workspace_release(&ws);
+parsed:
+    free(sweeps.items);
+    return code;
+}
