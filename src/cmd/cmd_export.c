@@ -99,9 +99,29 @@ static int compare_strings(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+/* Puts the parameter columns (the first cols->nparams) in spec order. */
+static void sort_params(columns *cols, const report_order *order)
+{
+    size_t np = cols->nparams;
+    const char **keys = xcalloc(np ? np : 1, sizeof *keys);
+    column *sorted = xcalloc(np ? np : 1, sizeof *sorted);
+    for (size_t i = 0; i < np; i++)
+        keys[i] = cols->items[i].key;
+    report_order_sort(order, keys, np);
+    for (size_t i = 0; i < np; i++)
+        for (size_t j = 0; j < np; j++)
+            if (cols->items[j].key == keys[i])
+                sorted[i] = cols->items[j];
+    memcpy(cols->items, sorted, np * sizeof *sorted);
+    free(sorted);
+    free(keys);
+}
+
 /* The flat rows, each a JSON object with the fixed columns and then every
- * column of cols (filled here) in order. */
-static json_t *build_rows(const store_trial *t, size_t n, double now, columns *cols)
+ * column of cols (filled here) in order: parameters as the spec orders
+ * them, then metrics by name. */
+static json_t *build_rows(const store_trial *t, size_t n, double now, const report_order *order,
+                          columns *cols)
 {
     json_t **params = xcalloc(n ? n : 1, sizeof *params);
     json_t **metrics = xcalloc(n ? n : 1, sizeof *metrics);
@@ -129,6 +149,7 @@ static json_t *build_rows(const store_trial *t, size_t n, double now, columns *c
         }
     }
     cols->nparams = cols->n;
+    sort_params(cols, order);
     if (nm)
         qsort(mnames, nm, sizeof *mnames, compare_strings);
     for (size_t i = 0; i < nm; i++) {
@@ -325,6 +346,7 @@ int cmd_export(int argc, char **argv)
     store_trial *t = NULL;
     size_t n = 0;
     columns cols = {0};
+    report_order order = {0};
     json_t *rows = NULL;
     strbuf out = SB_INIT;
     int code = open_store(&ws, &st, &g);
@@ -339,7 +361,8 @@ int cmd_export(int argc, char **argv)
         code = open_store_fail(rc, "list the trials of sweep '%s'", argv[0]);
         goto out;
     }
-    rows = build_rows(t, n, store_now(st), &cols);
+    report_order_load(&order, sw);
+    rows = build_rows(t, n, store_now(st), &order, &cols);
     if (fmt == FMT_CSV)
         write_csv(&out, rows, &cols);
     else
@@ -360,6 +383,7 @@ out:
     sb_release(&out);
     json_decref(rows);
     columns_release(&cols);
+    report_order_release(&order);
     store_trials_free(t, n);
     store_sweep_free(sw);
     store_close(st);

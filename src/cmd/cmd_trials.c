@@ -131,7 +131,7 @@ static json_t *load_object(const char *text)
     return json_object();
 }
 
-static void print_table(FILE *f, const store_trial *tr, size_t n, double now)
+static void print_table(FILE *f, const store_sweep *sw, const store_trial *tr, size_t n, double now)
 {
     json_t **params = xcalloc(n ? n : 1, sizeof *params);
     json_t **metrics = xcalloc(n ? n : 1, sizeof *metrics);
@@ -141,6 +141,10 @@ static void print_table(FILE *f, const store_trial *tr, size_t n, double now)
     }
     names pn = {0}, mn = {0};
     collect_keys(&pn, params, n);
+    report_order order;
+    report_order_load(&order, sw);
+    report_order_sort(&order, (const char **)pn.items, pn.n);
+    report_order_release(&order);
     collect_keys(&mn, metrics, n);
     int width = report_term_width(f);
     report_table *t = build_table(tr, n, params, metrics, &pn, &mn, true, now);
@@ -222,7 +226,7 @@ int cmd_trials(int argc, char **argv)
         printf("no %s%strials in sweep '%s'\n", state_name ? state_name : "", state_name ? " " : "",
                argv[0]);
     } else {
-        print_table(stdout, tr, n, now);
+        print_table(stdout, sw, tr, n, now);
     }
 out:
     store_trials_free(tr, n);

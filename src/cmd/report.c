@@ -10,6 +10,7 @@
 
 #include "cmd/report.h"
 
+#include "spec/spec.h"
 #include "util/timeutil.h"
 #include "util/units.h"
 
@@ -270,6 +271,55 @@ char *report_kv_brief(const char *object_json)
     }
     json_decref(o);
     return sb_detach(&sb);
+}
+
+void report_order_load(report_order *o, const store_sweep *s)
+{
+    o->names = NULL;
+    o->n = 0;
+    if (!s->spec_yaml || !*s->spec_yaml)
+        return;
+    spec *sp = NULL;
+    spec_diags diags = SPEC_DIAGS_INIT;
+    if (spec_load_string(&sp, s->spec_yaml, strlen(s->spec_yaml), s->name, NULL, &diags) == 0) {
+        o->names = xcalloc(sp->nparams ? sp->nparams : 1, sizeof *o->names);
+        for (size_t i = 0; i < sp->nparams; i++)
+            o->names[o->n++] = xstrdup(sp->params[i].name);
+    }
+    spec_free(sp);
+    spec_diags_release(&diags);
+}
+
+void report_order_release(report_order *o)
+{
+    for (size_t i = 0; i < o->n; i++)
+        free(o->names[i]);
+    free(o->names);
+    o->names = NULL;
+    o->n = 0;
+}
+
+static size_t order_rank(const report_order *o, const char *name)
+{
+    for (size_t i = 0; i < o->n; i++)
+        if (!strcmp(o->names[i], name))
+            return i;
+    return o->n;
+}
+
+static int compare_by_order(const void *a, const void *b, void *order)
+{
+    const char *x = *(const char *const *)a, *y = *(const char *const *)b;
+    size_t rx = order_rank(order, x), ry = order_rank(order, y);
+    if (rx != ry)
+        return rx < ry ? -1 : 1;
+    return strcmp(x, y);
+}
+
+void report_order_sort(const report_order *o, const char **names, size_t n)
+{
+    if (n > 1)
+        qsort_r(names, n, sizeof *names, compare_by_order, (void *)o);
 }
 
 int report_sweep_progress(store *st, const store_sweep *s, double now, double window,

@@ -77,6 +77,23 @@ char *report_kv_brief(const char *object_json);
 /* A number as the shortest text that reads back as the same double. */
 const char *report_number(double v, char *buf, size_t size);
 
+/* ---- parameter order ----------------------------------------------------- */
+
+/* The sweep's parameter names in the order its spec writes them (the order
+ * trials are expanded in), read from the sweep's frozen spec. */
+typedef struct report_order {
+    char **names;
+    size_t n;
+} report_order;
+
+/* Fills o from s->spec_yaml; o->n is 0 when that cannot be read (callers
+ * then keep their own order). Release with report_order_release. */
+void report_order_load(report_order *o, const store_sweep *s);
+void report_order_release(report_order *o);
+
+/* Sorts names[0..n) into spec order; names the spec lacks go last, by name. */
+void report_order_sort(const report_order *o, const char **names, size_t n);
+
 /* ---- progress ---------------------------------------------------------- */
 
 typedef struct report_progress {
