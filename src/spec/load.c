@@ -149,8 +149,8 @@ typedef struct loader {
     const ytree_node *root;
 
     /* nodes the whole-spec checks point at */
-    const ytree_node *method_key, *method_val, *parameters_key, *sweep_key, *command_key, *name_val,
-        *grid_cap_key;
+    const ytree_node *program_key, *method_key, *method_val, *parameters_key, *sweep_key,
+        *command_key, *name_val, *grid_cap_key;
     bool have_method, sweep_form;
     uint64_t own_grid_cap; /* from the spec's grid_cap key, or the default */
 
@@ -285,13 +285,13 @@ static size_t count_words(const char *const *words)
     return n;
 }
 
-/* "a, b or c" */
-static char *join_words(const char *const *words, size_t n, const char *quote)
+/* "a, b or c" (conj "or") */
+static char *join_words(const char *const *words, size_t n, const char *quote, const char *conj)
 {
     strbuf sb = SB_INIT;
     for (size_t i = 0; i < n; i++) {
         if (i)
-            sb_adds(&sb, i + 1 == n ? " or " : ", ");
+            sb_addf(&sb, i + 1 == n ? " %s " : ", ", conj);
         sb_addf(&sb, "%s%s%s", quote, words[i], quote);
     }
     return sb_detach(&sb);
@@ -494,7 +494,7 @@ static void check_keys(loader *L, const ytree_node *map, const char *path, const
         if (near) {
             diag(L, k, "key '%s': unknown key; did you mean '%s'?", p, near);
         } else if (nknown <= 12) {
-            char *list = join_words(known, nknown, "'");
+            char *list = join_words(known, nknown, "'", "or");
             diag(L, k, "key '%s': unknown key; expected %s", p, list);
             free(list);
         } else {
@@ -848,7 +848,12 @@ static void load_wandb_param(loader *L, const ytree_node *key, const ytree_node 
             for (size_t i = 0; i < ARRAY_SIZE(dist_rules); i++)
                 names[i] = dist_rules[i].name;
             const char *near = closest(dname, names, ARRAY_SIZE(dist_rules));
-            if (near)
+            if (!strcmp(dname, "beta") || !strcmp(dname, "q_beta"))
+                diag(L, kv[PK_DISTRIBUTION],
+                     "key '%s': distribution '%s' is not supported yet; use uniform or "
+                     "q_uniform on [0, 1], or give 'values'",
+                     dp, dname);
+            else if (near)
                 diag(L, kv[PK_DISTRIBUTION],
                      "key '%s': unknown distribution '%s'; did you mean '%s'?", dp, dname, near);
             else
@@ -911,12 +916,17 @@ static void load_wandb_param(loader *L, const ytree_node *key, const ytree_node 
         free(kp);
         bad = true;
     }
-    for (int i = 0; i < PK_COUNT; i++) {
-        if ((rule->required & B(i)) && !(present & B(i))) {
-            diag(L, m, "key '%s': distribution '%s' needs '%s'; add it", path, rule->name,
-                 param_keys[i]);
-            bad = true;
-        }
+    const char *missing[PK_COUNT];
+    size_t nmissing = 0;
+    for (int i = 0; i < PK_COUNT; i++)
+        if ((rule->required & B(i)) && !(present & B(i)))
+            missing[nmissing++] = param_keys[i];
+    if (nmissing) {
+        char *list = join_words(missing, nmissing, "'", "and");
+        diag(L, m, "key '%s': distribution '%s' needs %s; add %s", path, rule->name, list,
+             nmissing > 1 ? "them" : "it");
+        free(list);
+        bad = true;
     }
     if (bad)
         return;
@@ -1173,6 +1183,7 @@ typedef void (*key_fn)(loader *L, const ytree_node *key, const ytree_node *val, 
 static void key_program(loader *L, const ytree_node *k, const ytree_node *v, const char *path)
 {
     const char *s;
+    L->program_key = k;
     if (get_nonempty(L, v, path, "the script to run, such as train.py", &s))
         L->s->program = xstrdup(s);
 }
@@ -1929,6 +1940,9 @@ static char *stem_name(const char *file)
     while (out[skip] && !(isalnum((unsigned char)out[skip]) || out[skip] == '_'))
         skip++;
     memmove(out, out + skip, strlen(out + skip) + 1);
+    size_t len = strlen(out);
+    while (len && !(isalnum((unsigned char)out[len - 1]) || out[len - 1] == '_'))
+        out[--len] = '\0';
     if (!*out) {
         free(out);
         return xstrdup("sweep");
@@ -1995,12 +2009,12 @@ static void finalize(loader *L)
     /* command */
     if (!s->command && !s->command_shell && !L->command_key) {
         default_command(s, L->sweep_form);
-        if (!s->program)
+        if (!s->program && !L->program_key)
             diag(L, L->root,
                  "key 'program': missing; the default command runs ${interpreter} "
                  "${program} %s, so add 'program: train.py' or give a 'command'",
                  s->command[3]);
-    } else if (!s->program && L->command_key && uses_macro(s, "${program}")) {
+    } else if (!s->program && !L->program_key && L->command_key && uses_macro(s, "${program}")) {
         diag(L, L->command_key,
              "key 'program': missing, but the command uses ${program}; add "
              "'program: train.py'");

@@ -666,7 +666,6 @@ int ytree_parse(ytree *t, const char *text, size_t len, char **err_msg, int *err
     if (!yaml_parser_initialize(&parser))
         SQ_BUG("libyaml could not initialise a parser");
     yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
-    yaml_parser_set_encoding(&parser, YAML_UTF8_ENCODING);
 
     while (!done && !rc) {
         if (!yaml_parser_parse(&parser, &ev)) {
