@@ -218,6 +218,13 @@ static int add_py_repr_string(strbuf *sb, const char *s)
     int rc = sb_addc(sb, quote);
     const unsigned char *p = (const unsigned char *)s;
     while (!rc && *p) {
+        const unsigned char *run = p;
+        while (*p >= 0x20 && *p < 0x7f && *p != (unsigned char)quote && *p != '\\')
+            p++;
+        if (p > run && (rc = sb_add(sb, run, (size_t)(p - run))))
+            break;
+        if (!*p)
+            break;
         const unsigned char *start = p;
         uint32_t c = utf8_next(&p);
         if (c == (uint32_t)quote || c == '\\')
@@ -250,6 +257,14 @@ static int add_json_string(strbuf *sb, const char *s, bool ascii_only)
     int rc = sb_addc(sb, '"');
     const unsigned char *p = (const unsigned char *)s;
     while (!rc && *p) {
+        /* The bytes that need no escape, in one append. */
+        const unsigned char *run = p;
+        while (*p >= 0x20 && *p != '"' && *p != '\\' && (!ascii_only || *p < 0x7f))
+            p++;
+        if (p > run && (rc = sb_add(sb, run, (size_t)(p - run))))
+            break;
+        if (!*p)
+            break;
         const unsigned char *start = p;
         uint32_t c = utf8_next(&p);
         switch (c) {
@@ -288,7 +303,8 @@ static int add_object(strbuf *sb, const json_t *v, fmt_mode mode)
 {
     bool py = mode == FMT_PY_STR || mode == FMT_PY_REPR, spaced = py || mode == FMT_PY_JSON;
     size_t n = json_object_size(v), i = 0;
-    const char **keys = xmalloc((n ? n : 1) * sizeof *keys);
+    const char *few[16];
+    const char **keys = n <= ARRAY_SIZE(few) ? few : xmalloc(n * sizeof *keys);
     const char *key;
     json_t *item;
     json_object_foreach((json_t *)v, key, item) keys[i++] = key;
@@ -306,8 +322,24 @@ static int add_object(strbuf *sb, const json_t *v, fmt_mode mode)
         if (!rc)
             rc = add_value(sb, json_object_get(v, keys[i]), py ? FMT_PY_REPR : mode);
     }
-    free(keys);
+    if (keys != few)
+        free(keys);
     return rc ? rc : sb_addc(sb, '}');
+}
+
+/* Decimal digits of an integer, without printf's machinery: grids format
+ * millions of them. */
+static int add_integer(strbuf *sb, json_int_t v)
+{
+    char buf[24], *p = buf + sizeof buf;
+    uint64_t u = v < 0 ? -(uint64_t)v : (uint64_t)v;
+    do {
+        *--p = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0)
+        *--p = '-';
+    return sb_add(sb, p, (size_t)(buf + sizeof buf - p));
 }
 
 static int add_real(strbuf *sb, double d, fmt_mode mode)
@@ -326,7 +358,7 @@ static int add_value(strbuf *sb, const json_t *v, fmt_mode mode)
     case JSON_TRUE: return sb_adds(sb, py ? "True" : "true");
     case JSON_FALSE: return sb_adds(sb, py ? "False" : "false");
     case JSON_NULL: return sb_adds(sb, py ? "None" : "null");
-    case JSON_INTEGER: return sb_addf(sb, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+    case JSON_INTEGER: return add_integer(sb, json_integer_value(v));
     case JSON_REAL: return add_real(sb, json_real_value(v), mode);
     case JSON_STRING:
         if (mode == FMT_PY_STR)
