@@ -60,16 +60,19 @@ const char *spec_dist_name(spec_dist d)
 
 /* ---- counts ------------------------------------------------------------- */
 
-/* True when q is a whole number: W&B returns integers from the quantized
- * distributions exactly when q is an int (Python isinstance(q, int)). */
 static bool q_is_integral(double q)
 {
     return q == trunc(q) && fabs(q) < TWO63;
 }
 
-/* Whether a grid's q_uniform values are integers: numpy.arange gives ints
- * when min, max and q are all ints. */
-static bool q_grid_is_int(const spec_param *p)
+/*
+ * Whether a quantized parameter's values are integers. W&B returns ints
+ * exactly when q is an int (Python isinstance(q, int): q written as 1, not
+ * 1.0 nor left to its default 1.0), and a grid's numpy.arange(min, max, q)
+ * keeps ints only when all three are; the loader records that in
+ * int_valued. A q with a fraction never gives integers.
+ */
+static bool q_gives_ints(const spec_param *p)
 {
     return p->int_valued && q_is_integral(p->q);
 }
@@ -173,7 +176,7 @@ static json_t *grid_value(const spec_param *p, uint64_t i)
     case SPEC_DIST_CATEGORICAL: return json_incref(json_array_get(p->values, (size_t)i));
     case SPEC_DIST_INT_UNIFORM: return json_integer((json_int_t)((int64_t)p->min + (int64_t)i));
     case SPEC_DIST_Q_UNIFORM:
-        if (q_grid_is_int(p))
+        if (q_gives_ints(p))
             return json_integer((json_int_t)((int64_t)p->min + (int64_t)i * (int64_t)p->q));
         /* numpy.arange fills start + i * delta with delta = (start + q) - start. */
         return json_real(p->min + (double)i * ((p->min + p->q) - p->min));
@@ -287,7 +290,7 @@ static int real_result(const spec_param *p, double v, json_t **out)
 static int quantize(const spec_param *p, double x, json_t **out)
 {
     double r = rint(x / p->q);
-    if (!q_is_integral(p->q))
+    if (!q_gives_ints(p))
         return real_result(p, r * p->q, out);
     double v = r * p->q;
     if (!(fabs(v) < TWO63))

@@ -46,7 +46,14 @@ static spec_param ranged(const char *name, spec_dist d, double min, double max, 
     p.q = q;
     p.mu = 0;
     p.sigma = 1;
-    p.int_valued = d == SPEC_DIST_INT_UNIFORM || (min == trunc(min) && max == trunc(max));
+    /* As the loader sets it: int_uniform, or a q distribution with q written
+     * as an integer (here: whenever q is whole, and for a grid's q_uniform
+     * min and max whole too). */
+    bool q_dist = d == SPEC_DIST_Q_UNIFORM || d == SPEC_DIST_Q_LOG_UNIFORM ||
+                  d == SPEC_DIST_Q_LOG_UNIFORM_VALUES || d == SPEC_DIST_Q_NORMAL ||
+                  d == SPEC_DIST_Q_LOG_NORMAL;
+    bool whole_ends = d != SPEC_DIST_Q_UNIFORM || (min == trunc(min) && max == trunc(max));
+    p.int_valued = d == SPEC_DIST_INT_UNIFORM || (q_dist && q == trunc(q) && whole_ends);
     p.group = -1;
     return p;
 }
@@ -420,12 +427,18 @@ static void test_q_uniform_rounds_to_multiples_of_q(void **state)
     for (int i = 0; i < DRAWS; i++)
         ends += draws[i] == 0 || draws[i] == 1;
     assert_true(ends > DRAWS * 0.2 && ends < DRAWS * 0.3);
-    /* An integral q gives integers, as W&B does for an int q. */
+    /* q written as an integer gives integers, as W&B does for an int q. */
     p = ranged("x", SPEC_DIST_Q_UNIFORM, 0, 100, 10);
     draw(&p, draws, DRAWS, &ints);
     assert_true(ints);
     assert_multiples_of(draws, DRAWS, 10);
     assert_all_between(draws, DRAWS, 0, 100);
+    /* q = 1.0 (W&B's default q is 1.0) gives reals that are whole. */
+    p.q = 1;
+    p.int_valued = false;
+    draw(&p, draws, DRAWS, &ints);
+    assert_false(ints);
+    assert_multiples_of(draws, DRAWS, 1);
 }
 
 static void test_log_uniform_takes_bounds_as_logs(void **state)
