@@ -1,0 +1,82 @@
+/*
+ * backend.h - what a store backend implements (private to src/store/).
+ *
+ * A backend is one constant table of function pointers, as libgit2's
+ * refdb_backend: store.c picks the table by the URL's scheme, checks the
+ * arguments every backend would otherwise check again, clears the
+ * out-parameters, and calls the slot. A backend therefore sees only valid
+ * arguments, out-parameters already set to NULL/0, and writes them only on
+ * success.
+ *
+ * Each backend allocates its own handle with `struct store` as its first
+ * member, so `store *` converts to the backend's type and back.
+ *
+ * Versioning: `version` is STORE_BACKEND_VERSION at the time the table was
+ * written. Slots are only ever appended; store_open refuses a table with
+ * another version, so a backend built against an older layout cannot be
+ * called through slots it does not have.
+ */
+#ifndef SQ_STORE_BACKEND_H
+#define SQ_STORE_BACKEND_H
+
+#include "store/store.h"
+
+#define STORE_BACKEND_VERSION 1
+
+struct store {
+    const struct store_backend *backend;
+    char *url; /* as given to store_open; freed by store_close */
+};
+
+typedef struct store_backend {
+    int version;        /* STORE_BACKEND_VERSION */
+    const char *scheme; /* "sqlite": URLs "sqlite:..." select this table */
+
+    /* location: the URL with "scheme:" removed. Allocates the handle and
+     * sets its base.backend; store.c sets base.url afterwards. */
+    int (*open)(store **out, const char *url, const char *location);
+    /* Frees the handle and everything it holds except base.url. */
+    void (*close)(store *st);
+    /* The store's clock: seconds since the epoch. */
+    double (*now)(store *st);
+
+    /* sweeps: the semantics of the store.h function of the same name */
+    int (*create_sweep)(store *st, const store_sweep_def *def, int64_t *out_id,
+                        uint64_t *out_added);
+    int (*add_trials)(store *st, int64_t sweep_id, const store_trial_def *trials, size_t n,
+                      uint64_t *out_added);
+    int (*get_sweep)(store *st, const char *name, store_sweep **out);
+    /* f is never NULL (store.c passes an all-zero filter for NULL). */
+    int (*list_sweeps)(store *st, const store_sweep_filter *f, store_sweep **out, size_t *n);
+    /* state is SWEEP_ACTIVE (resume) or SWEEP_PAUSED (pause). */
+    int (*set_sweep_state)(store *st, const char *name, sweep_state state);
+    int (*cancel)(store *st, const char *name, uint64_t *out_n);
+    int (*retry)(store *st, const char *name, bool failed, bool cancelled, uint64_t *out_n);
+    int (*gc)(store *st, double before, char ***out_names, size_t *out_n);
+    int (*claim_completion)(store *st, int64_t sweep_id, const char *by, bool *won);
+
+    /* trials */
+    int (*list_trials)(store *st, const store_trial_query *q, store_trial **out, size_t *n);
+    int (*get_trial)(store *st, const char *sweep, uint64_t number, store_trial **out);
+    int (*list_attempts)(store *st, int64_t trial_id, store_attempt **out, size_t *n);
+
+    /* agents */
+    int (*register_agent)(store *st, const store_agent_info *a);
+    int (*deregister_agent)(store *st, const char *agent_id);
+    int (*list_agents)(store *st, store_agent **out, size_t *n);
+
+    /* the lifecycle of a trial: claim, heartbeat, finish, metrics, reap */
+    int (*claim)(store *st, const char *agent_id, int64_t sweep_id, size_t max, store_claimed **out,
+                 size_t *n);
+    int (*heartbeat)(store *st, const char *agent_id, store_lease *leases, size_t n);
+    int (*finish)(store *st, int64_t trial_id, int attempt, const store_result *r);
+    int (*append_metrics)(store *st, int64_t trial_id, int attempt, const char *rows_json);
+    int (*get_metrics)(store *st, int64_t trial_id, char **out_json);
+    int (*reap)(store *st, uint64_t *out_n);
+    int (*import_result)(store *st, int64_t trial_id, const char *metrics_json);
+} store_backend;
+
+/* The backends compiled into this build. */
+extern const store_backend store_sqlite_backend;
+
+#endif

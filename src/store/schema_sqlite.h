@@ -1,0 +1,131 @@
+/*
+ * schema_sqlite.h - the SQLite store's schema as a list of migrations.
+ *
+ * PRAGMA user_version is the number of migrations applied. Migration i
+ * (0-based) brings a database from version i to i + 1; sqlite.c applies the
+ * missing ones in one BEGIN IMMEDIATE transaction at open, so two processes
+ * opening a new store at once migrate it once. Never edit a migration that
+ * has shipped: append a new one (ALTER TABLE, CREATE INDEX, ...).
+ *
+ * Invariants the SQL keeps:
+ *   - trials.state and sweeps.state hold the trial_state and sweep_state
+ *     enums of store.h; attempts.outcome and trials.last_outcome hold
+ *     attempt_outcome.
+ *   - sweeps.n_<state> counts the sweep's trials in each state: the trigger
+ *     trials_count keeps them on every state change, inserts add to
+ *     n_pending in sqlite.c, and trials are only deleted with their sweep.
+ *     `status` reads them instead of counting a million rows.
+ *   - trials_pending (pending trials by number) serves claims; trials_running
+ *     (running trials by lease expiry) serves the reaper and heartbeats. Both
+ *     are partial indexes, so they stay small and a claim touches few pages.
+ */
+#ifndef SQ_SCHEMA_SQLITE_H
+#define SQ_SCHEMA_SQLITE_H
+
+/* 'SWPQ': marks the file as a sweepq store (PRAGMA application_id). */
+#define SCHEMA_SQLITE_APPLICATION_ID 0x53575051
+
+static const char *const schema_sqlite_migrations[] = {
+    /* 1: the first schema */
+    "CREATE TABLE sweeps (\n"
+    "    id INTEGER PRIMARY KEY,\n"
+    "    name TEXT NOT NULL UNIQUE,\n"
+    "    state INTEGER NOT NULL DEFAULT 0,\n"
+    "    spec_json TEXT NOT NULL,\n"
+    "    spec_yaml TEXT,\n"
+    "    command_json TEXT NOT NULL,\n"
+    "    tags_json TEXT NOT NULL DEFAULT '[]',\n"
+    "    metric_name TEXT,\n"
+    "    maximize INTEGER NOT NULL DEFAULT 0,\n"
+    "    max_attempts INTEGER NOT NULL,\n"
+    "    lease_ttl REAL NOT NULL,\n"
+    "    timeout REAL NOT NULL DEFAULT 0,\n"
+    "    cpus INTEGER NOT NULL DEFAULT 1,\n"
+    "    gpus INTEGER NOT NULL DEFAULT 0,\n"
+    "    gpu_memory INTEGER NOT NULL DEFAULT 0,\n"
+    "    open_ended INTEGER NOT NULL DEFAULT 0,\n"
+    "    total INTEGER NOT NULL DEFAULT 0,\n"
+    "    next_number INTEGER NOT NULL DEFAULT 1,\n"
+    "    n_pending INTEGER NOT NULL DEFAULT 0,\n"
+    "    n_running INTEGER NOT NULL DEFAULT 0,\n"
+    "    n_succeeded INTEGER NOT NULL DEFAULT 0,\n"
+    "    n_failed INTEGER NOT NULL DEFAULT 0,\n"
+    "    n_cancelled INTEGER NOT NULL DEFAULT 0,\n"
+    "    created_at REAL NOT NULL,\n"
+    "    updated_at REAL NOT NULL,\n"
+    "    finished_at REAL NOT NULL DEFAULT 0,\n"
+    "    completion_claimed INTEGER NOT NULL DEFAULT 0,\n"
+    "    completion_by TEXT,\n"
+    "    completion_at REAL NOT NULL DEFAULT 0\n"
+    ");\n"
+    "CREATE TABLE trials (\n"
+    "    id INTEGER PRIMARY KEY,\n"
+    "    sweep_id INTEGER NOT NULL REFERENCES sweeps(id) ON DELETE CASCADE,\n"
+    "    number INTEGER NOT NULL,\n"
+    "    key TEXT NOT NULL,\n"
+    "    params_json TEXT NOT NULL,\n"
+    "    state INTEGER NOT NULL DEFAULT 0,\n"
+    "    attempt INTEGER NOT NULL DEFAULT 0,\n"
+    "    failures INTEGER NOT NULL DEFAULT 0,\n"
+    "    agent_id TEXT,\n"
+    "    lease_expires REAL NOT NULL DEFAULT 0,\n"
+    "    created_at REAL NOT NULL,\n"
+    "    started_at REAL NOT NULL DEFAULT 0,\n"
+    "    finished_at REAL NOT NULL DEFAULT 0,\n"
+    "    exit_code INTEGER NOT NULL DEFAULT -1,\n"
+    "    term_signal INTEGER NOT NULL DEFAULT 0,\n"
+    "    last_outcome INTEGER NOT NULL DEFAULT 0,\n"
+    "    error TEXT,\n"
+    "    metrics_json TEXT NOT NULL DEFAULT '{}',\n"
+    "    cancel_requested INTEGER NOT NULL DEFAULT 0,\n"
+    "    UNIQUE (sweep_id, number)\n"
+    ");\n"
+    /* Not unique: a random sweep may draw the same parameters twice. */
+    "CREATE INDEX trials_key ON trials(sweep_id, key);\n"
+    "CREATE INDEX trials_pending ON trials(sweep_id, number) WHERE state = 0;\n"
+    "CREATE INDEX trials_running ON trials(lease_expires) WHERE state = 1;\n"
+    "CREATE TABLE attempts (\n"
+    "    trial_id INTEGER NOT NULL REFERENCES trials(id) ON DELETE CASCADE,\n"
+    "    attempt INTEGER NOT NULL,\n"
+    "    agent_id TEXT,\n"
+    "    started_at REAL NOT NULL,\n"
+    "    finished_at REAL NOT NULL DEFAULT 0,\n"
+    "    outcome INTEGER NOT NULL DEFAULT 0,\n"
+    "    exit_code INTEGER NOT NULL DEFAULT -1,\n"
+    "    signal INTEGER NOT NULL DEFAULT 0,\n"
+    "    error TEXT,\n"
+    "    PRIMARY KEY (trial_id, attempt)\n"
+    ") WITHOUT ROWID;\n"
+    "CREATE TABLE metrics (\n"
+    "    trial_id INTEGER NOT NULL REFERENCES trials(id) ON DELETE CASCADE,\n"
+    "    attempt INTEGER NOT NULL,\n"
+    "    step INTEGER,\n"
+    "    time REAL NOT NULL,\n"
+    "    name TEXT NOT NULL,\n"
+    "    value REAL\n"
+    ");\n"
+    "CREATE INDEX metrics_trial ON metrics(trial_id, attempt);\n"
+    "CREATE TABLE agents (\n"
+    "    id TEXT PRIMARY KEY,\n"
+    "    host TEXT,\n"
+    "    pid INTEGER NOT NULL DEFAULT 0,\n"
+    "    slots INTEGER NOT NULL DEFAULT 0,\n"
+    "    gpus_json TEXT,\n"
+    "    version TEXT,\n"
+    "    started_at REAL NOT NULL,\n"
+    "    last_seen REAL NOT NULL\n"
+    ");\n"
+    "CREATE TRIGGER trials_count AFTER UPDATE OF state ON trials\n"
+    "WHEN old.state <> new.state BEGIN\n"
+    "    UPDATE sweeps SET\n"
+    "        n_pending = n_pending + (new.state = 0) - (old.state = 0),\n"
+    "        n_running = n_running + (new.state = 1) - (old.state = 1),\n"
+    "        n_succeeded = n_succeeded + (new.state = 2) - (old.state = 2),\n"
+    "        n_failed = n_failed + (new.state = 3) - (old.state = 3),\n"
+    "        n_cancelled = n_cancelled + (new.state = 4) - (old.state = 4),\n"
+    "        updated_at = (julianday('now') - 2440587.5) * 86400.0\n"
+    "    WHERE id = new.sweep_id;\n"
+    "END;\n",
+};
+
+#endif

@@ -1,0 +1,1832 @@
+/*
+ * sqlite.c - the embedded store: one SQLite file shared by every process on
+ * one machine (store_sqlite_backend, selected by "sqlite:PATH" or a path).
+ *
+ * How it stays correct with many processes:
+ *   - WAL journal, so readers never block the one writer; synchronous=NORMAL
+ *     (a power cut may lose the last commits but never corrupts the file).
+ *   - Every write is one BEGIN IMMEDIATE transaction: the write lock is taken
+ *     up front, so a transaction never fails halfway on a stale snapshot and
+ *     a read-then-write (claim, fencing checks) sees no interleaved writer.
+ *   - The busy handler polls the write lock at short random intervals
+ *     (BUSY_MIN_US..BUSY_MAX_US) until BUSY_DEADLINE: SQLite's default
+ *     handler sleeps in growing steps and can leave a writer asleep for
+ *     hundreds of ms while others take turns. Past the deadline: SQ_EBUSY.
+ *   - Fencing: every write about a running trial has "AND attempt = ? AND
+ *     state = 1" in its WHERE; no row changed means the lease is lost.
+ *   - Times come from time_now(), the local clock (one machine).
+ *
+ * Statements are prepared once per connection (stmt_get) and reset after
+ * use; only the list queries with variable filters are prepared per call.
+ * Counters per sweep are kept by the schema's trigger (schema_sqlite.h).
+ */
+#include "util/common.h"
+
+#include "store/backend.h"
+#include "store/schema_sqlite.h"
+#include "util/timeutil.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <libgen.h>
+#include <sqlite3.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define BUSY_MIN_US 100
+#define BUSY_MAX_US 2000
+#define BUSY_DEADLINE 10.0 /* seconds */
+/* An agent is alive when seen within max(2 x the largest lease TTL, this). */
+#define AGENT_ALIVE_MIN 120.0
+
+/* ---- statements ---------------------------------------------------------- */
+
+#define SWEEP_COLS                                                                                 \
+    "SELECT id, name, state, spec_json, spec_yaml, command_json, tags_json, metric_name, "         \
+    "maximize, max_attempts, lease_ttl, timeout, cpus, gpus, gpu_memory, open_ended, total, "      \
+    "next_number, created_at, updated_at, finished_at, n_pending, n_running, n_succeeded, "        \
+    "n_failed, n_cancelled, completion_claimed FROM sweeps"
+
+/* The sweep name is column 2: a join for one trial, a bound value for lists. */
+#define TRIAL_COLS(name_expr)                                                                      \
+    "SELECT t.id, t.sweep_id, " name_expr ", t.number, t.key, t.params_json, t.state, "            \
+    "t.attempt, t.failures, t.agent_id, t.lease_expires, t.created_at, t.started_at, "             \
+    "t.finished_at, t.exit_code, t.term_signal, t.last_outcome, t.error, t.metrics_json, "         \
+    "t.cancel_requested"
+
+/* A trial's next state when an attempt ends: ?uses_try and the failures that
+ * then reach max_attempts make it failed, else ?next. */
+#define EXHAUSTED "failures + 1 >= (SELECT max_attempts FROM sweeps s WHERE s.id = trials.sweep_id)"
+
+enum stmt_id {
+    S_BEGIN,
+    S_COMMIT,
+    S_ROLLBACK,
+    S_SWEEP_BY_NAME,
+    S_SWEEP_ID_STATE,
+    S_SWEEP_STATE_BY_ID,
+    S_SWEEP_FOR_CREATE,
+    S_SWEEP_INSERT,
+    S_SWEEP_EDIT,
+    S_SWEEP_ADDED,
+    S_SWEEP_SET_STATE,
+    S_SETTLE,
+    S_SETTLE_ALL,
+    S_TRIAL_INSERT,
+    S_TRIAL_HAS_KEY,
+    S_TRIAL_FENCE,
+    S_TRIAL_GET,
+    S_REAP_ATTEMPTS,
+    S_REAP_TRIALS,
+    S_CLAIM,
+    S_ATTEMPT_INSERT,
+    S_FINISH,
+    S_FINISH_ATTEMPT,
+    S_RENEW,
+    S_AGENT_SEEN,
+    S_AGENT_REGISTER,
+    S_AGENT_DELETE,
+    S_AGENTS,
+    S_MAX_TTL,
+    S_METRICS_PATCH,
+    S_METRIC_INSERT,
+    S_METRICS_GET,
+    S_IMPORT,
+    S_ATTEMPTS,
+    S_CANCEL_ATTEMPTS,
+    S_CANCEL_TRIALS,
+    S_CANCEL_SWEEP,
+    S_RETRY,
+    S_REOPEN,
+    S_GC_LIST,
+    S_GC_DELETE,
+    S_COMPLETION,
+    S_COUNT
+};
+
+static const char *const stmt_sql[S_COUNT] = {
+    [S_BEGIN] = "BEGIN IMMEDIATE",
+    [S_COMMIT] = "COMMIT",
+    [S_ROLLBACK] = "ROLLBACK",
+    [S_SWEEP_BY_NAME] = SWEEP_COLS " WHERE name = ?1",
+    [S_SWEEP_ID_STATE] = "SELECT id, state FROM sweeps WHERE name = ?1",
+    [S_SWEEP_STATE_BY_ID] = "SELECT state, lease_ttl FROM sweeps WHERE id = ?1",
+    [S_SWEEP_FOR_CREATE] = "SELECT id, spec_json, command_json, max_attempts, cpus, gpus, "
+                           "gpu_memory, metric_name, maximize, open_ended "
+                           "FROM sweeps WHERE name = ?1",
+    [S_SWEEP_INSERT] = "INSERT INTO sweeps(name, spec_json, spec_yaml, command_json, tags_json, "
+                       "metric_name, maximize, max_attempts, lease_ttl, timeout, cpus, gpus, "
+                       "gpu_memory, open_ended, total, created_at, updated_at) VALUES "
+                       "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, "
+                       "?16)",
+    [S_SWEEP_EDIT] = "UPDATE sweeps SET spec_json = ?2, spec_yaml = ?3, tags_json = ?4, "
+                     "lease_ttl = ?5, timeout = ?6, total = ?7, updated_at = ?8 WHERE id = ?1",
+    /* After adding ?2 trials: count them, and a finished sweep runs again. */
+    [S_SWEEP_ADDED] = "UPDATE sweeps SET n_pending = n_pending + ?2, "
+                      "next_number = max(next_number, ?3), updated_at = ?4, "
+                      "finished_at = CASE WHEN ?2 > 0 AND state = 3 THEN 0 ELSE finished_at END, "
+                      "state = CASE WHEN ?2 > 0 AND state = 3 THEN 0 ELSE state END WHERE id = ?1",
+    [S_SWEEP_SET_STATE] = "UPDATE sweeps SET state = ?2, updated_at = ?3 WHERE id = ?1",
+    /* A sweep whose trials are all final is finished (open-ended ones never). */
+    [S_SETTLE] = "UPDATE sweeps SET state = 3, finished_at = ?2, updated_at = ?2 WHERE id = ?1 "
+                 "AND state IN (0, 1) AND open_ended = 0 AND n_pending = 0 AND n_running = 0",
+    [S_SETTLE_ALL] = "UPDATE sweeps SET state = 3, finished_at = ?1, updated_at = ?1 WHERE "
+                     "state IN (0, 1) AND open_ended = 0 AND n_pending = 0 AND n_running = 0",
+    [S_TRIAL_INSERT] = "INSERT INTO trials(sweep_id, number, key, params_json, created_at) "
+                       "VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT(sweep_id, number) DO NOTHING",
+    [S_TRIAL_HAS_KEY] = "SELECT 1 FROM trials WHERE sweep_id = ?1 AND key = ?2 LIMIT 1",
+    [S_TRIAL_FENCE] = "SELECT state, attempt, cancel_requested FROM trials WHERE id = ?1",
+    [S_TRIAL_GET] = TRIAL_COLS("s.name") " FROM trials t JOIN sweeps s ON s.id = t.sweep_id "
+                                         "WHERE s.name = ?1 AND t.number = ?2",
+    [S_REAP_ATTEMPTS] = "UPDATE attempts SET outcome = 5, finished_at = ?1, "
+                        "error = 'lease expired: agent ' || coalesce(agent_id, '?') || "
+                        "' stopped renewing it' WHERE (trial_id, attempt) IN "
+                        "(SELECT id, attempt FROM trials WHERE state = 1 AND lease_expires < ?1)",
+    [S_REAP_TRIALS] = "UPDATE trials SET failures = failures + 1, "
+                      "state = CASE WHEN " EXHAUSTED " THEN 3 ELSE 0 END, "
+                      "finished_at = CASE WHEN " EXHAUSTED " THEN ?1 ELSE 0 END, "
+                      "last_outcome = 5, lease_expires = 0, "
+                      "error = 'lease expired: agent ' || coalesce(agent_id, '?') || "
+                      "' stopped renewing it' WHERE state = 1 AND lease_expires < ?1",
+    [S_CLAIM] = "UPDATE trials SET state = 1, attempt = attempt + 1, agent_id = ?2, "
+                "lease_expires = ?3, started_at = ?4, finished_at = 0, last_outcome = 0, "
+                "exit_code = -1, term_signal = 0, error = NULL, cancel_requested = 0 "
+                "WHERE id IN (SELECT id FROM trials WHERE sweep_id = ?1 AND state = 0 "
+                "ORDER BY number LIMIT ?5) "
+                "RETURNING id, number, attempt, failures, params_json, key",
+    [S_ATTEMPT_INSERT] = "INSERT INTO attempts(trial_id, attempt, agent_id, started_at) "
+                         "VALUES (?1, ?2, ?3, ?4)",
+    /* ?4: the outcome uses a try; ?5: the next state unless tries ran out. */
+    [S_FINISH] = "UPDATE trials SET failures = failures + ?4, "
+                 "state = CASE WHEN ?4 AND " EXHAUSTED " THEN 3 ELSE ?5 END, "
+                 "finished_at = CASE WHEN ?4 AND " EXHAUSTED " THEN ?10 "
+                 "WHEN ?5 = 0 THEN 0 ELSE ?10 END, "
+                 "last_outcome = ?3, exit_code = ?6, term_signal = ?7, error = ?8, "
+                 "metrics_json = coalesce(?9, metrics_json), lease_expires = 0 "
+                 "WHERE id = ?1 AND attempt = ?2 AND state = 1 RETURNING state, sweep_id",
+    [S_FINISH_ATTEMPT] = "UPDATE attempts SET outcome = ?3, finished_at = ?4, exit_code = ?5, "
+                         "signal = ?6, error = ?7 WHERE trial_id = ?1 AND attempt = ?2",
+    [S_RENEW] = "UPDATE trials SET lease_expires = ?3 + "
+                "(SELECT lease_ttl FROM sweeps s WHERE s.id = trials.sweep_id) "
+                "WHERE id = ?1 AND attempt = ?2 AND state = 1",
+    [S_AGENT_SEEN] = "INSERT INTO agents(id, started_at, last_seen) VALUES (?1, ?2, ?2) "
+                     "ON CONFLICT(id) DO UPDATE SET last_seen = excluded.last_seen",
+    [S_AGENT_REGISTER] = "INSERT INTO agents(id, host, pid, slots, gpus_json, version, "
+                         "started_at, last_seen) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7) "
+                         "ON CONFLICT(id) DO UPDATE SET host = excluded.host, "
+                         "pid = excluded.pid, slots = excluded.slots, "
+                         "gpus_json = excluded.gpus_json, version = excluded.version, "
+                         "started_at = excluded.started_at, last_seen = excluded.last_seen",
+    [S_AGENT_DELETE] = "DELETE FROM agents WHERE id = ?1",
+    [S_AGENTS] = "SELECT a.id, a.host, a.pid, a.slots, a.gpus_json, a.version, a.started_at, "
+                 "a.last_seen, (SELECT count(*) FROM trials t WHERE t.state = 1 AND "
+                 "t.agent_id = a.id) FROM agents a ORDER BY a.started_at, a.id",
+    [S_MAX_TTL] = "SELECT coalesce(max(lease_ttl), 0) FROM sweeps",
+    [S_METRICS_PATCH] = "UPDATE trials SET metrics_json = json_patch(metrics_json, ?3) "
+                        "WHERE id = ?1 AND attempt = ?2 AND state = 1",
+    [S_METRIC_INSERT] = "INSERT INTO metrics(trial_id, attempt, step, time, name, value) "
+                        "VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    [S_METRICS_GET] = "SELECT json_group_array(json_object('attempt', attempt, 'step', step, "
+                      "'time', time, 'name', name, 'value', value)) FROM (SELECT * FROM metrics "
+                      "WHERE trial_id = ?1 ORDER BY attempt, rowid)",
+    [S_IMPORT] = "UPDATE trials SET state = 2, last_outcome = 1, metrics_json = ?2, "
+                 "finished_at = ?3, error = NULL WHERE id = ?1 AND state = 0 RETURNING sweep_id",
+    [S_ATTEMPTS] = "SELECT attempt, agent_id, started_at, finished_at, outcome, exit_code, "
+                   "signal, error FROM attempts WHERE trial_id = ?1 ORDER BY attempt",
+    [S_CANCEL_ATTEMPTS] = "UPDATE attempts SET outcome = 6, finished_at = ?2, "
+                          "error = 'cancelled by the user' WHERE (trial_id, attempt) IN "
+                          "(SELECT id, attempt FROM trials WHERE sweep_id = ?1 AND state = 1)",
+    /* SET expressions see the old row: cancel_requested marks running ones. */
+    [S_CANCEL_TRIALS] = "UPDATE trials SET state = 4, cancel_requested = (state = 1), "
+                        "last_outcome = CASE WHEN state = 1 THEN 6 ELSE last_outcome END, "
+                        "error = CASE WHEN state = 1 THEN 'cancelled by the user' "
+                        "ELSE error END, finished_at = ?2, lease_expires = 0 "
+                        "WHERE sweep_id = ?1 AND state IN (0, 1)",
+    [S_CANCEL_SWEEP] = "UPDATE sweeps SET state = 2, finished_at = ?2, updated_at = ?2 "
+                       "WHERE id = ?1 AND state IN (0, 1)",
+    [S_RETRY] = "UPDATE trials SET state = 0, failures = 0, cancel_requested = 0, "
+                "finished_at = 0, lease_expires = 0 WHERE sweep_id = ?1 AND "
+                "((state = 3 AND ?2) OR (state = 4 AND ?3))",
+    [S_REOPEN] = "UPDATE sweeps SET state = 0, finished_at = 0, updated_at = ?2 "
+                 "WHERE id = ?1 AND state IN (2, 3)",
+    [S_GC_LIST] = "SELECT name FROM sweeps WHERE state IN (2, 3) AND finished_at > 0 "
+                  "AND finished_at < ?1 ORDER BY id",
+    [S_GC_DELETE] = "DELETE FROM sweeps WHERE state IN (2, 3) AND finished_at > 0 "
+                    "AND finished_at < ?1",
+    [S_COMPLETION] = "UPDATE sweeps SET completion_claimed = 1, completion_by = ?2, "
+                     "completion_at = ?3 WHERE id = ?1 AND completion_claimed = 0 "
+                     "AND n_pending = 0 AND n_running = 0 AND state IN (2, 3)",
+};
+
+typedef struct sqlite_store {
+    struct store base; /* first: store * <-> sqlite_store * */
+    sqlite3 *db;
+    char *path;
+    sqlite3_stmt *stmts[S_COUNT];
+    double busy_since; /* time_mono() when the current wait for the lock began */
+    uint64_t rng;      /* xorshift state for the busy handler's jitter */
+} sqlite_store;
+
+static sqlite_store *to_sqlite(store *st)
+{
+    return (sqlite_store *)st;
+}
+
+/* ---- errors ---------------------------------------------------------------- */
+
+/* Maps a SQLite result code to an SQ_E* code with the message. */
+static int db_fail(sqlite_store *s, int rc, const char *what)
+{
+    int prim = rc & 0xff;
+    if (prim == SQLITE_BUSY || prim == SQLITE_LOCKED)
+        return sq_error_set(SQ_EBUSY,
+                            "cannot %s: store '%s' is busy (another process held its write lock "
+                            "for %.0f s): retry later",
+                            what, s->path, BUSY_DEADLINE);
+    const char *msg = s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc);
+    int code = SQ_ERROR;
+    switch (prim) {
+    case SQLITE_IOERR:
+    case SQLITE_FULL:
+    case SQLITE_CANTOPEN:
+    case SQLITE_READONLY:
+    case SQLITE_PROTOCOL:
+    case SQLITE_NOMEM: code = SQ_EIO; break;
+    case SQLITE_CONSTRAINT: code = SQ_ECONFLICT; break;
+    default: break;
+    }
+    return sq_error_set(code, "cannot %s in store '%s': %s", what, s->path, msg);
+}
+
+/* ---- statements and transactions ---------------------------------------- */
+
+/* The cached statement id, prepared on first use, reset and unbound. */
+static int stmt_get(sqlite_store *s, enum stmt_id id, sqlite3_stmt **out)
+{
+    *out = NULL;
+    if (!s->stmts[id]) {
+        int rc = sqlite3_prepare_v3(s->db, stmt_sql[id], -1, SQLITE_PREPARE_PERSISTENT,
+                                    &s->stmts[id], NULL);
+        if (rc != SQLITE_OK) {
+            if ((rc & 0xff) == SQLITE_ERROR)
+                SQ_BUG("bad SQL in statement %d: %s", (int)id, sqlite3_errmsg(s->db));
+            return db_fail(s, rc, "prepare a statement");
+        }
+    }
+    sqlite3_reset(s->stmts[id]);
+    sqlite3_clear_bindings(s->stmts[id]);
+    *out = s->stmts[id];
+    return 0;
+}
+
+/* Steps q: 1 for a row, 0 when done (q is then reset), or an SQ_E* code. */
+static int step(sqlite_store *s, sqlite3_stmt *q, const char *what)
+{
+    int rc = sqlite3_step(q);
+    if (rc == SQLITE_ROW)
+        return 1;
+    sqlite3_reset(q);
+    if (rc == SQLITE_DONE)
+        return 0;
+    return db_fail(s, rc, what);
+}
+
+/* Runs a statement that returns no rows to its end. */
+static int step_done(sqlite_store *s, sqlite3_stmt *q, const char *what)
+{
+    int rc = step(s, q, what);
+    if (rc == 1) {
+        sqlite3_reset(q);
+        return 0;
+    }
+    return rc;
+}
+
+static int run_cached(sqlite_store *s, enum stmt_id id, const char *what)
+{
+    sqlite3_stmt *q;
+    int rc = stmt_get(s, id, &q);
+    return rc < 0 ? rc : step_done(s, q, what);
+}
+
+static int tx_begin(sqlite_store *s)
+{
+    return run_cached(s, S_BEGIN, "start a write");
+}
+
+static int tx_commit(sqlite_store *s)
+{
+    return run_cached(s, S_COMMIT, "commit a write");
+}
+
+/* Rolls back the open transaction, if any; keeps the caller's error message. */
+static void tx_rollback(sqlite_store *s)
+{
+    if (sqlite3_get_autocommit(s->db))
+        return;
+    char saved[512];
+    int code = sq_error_code();
+    snprintf(saved, sizeof saved, "%s", sq_error_msg());
+    if (run_cached(s, S_ROLLBACK, "roll back") < 0)
+        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    sq_error_set(code, "%s", saved);
+}
+
+static char *col_text(sqlite3_stmt *q, int i)
+{
+    const unsigned char *t = sqlite3_column_text(q, i);
+    return t ? xstrdup((const char *)t) : NULL;
+}
+
+static void bind_text(sqlite3_stmt *q, int i, const char *t)
+{
+    if (t)
+        sqlite3_bind_text(q, i, t, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(q, i);
+}
+
+/* ---- opening ---------------------------------------------------------- */
+
+/*
+ * Waits for the lock in short random sleeps so that a writer polls often and
+ * none is left asleep for long; gives up (SQLITE_BUSY) after BUSY_DEADLINE.
+ */
+static int busy_handler(void *arg, int count)
+{
+    sqlite_store *s = arg;
+    double now = time_mono();
+    if (count == 0)
+        s->busy_since = now;
+    else if (now - s->busy_since > BUSY_DEADLINE)
+        return 0;
+    s->rng ^= s->rng << 13;
+    s->rng ^= s->rng >> 7;
+    s->rng ^= s->rng << 17;
+    long span = count < 19 ? BUSY_MIN_US * (count + 1) : BUSY_MAX_US;
+    long us = BUSY_MIN_US / 2 + (long)(s->rng % (uint64_t)span);
+    struct timespec ts = {0, us * 1000};
+    nanosleep(&ts, NULL);
+    return 1;
+}
+
+static int exec_sql(sqlite_store *s, const char *sql, const char *what)
+{
+    char *err = NULL;
+    int rc = sqlite3_exec(s->db, sql, NULL, NULL, &err);
+    if (rc != SQLITE_OK) {
+        int prim = rc & 0xff;
+        int code = prim == SQLITE_BUSY || prim == SQLITE_LOCKED ? SQ_EBUSY
+                   : prim == SQLITE_IOERR || prim == SQLITE_CANTOPEN || prim == SQLITE_FULL
+                       ? SQ_EIO
+                       : SQ_ERROR;
+        rc = sq_error_set(code, "cannot %s in store '%s': %s", what, s->path,
+                          err ? err : sqlite3_errstr(rc));
+        sqlite3_free(err);
+        return rc;
+    }
+    return 0;
+}
+
+static int pragma_int(sqlite_store *s, const char *sql, int64_t *out)
+{
+    sqlite3_stmt *q = NULL;
+    int rc = sqlite3_prepare_v2(s->db, sql, -1, &q, NULL);
+    if (rc != SQLITE_OK) {
+        rc = db_fail(s, rc, "read the schema");
+        goto out;
+    }
+    rc = step(s, q, "read the schema");
+    if (rc == 1) {
+        *out = sqlite3_column_int64(q, 0);
+        rc = 0;
+    } else if (rc == 0) {
+        *out = 0;
+    }
+out:
+    sqlite3_finalize(q);
+    return rc;
+}
+
+/* Brings the schema to the latest version in one transaction. */
+static int migrate(sqlite_store *s)
+{
+    const int64_t latest = (int64_t)ARRAY_SIZE(schema_sqlite_migrations);
+    int64_t version = 0, app = 0, tables = 0;
+    int rc = pragma_int(s, "PRAGMA user_version", &version);
+    if (rc < 0 || version == latest)
+        return rc;
+
+    rc = tx_begin(s);
+    if (rc < 0)
+        return rc;
+    /* Read again under the write lock: another process may have migrated. */
+    if ((rc = pragma_int(s, "PRAGMA user_version", &version)) < 0 ||
+        (rc = pragma_int(s, "PRAGMA application_id", &app)) < 0 ||
+        (rc = pragma_int(s, "SELECT count(*) FROM sqlite_master", &tables)) < 0)
+        goto out;
+    if (version > latest) {
+        rc = sq_error_set(SQ_EINVAL,
+                          "cannot open store '%s': its schema version %lld is newer than this "
+                          "sweepq's (%lld): use a newer sweepq",
+                          s->path, (long long)version, (long long)latest);
+        goto out;
+    }
+    if (version == 0 && (tables > 0 || (app != 0 && app != SCHEMA_SQLITE_APPLICATION_ID))) {
+        rc = sq_error_set(SQ_EINVAL,
+                          "cannot open store '%s': the file is a SQLite database of another "
+                          "program: pass --store with another path",
+                          s->path);
+        goto out;
+    }
+    for (int64_t v = version; v < latest; v++) {
+        char what[64];
+        snprintf(what, sizeof what, "migrate the schema to version %lld", (long long)v + 1);
+        if ((rc = exec_sql(s, schema_sqlite_migrations[v], what)) < 0)
+            goto out;
+    }
+    char *sql = xasprintf("PRAGMA user_version = %lld; PRAGMA application_id = %d;",
+                          (long long)latest, SCHEMA_SQLITE_APPLICATION_ID);
+    rc = exec_sql(s, sql, "record the schema version");
+    free(sql);
+    if (rc == 0)
+        rc = tx_commit(s);
+out:
+    if (rc < 0)
+        tx_rollback(s);
+    return rc;
+}
+
+static void sqlite_close(store *st)
+{
+    sqlite_store *s = to_sqlite(st);
+    for (int i = 0; i < S_COUNT; i++)
+        sqlite3_finalize(s->stmts[i]);
+    if (s->db)
+        sqlite3_close(s->db);
+    free(s->path);
+    free(s);
+}
+
+/* "sqlite:PATH", "sqlite://PATH" (so sqlite:///abs/x.db is /abs/x.db) or PATH. */
+static int sqlite_open(store **out, const char *url, const char *location)
+{
+    sqlite_store *s = xcalloc(1, sizeof *s);
+    int rc = 0;
+    if (strncmp(location, "//", 2) == 0)
+        location += 2;
+    s->path = xstrdup(location);
+    s->rng = (uint64_t)getpid() * 0x9e3779b97f4a7c15ULL ^ (uint64_t)(time_mono() * 1e9) ^ 1;
+
+    if (!*s->path) {
+        rc = sq_error_set(SQ_EINVAL, "cannot open store '%s': no path after 'sqlite:'", url);
+        goto out;
+    }
+    if (strcmp(s->path, ":memory:") != 0) {
+        char *copy = xstrdup(s->path);
+        const char *dir = dirname(copy);
+        struct stat sb;
+        if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
+            rc = sq_error_set(SQ_EIO,
+                              "cannot open store '%s': directory '%s' does not exist: run "
+                              "'sweepq init' there or pass --store with another path",
+                              s->path, dir);
+            free(copy);
+            goto out;
+        }
+        free(copy);
+    }
+    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
+    int src = sqlite3_open_v2(s->path, &s->db, flags, NULL);
+    if (src != SQLITE_OK) {
+        rc = sq_error_set(SQ_EIO, "cannot open store '%s': %s", s->path,
+                          s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(src));
+        goto out;
+    }
+    sqlite3_extended_result_codes(s->db, 1);
+    sqlite3_busy_handler(s->db, busy_handler, s);
+
+    /* journal_mode answers with the mode it got; anything but wal is an error
+     * (a read-only directory, or a file system without shared memory). */
+    sqlite3_stmt *q = NULL;
+    src = sqlite3_prepare_v2(s->db, "PRAGMA journal_mode = WAL", -1, &q, NULL);
+    if (src != SQLITE_OK) {
+        rc = db_fail(s, src, "open the store");
+        if (rc == SQ_ERROR) /* SQLITE_NOTADB and the like */
+            rc = SQ_EIO;
+        goto out;
+    }
+    rc = step(s, q, "switch the store to WAL");
+    if (rc == 1) {
+        const char *mode = (const char *)sqlite3_column_text(q, 0);
+        rc = mode && strcmp(mode, "wal") == 0
+                 ? 0
+                 : sq_error_set(SQ_EIO, "cannot open store '%s': journal mode is '%s', not wal",
+                                s->path, mode ? mode : "?");
+    } else if (rc == SQ_ERROR) {
+        rc = sq_error_set(SQ_EIO, "%s", sq_error_msg()); /* not a database */
+    }
+    sqlite3_finalize(q);
+    if (rc < 0)
+        goto out;
+    rc = exec_sql(s, "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;", "open the store");
+    if (rc == 0)
+        rc = migrate(s);
+out:
+    if (rc < 0) {
+        sqlite_close(&s->base);
+        return rc;
+    }
+    *out = &s->base;
+    return 0;
+}
+
+static double sqlite_now(store *st)
+{
+    return time_now();
+}
+
+/* ---- reading rows ------------------------------------------------------- */
+
+static void read_tags(const char *tags_json, char ***tags, size_t *ntags)
+{
+    *tags = NULL;
+    *ntags = 0;
+    json_t *arr = tags_json ? json_loads(tags_json, 0, NULL) : NULL;
+    if (json_is_array(arr) && json_array_size(arr) > 0) {
+        *tags = xcalloc(json_array_size(arr), sizeof **tags);
+        for (size_t i = 0; i < json_array_size(arr); i++) {
+            const char *t = json_string_value(json_array_get(arr, i));
+            if (t)
+                (*tags)[(*ntags)++] = xstrdup(t);
+        }
+    }
+    json_decref(arr);
+}
+
+/* Fills s from a row of SWEEP_COLS. */
+static void read_sweep(sqlite3_stmt *q, store_sweep *s)
+{
+    memset(s, 0, sizeof *s);
+    s->id = sqlite3_column_int64(q, 0);
+    s->name = col_text(q, 1);
+    s->state = (sweep_state)sqlite3_column_int(q, 2);
+    s->spec_json = col_text(q, 3);
+    s->spec_yaml = col_text(q, 4);
+    s->command_json = col_text(q, 5);
+    read_tags((const char *)sqlite3_column_text(q, 6), &s->tags, &s->ntags);
+    s->metric_name = col_text(q, 7);
+    s->maximize = sqlite3_column_int(q, 8) != 0;
+    s->max_attempts = sqlite3_column_int(q, 9);
+    s->lease_ttl = sqlite3_column_double(q, 10);
+    s->timeout = sqlite3_column_double(q, 11);
+    s->cpus = sqlite3_column_int(q, 12);
+    s->gpus = sqlite3_column_int(q, 13);
+    s->gpu_memory = (uint64_t)sqlite3_column_int64(q, 14);
+    s->open_ended = sqlite3_column_int(q, 15) != 0;
+    s->total = (uint64_t)sqlite3_column_int64(q, 16);
+    s->next_number = (uint64_t)sqlite3_column_int64(q, 17);
+    s->created_at = sqlite3_column_double(q, 18);
+    s->updated_at = sqlite3_column_double(q, 19);
+    s->finished_at = sqlite3_column_double(q, 20);
+    s->counts.pending = (uint64_t)sqlite3_column_int64(q, 21);
+    s->counts.running = (uint64_t)sqlite3_column_int64(q, 22);
+    s->counts.succeeded = (uint64_t)sqlite3_column_int64(q, 23);
+    s->counts.failed = (uint64_t)sqlite3_column_int64(q, 24);
+    s->counts.cancelled = (uint64_t)sqlite3_column_int64(q, 25);
+    s->completion_claimed = sqlite3_column_int(q, 26) != 0;
+}
+
+/* Fills t from a row of TRIAL_COLS. */
+static void read_trial(sqlite3_stmt *q, store_trial *t)
+{
+    memset(t, 0, sizeof *t);
+    t->id = sqlite3_column_int64(q, 0);
+    t->sweep_id = sqlite3_column_int64(q, 1);
+    t->sweep_name = col_text(q, 2);
+    t->number = (uint64_t)sqlite3_column_int64(q, 3);
+    t->key = col_text(q, 4);
+    t->params_json = col_text(q, 5);
+    t->state = (trial_state)sqlite3_column_int(q, 6);
+    t->attempt = sqlite3_column_int(q, 7);
+    t->failures = sqlite3_column_int(q, 8);
+    t->agent_id = col_text(q, 9);
+    t->lease_expires = sqlite3_column_double(q, 10);
+    t->created_at = sqlite3_column_double(q, 11);
+    t->started_at = sqlite3_column_double(q, 12);
+    t->finished_at = sqlite3_column_double(q, 13);
+    t->exit_code = sqlite3_column_int(q, 14);
+    t->term_signal = sqlite3_column_int(q, 15);
+    t->last_outcome = (attempt_outcome)sqlite3_column_int(q, 16);
+    t->error = col_text(q, 17);
+    t->metrics_json = col_text(q, 18);
+    if (!t->metrics_json)
+        t->metrics_json = xstrdup("{}");
+    t->cancel_requested = sqlite3_column_int(q, 19) != 0;
+}
+
+/* The sweep's id and state by name; SQ_ENOTFOUND with the message. */
+static int sweep_id_state(sqlite_store *s, const char *name, int64_t *id, int *state)
+{
+    sqlite3_stmt *q;
+    int rc = stmt_get(s, S_SWEEP_ID_STATE, &q);
+    if (rc < 0)
+        return rc;
+    bind_text(q, 1, name);
+    rc = step(s, q, "find a sweep");
+    if (rc == 0)
+        return sq_error_set(SQ_ENOTFOUND, "no sweep named '%s' in store '%s'", name, s->path);
+    if (rc < 0)
+        return rc;
+    *id = sqlite3_column_int64(q, 0);
+    *state = sqlite3_column_int(q, 1);
+    sqlite3_reset(q);
+    return 0;
+}
+
+static int settle(sqlite_store *s, int64_t sweep_id, double now)
+{
+    sqlite3_stmt *q;
+    int rc = stmt_get(s, S_SETTLE, &q);
+    if (rc < 0)
+        return rc;
+    sqlite3_bind_int64(q, 1, sweep_id);
+    sqlite3_bind_double(q, 2, now);
+    return step_done(s, q, "update the sweep's state");
+}
+
+/* ---- sweeps ------------------------------------------------------------ */
+
+static char *tags_to_json(const store_sweep_def *def)
+{
+    json_t *arr = json_array();
+    for (size_t i = 0; i < def->ntags; i++)
+        json_array_append_new(arr, json_string(def->tags[i]));
+    char *text = json_dumps(arr, JSON_COMPACT);
+    json_decref(arr);
+    if (!text)
+        SQ_BUG("cannot encode tags as JSON");
+    char *copy = xstrdup(text);
+    free(text);
+    return copy;
+}
+
+static bool same_text(const char *a, const char *b)
+{
+    return (!a && !b) || (a && b && strcmp(a, b) == 0);
+}
+
+/*
+ * Compares an existing sweep's execution settings with def's: "" when the
+ * same, else the list of differences ("max_attempts 3 -> 5, gpus 0 -> 1");
+ * the caller frees.
+ */
+static char *settings_diff(sqlite3_stmt *q, const store_sweep_def *def)
+{
+    strbuf sb = SB_INIT;
+    const char *sep = "";
+    int old_max = sqlite3_column_int(q, 3), old_cpus = sqlite3_column_int(q, 4);
+    int old_gpus = sqlite3_column_int(q, 5);
+    uint64_t old_gmem = (uint64_t)sqlite3_column_int64(q, 6);
+    const char *old_metric = (const char *)sqlite3_column_text(q, 7);
+    bool old_max_goal = sqlite3_column_int(q, 8) != 0;
+    bool old_open = sqlite3_column_int(q, 9) != 0;
+    if (old_max != def->max_attempts) {
+        sb_addf(&sb, "%smax_attempts %d -> %d", sep, old_max, def->max_attempts);
+        sep = ", ";
+    }
+    if (old_cpus != def->cpus) {
+        sb_addf(&sb, "%scpus %d -> %d", sep, old_cpus, def->cpus);
+        sep = ", ";
+    }
+    if (old_gpus != def->gpus) {
+        sb_addf(&sb, "%sgpus %d -> %d", sep, old_gpus, def->gpus);
+        sep = ", ";
+    }
+    if (old_gmem != def->gpu_memory) {
+        sb_addf(&sb, "%sgpu_memory %llu -> %llu bytes", sep, (unsigned long long)old_gmem,
+                (unsigned long long)def->gpu_memory);
+        sep = ", ";
+    }
+    if (!same_text(old_metric, def->metric_name) || (old_metric && old_max_goal != def->maximize)) {
+        sb_addf(&sb, "%smetric %s%s -> %s%s", sep, old_metric ? old_metric : "(none)",
+                old_metric ? (old_max_goal ? " (maximize)" : " (minimize)") : "",
+                def->metric_name ? def->metric_name : "(none)",
+                def->metric_name ? (def->maximize ? " (maximize)" : " (minimize)") : "");
+        sep = ", ";
+    }
+    if (old_open != def->open_ended)
+        sb_addf(&sb, "%sopen-ended %s -> %s", sep, old_open ? "yes" : "no",
+                def->open_ended ? "yes" : "no");
+    return sb_detach(&sb);
+}
+
+/*
+ * Inserts trials; numbers already stored are skipped. With refuse_taken, a
+ * trial whose key is stored already is skipped and one whose number is taken
+ * by another key is SQ_ECONFLICT (an edited grid). *added: rows inserted;
+ * *max_number: the highest number seen.
+ */
+static int insert_trials(sqlite_store *s, int64_t sweep_id, const char *sweep_name,
+                         const store_trial_def *trials, size_t n, bool refuse_taken, double now,
+                         uint64_t *added, uint64_t *max_number)
+{
+    sqlite3_stmt *ins, *has = NULL;
+    int rc = stmt_get(s, S_TRIAL_INSERT, &ins);
+    if (rc == 0 && refuse_taken)
+        rc = stmt_get(s, S_TRIAL_HAS_KEY, &has);
+    if (rc < 0)
+        return rc;
+    sqlite3_bind_int64(ins, 1, sweep_id);
+    sqlite3_bind_double(ins, 5, now);
+    if (has)
+        sqlite3_bind_int64(has, 1, sweep_id);
+    for (size_t i = 0; i < n; i++) {
+        const store_trial_def *t = &trials[i];
+        if (t->number > *max_number)
+            *max_number = t->number;
+        if (has) {
+            sqlite3_bind_text(has, 2, t->key, -1, SQLITE_STATIC);
+            rc = step(s, has, "look up a trial");
+            if (rc < 0)
+                return rc;
+            sqlite3_reset(has);
+            if (rc == 1)
+                continue;
+        }
+        sqlite3_bind_int64(ins, 2, (int64_t)t->number);
+        sqlite3_bind_text(ins, 3, t->key, -1, SQLITE_STATIC);
+        sqlite3_bind_text(ins, 4, t->params_json, -1, SQLITE_STATIC);
+        rc = step_done(s, ins, "add a trial");
+        if (rc < 0)
+            return rc;
+        if (sqlite3_changes(s->db) == 1) {
+            (*added)++;
+        } else if (refuse_taken) {
+            return sq_error_set(SQ_ECONFLICT,
+                                "cannot update sweep '%s': trial %llu is taken by other "
+                                "parameters, so the edited spec renumbers existing trials: add "
+                                "new values at the end of a list, or use another 'name:' in the "
+                                "spec",
+                                sweep_name, (unsigned long long)t->number);
+        }
+    }
+    return 0;
+}
+
+static int count_added(sqlite_store *s, int64_t sweep_id, uint64_t added, uint64_t max_number,
+                       double now)
+{
+    sqlite3_stmt *q;
+    int rc = stmt_get(s, S_SWEEP_ADDED, &q);
+    if (rc < 0)
+        return rc;
+    sqlite3_bind_int64(q, 1, sweep_id);
+    sqlite3_bind_int64(q, 2, (int64_t)added);
+    sqlite3_bind_int64(q, 3, (int64_t)max_number + 1);
+    sqlite3_bind_double(q, 4, now);
+    return step_done(s, q, "count new trials");
+}
+
+static int sqlite_create_sweep(store *st, const store_sweep_def *def, int64_t *out_id,
+                               uint64_t *out_added)
+{
+    sqlite_store *s = to_sqlite(st);
+    double now = time_now();
+    char *tags = tags_to_json(def);
+    char *diff = NULL;
+    uint64_t added = 0, max_number = 0;
+    int64_t id = 0;
+    sqlite3_stmt *q;
+    int rc = tx_begin(s);
+    if (rc < 0)
+        goto out;
+    if ((rc = stmt_get(s, S_SWEEP_FOR_CREATE, &q)) < 0)
+        goto out;
+    bind_text(q, 1, def->name);
+    rc = step(s, q, "find a sweep");
+    if (rc < 0)
+        goto out;
+    if (rc == 1) { /* exists: the same, an edited grid, or a conflict */
+        id = sqlite3_column_int64(q, 0);
+        bool same_spec = same_text((const char *)sqlite3_column_text(q, 1), def->spec_json);
+        bool same_command = same_text((const char *)sqlite3_column_text(q, 2), def->command_json);
+        diff = settings_diff(q, def);
+        sqlite3_reset(q);
+        if (!same_command) {
+            rc = sq_error_set(SQ_ECONFLICT,
+                              "sweep '%s' exists with another command: use another 'name:' in "
+                              "the spec, or cancel and delete the old one with 'sweepq cancel "
+                              "%s' and 'sweepq gc --older-than 0'",
+                              def->name, def->name);
+            goto out;
+        }
+        if (*diff) {
+            rc = sq_error_set(SQ_ECONFLICT,
+                              "sweep '%s' exists with other settings (%s): use another 'name:' "
+                              "in the spec, or cancel and delete the old one with 'sweepq "
+                              "cancel %s' and 'sweepq gc --older-than 0'",
+                              def->name, diff, def->name);
+            goto out;
+        }
+        if (same_spec) {
+            rc = tx_commit(s); /* nothing written */
+            goto out;
+        }
+        if ((rc = insert_trials(s, id, def->name, def->trials, def->ntrials, true, now, &added,
+                                &max_number)) < 0 ||
+            (rc = stmt_get(s, S_SWEEP_EDIT, &q)) < 0)
+            goto out;
+        sqlite3_bind_int64(q, 1, id);
+        bind_text(q, 2, def->spec_json);
+        bind_text(q, 3, def->spec_yaml);
+        bind_text(q, 4, tags);
+        sqlite3_bind_double(q, 5, def->lease_ttl);
+        sqlite3_bind_double(q, 6, def->timeout);
+        sqlite3_bind_int64(q, 7, (int64_t)def->total);
+        sqlite3_bind_double(q, 8, now);
+        if ((rc = step_done(s, q, "update a sweep")) < 0)
+            goto out;
+    } else {
+        if ((rc = stmt_get(s, S_SWEEP_INSERT, &q)) < 0)
+            goto out;
+        bind_text(q, 1, def->name);
+        bind_text(q, 2, def->spec_json);
+        bind_text(q, 3, def->spec_yaml);
+        bind_text(q, 4, def->command_json);
+        bind_text(q, 5, tags);
+        bind_text(q, 6, def->metric_name);
+        sqlite3_bind_int(q, 7, def->maximize);
+        sqlite3_bind_int(q, 8, def->max_attempts);
+        sqlite3_bind_double(q, 9, def->lease_ttl);
+        sqlite3_bind_double(q, 10, def->timeout);
+        sqlite3_bind_int(q, 11, def->cpus);
+        sqlite3_bind_int(q, 12, def->gpus);
+        sqlite3_bind_int64(q, 13, (int64_t)def->gpu_memory);
+        sqlite3_bind_int(q, 14, def->open_ended);
+        sqlite3_bind_int64(q, 15, (int64_t)def->total);
+        sqlite3_bind_double(q, 16, now);
+        if ((rc = step_done(s, q, "create a sweep")) < 0)
+            goto out;
+        id = sqlite3_last_insert_rowid(s->db);
+        /* A big insert touches many index pages: give it room in memory. */
+        if (def->ntrials > 10000)
+            sqlite3_exec(s->db, "PRAGMA cache_size = -262144", NULL, NULL, NULL);
+        rc = insert_trials(s, id, def->name, def->trials, def->ntrials, false, now, &added,
+                           &max_number);
+        if (def->ntrials > 10000)
+            sqlite3_exec(s->db, "PRAGMA cache_size = -2000", NULL, NULL, NULL);
+        if (rc < 0)
+            goto out;
+    }
+    if ((rc = count_added(s, id, added, max_number, now)) < 0)
+        goto out;
+    rc = tx_commit(s);
+out:
+    if (rc < 0)
+        tx_rollback(s);
+    else {
+        *out_id = id;
+        *out_added = added;
+    }
+    if (def->ntrials > 10000)
+        sqlite3_db_release_memory(s->db);
+    free(tags);
+    free(diff);
+    return rc;
+}
+
+static int sqlite_add_trials(store *st, int64_t sweep_id, const store_trial_def *trials, size_t n,
+                             uint64_t *out_added)
+{
+    sqlite_store *s = to_sqlite(st);
+    double now = time_now();
+    uint64_t added = 0, max_number = 0;
+    sqlite3_stmt *q;
+    int rc = tx_begin(s);
+    if (rc < 0)
+        goto out;
+    if ((rc = stmt_get(s, S_SWEEP_STATE_BY_ID, &q)) < 0)
+        goto out;
+    sqlite3_bind_int64(q, 1, sweep_id);
+    rc = step(s, q, "find a sweep");
+    if (rc == 0)
+        rc = sq_error_set(SQ_ENOTFOUND, "no sweep with id %lld in store '%s'", (long long)sweep_id,
+                          s->path);
+    if (rc < 0)
+        goto out;
+    sqlite3_reset(q);
+    if ((rc = insert_trials(s, sweep_id, "", trials, n, false, now, &added, &max_number)) < 0 ||
+        (rc = count_added(s, sweep_id, added, max_number, now)) < 0)
+        goto out;
+    rc = tx_commit(s);
+out:
+    if (rc < 0)
+        tx_rollback(s);
+    else
+        *out_added = added;
+    return rc;
+}
+
+static int sqlite_get_sweep(store *st, const char *name, store_sweep **out)
+{
+    sqlite_store *s = to_sqlite(st);
+    sqlite3_stmt *q;
+    int rc = stmt_get(s, S_SWEEP_BY_NAME, &q);
+    if (rc < 0)
+        return rc;
+    bind_text(q, 1, name);
+    rc = step(s, q, "read a sweep");
+    if (rc == 0)
+        return sq_error_set(SQ_ENOTFOUND, "no sweep named '%s' in store '%s'", name, s->path);
+    if (rc < 0)
+        return rc;
+    *out = xmalloc(sizeof **out);
+    read_sweep(q, *out);
+    sqlite3_reset(q);
+    return 0;
+}
+
+static int sqlite_list_sweeps(store *st, const store_sweep_filter *f, store_sweep **out, size_t *n)
+{
+    sqlite_store *s = to_sqlite(st);
+    strbuf sql = SB_INIT;
+    sqlite3_stmt *q = NULL;
+    store_sweep *v = NULL;
+    size_t len = 0, cap = 0;
+    int rc = 0, arg = 1;
+
+    sb_adds(&sql, SWEEP_COLS " WHERE 1");
+    if (f->nnames) {
+        sb_adds(&sql, " AND name IN (");
+        for (size_t i = 0; i < f->nnames; i++)
+            sb_adds(&sql, i ? ", ?" : "?");
+        sb_adds(&sql, ")");
+    }
+    if (f->tag)
+        sb_adds(&sql, " AND EXISTS (SELECT 1 FROM json_each(tags_json) WHERE value = ?)");
+    if (f->since > 0)
+        sb_adds(&sql, " AND (created_at >= ? OR updated_at >= ?)");
+    if (f->runnable_only)
+        sb_adds(&sql, " AND state = 0 AND (n_pending > 0 OR open_ended = 1)");
+    sb_adds(&sql, " ORDER BY created_at, id");
+
+    int src = sqlite3_prepare_v2(s->db, sb_str(&sql), -1, &q, NULL);
+    if (src != SQLITE_OK) {
+        rc = db_fail(s, src, "list sweeps");
+        goto out;
+    }
+    for (size_t i = 0; i < f->nnames; i++)
+        bind_text(q, arg++, f->names[i]);
+    if (f->tag)
+        bind_text(q, arg++, f->tag);
+    if (f->since > 0) {
+        sqlite3_bind_double(q, arg++, f->since);
+        sqlite3_bind_double(q, arg++, f->since);
+    }
+    while ((rc = step(s, q, "list sweeps")) == 1) {
+        XGROW(v, cap, len + 1);
+        read_sweep(q, &v[len++]);
+    }
+out:
+    sqlite3_finalize(q);
+    sb_release(&sql);
+    if (rc < 0) {
+        store_sweeps_free(v, len);
+        return rc;
+    }
+    *out = v;
+    *n = len;
+    return 0;
+}
+
+static int sqlite_set_sweep_state(store *st, const char *name, sweep_state state)
+{
+    sqlite_store *s = to_sqlite(st);
+    double now = time_now();
+    int64_t id;
+    int cur;
+    sqlite3_stmt *q;
+    int rc = tx_begin(s);
+    if (rc < 0 || (rc = sweep_id_state(s, name, &id, &cur)) < 0)
+        goto out;
+    if (cur == SWEEP_CANCELLED) {
+        rc = sq_error_set(SQ_ECONFLICT,
+                          "cannot %s sweep '%s': it was cancelled: run 'sweepq retry %s "
+                          "--cancelled' to run its cancelled trials again",
+                          state == SWEEP_PAUSED ? "pause" : "resume", name, name);
+        goto out;
+    }
+    if (cur != SWEEP_FINISHED && cur != (int)state) {
+        if ((rc = stmt_get(s, S_SWEEP_SET_STATE, &q)) < 0)
+            goto out;
+        sqlite3_bind_int64(q, 1, id);
+        sqlite3_bind_int(q, 2, (int)state);
+        sqlite3_bind_double(q, 3, now);
+        if ((rc = step_done(s, q, "change a sweep's state")) < 0 || (rc = settle(s, id, now)) < 0)
+            goto out;
+    }
+    rc = tx_commit(s);
+out:
+    if (rc < 0)
+        tx_rollback(s);
+    return rc;
+}
+
+static int sqlite_cancel(store *st, const char *name, uint64_t *out_n)
+{
+    sqlite_store *s = to_sqlite(st);
+    double now = time_now();
+    int64_t id;
+    int cur;
+    uint64_t n = 0;
+    sqlite3_stmt *q;
+    int rc = tx_begin(s);
+    if (rc < 0 || (rc = sweep_id_state(s, name, &id, &cur)) < 0)
+        goto out;
+    enum stmt_id steps[] = {S_CANCEL_ATTEMPTS, S_CANCEL_TRIALS, S_CANCEL_SWEEP};
+    for (size_t i = 0; i < ARRAY_SIZE(steps); i++) {
+        if ((rc = stmt_get(s, steps[i], &q)) < 0)
+            goto out;
+        sqlite3_bind_int64(q, 1, id);
+        sqlite3_bind_double(q, 2, now);
+        if ((rc = step_done(s, q, "cancel a sweep")) < 0)
+            goto out;
+        if (steps[i] == S_CANCEL_TRIALS)
+            n = (uint64_t)sqlite3_changes64(s->db);
+    }
+    rc = tx_commit(s);
+out:
+    if (rc < 0)
+        tx_rollback(s);
+    else
+        *out_n = n;
+    return rc;
+}
+
+static int sqlite_retry(store *st, const char *name, bool failed, bool cancelled, uint64_t *out_n)
+{
+    sqlite_store *s = to_sqlite(st);
+    double now = time_now();
+    int64_t id;
+    int cur;
+    uint64_t n = 0;
+    sqlite3_stmt *q;
+    if (!failed && !cancelled)
+        failed = cancelled = true;
+    int rc = tx_begin(s);
+    if (rc < 0 || (rc = sweep_id_state(s, name, &id, &cur)) < 0)
+        goto out;
+    if ((rc = stmt_get(s, S_RETRY, &q)) < 0)
+        goto out;
+    sqlite3_bind_int64(q, 1, id);
+    sqlite3_bind_int(q, 2, failed);
+    sqlite3_bind_int(q, 3, cancelled);
+    if ((rc = step_done(s, q, "retry trials")) < 0)
+        goto out;
+    n = (uint64_t)sqlite3_changes64(s->db);
+    if (n > 0) {
+        if ((rc = stmt_get(s, S_REOPEN, &q)) < 0)
+            goto out;
+        sqlite3_bind_int64(q, 1, id);
+        sqlite3_bind_double(q, 2, now);
+        if ((rc = step_done(s, q, "reopen a sweep")) < 0)
+            goto out;
+    }
+    rc = tx_commit(s);
+out:
+    if (rc < 0)
+        tx_rollback(s);
+    else
+        *out_n = n;
+    return rc;
+}
+
+static int sqlite_gc(store *st, double before, char ***out_names, size_t *out_n)
+{
+    sqlite_store *s = to_sqlite(st);
+    char **names = NULL;
+    size_t len = 0, cap = 0;
+    sqlite3_stmt *q;
+    int rc = tx_begin(s);
+    if (rc < 0 || (rc = stmt_get(s, S_GC_LIST, &q)) < 0)
+        goto out;
+    sqlite3_bind_double(q, 1, before);
+    while ((rc = step(s, q, "list old sweeps")) == 1) {
+        XGROW(names, cap, len + 1);
+        names[len++] = col_text(q, 0);
+    }
+    if (rc < 0 || (rc = stmt_get(s, S_GC_DELETE, &q)) < 0)
+        goto out;
+    sqlite3_bind_double(q, 1, before);
+    if ((rc = step_done(s, q, "delete old sweeps")) < 0)
+        goto out;
+    rc = tx_commit(s);
+out:
+    if (rc < 0) {
+        tx_rollback(s);
+        for (size_t i = 0; i < len; i++)
+            free(names[i]);
+        free(names);
+        return rc;
+    }
+    *out_names = names;
+    *out_n = len;
+    return 0;
+}
+
+static int sqlite_claim_completion(store *st, int64_t sweep_id, const char *by, bool *won)
+{
+    sqlite_store *s = to_sqlite(st);
+    sqlite3_stmt *q;
+    bool got = false;
+    int rc = tx_begin(s);
+    if (rc < 0 || (rc = stmt_get(s, S_COMPLETION, &q)) < 0)
+        goto out;
+    sqlite3_bind_int64(q, 1, sweep_id);
+    bind_text(q, 2, by);
+    sqlite3_bind_double(q, 3, time_now());
+    if ((rc = step_done(s, q, "claim a sweep's completion")) < 0)
+        goto out;
+    got = sqlite3_changes(s->db) == 1;
+    if (!got) {
+        if ((rc = stmt_get(s, S_SWEEP_STATE_BY_ID, &q)) < 0)
+            goto out;
+        sqlite3_bind_int64(q, 1, sweep_id);
+        rc = step(s, q, "find a sweep");
+        if (rc == 0)
+            rc = sq_error_set(SQ_ENOTFOUND, "no sweep with id %lld in store '%s'",
+                              (long long)sweep_id, s->path);
+        if (rc < 0)
+            goto out;
+        sqlite3_reset(q);
+    }
+    rc = tx_commit(s);
+out:
+    if (rc < 0)
+        tx_rollback(s);
+    else
+        *won = got;
+    return rc;
+}
+
+/* ---- trials ------------------------------------------------------------ */
+
+static int sqlite_list_trials(store *st, const store_trial_query *qy, store_trial **out, size_t *n)
+{
+    sqlite_store *s = to_sqlite(st);
+    strbuf sql = SB_INIT;
+    sqlite3_stmt *q = NULL;
+    store_trial *v = NULL;
+    size_t len = 0, cap = 0;
+    char *path = NULL;
+    int64_t id;
+    int cur;
+    int rc = sweep_id_state(s, qy->sweep, &id, &cur);
+    if (rc < 0)
+        return rc;
+
+    /* The state is written into the SQL so that the planner can use the
+     * partial indexes of pending and running trials. */
+    sb_adds(&sql, TRIAL_COLS("?1") " FROM trials t WHERE t.sweep_id = ?2");
+    if (qy->state >= 0)
+        sb_addf(&sql, " AND t.state = %d", qy->state);
+    const char *dir = qy->descending ? "DESC" : "ASC";
+    if (qy->sort_metric) {
+        /* A quoted JSON path label: metric names may hold dots. */
+        path = xasprintf("$.\"%s\"", qy->sort_metric);
+        sb_addf(&sql,
+                " ORDER BY json_extract(t.metrics_json, ?3) IS NULL, "
+                "json_extract(t.metrics_json, ?3) %s, t.number",
+                dir);
+    } else {
+        sb_addf(&sql, " ORDER BY t.number %s", dir);
+    }
+    sb_adds(&sql, " LIMIT ?4");
+
+    int src = sqlite3_prepare_v2(s->db, sb_str(&sql), -1, &q, NULL);
+    if (src != SQLITE_OK) {
+        rc = db_fail(s, src, "list trials");
+        goto out;
+    }
+    bind_text(q, 1, qy->sweep);
+    sqlite3_bind_int64(q, 2, id);
+    if (path)
+        bind_text(q, 3, path);
+    sqlite3_bind_int64(q, 4, qy->limit ? (int64_t)qy->limit : -1);
+    while ((rc = step(s, q, "list trials")) == 1) {
+        XGROW(v, cap, len + 1);
+        read_trial(q, &v[len++]);
+    }
+out:
+    sqlite3_finalize(q);
+    sb_release(&sql);
+    free(path);
+    if (rc < 0) {
+        store_trials_free(v, len);
+        return rc;
+    }
+    *out = v;
+    *n = len;
+    return 0;
+}
+
+static int sqlite_get_trial(store *st, const char *sweep, uint64_t number, store_trial **out)
+{
+    sqlite_store *s = to_sqlite(st);
+    sqlite3_stmt *q;
+    int rc = stmt_get(s, S_TRIAL_GET, &q);
+    if (rc < 0)
+        return rc;
+    bind_text(q, 1, sweep);
+    sqlite3_bind_int64(q, 2, (int64_t)number);
+    rc = step(s, q, "read a trial");
+    if (rc == 0) {
+        int64_t id;
+        int cur;
+        rc = sweep_id_state(s, sweep, &id, &cur);
+        if (rc == 0)
+            rc = sq_error_set(SQ_ENOTFOUND, "no trial %llu in sweep '%s'",
+                              (unsigned long long)number, sweep);
+        return rc;
+    }
+    if (rc < 0)
+        return rc;
+    *out = xmalloc(sizeof **out);
+    read_trial(q, *out);
+    sqlite3_reset(q);
+    return 0;
+}
+
+static int trial_exists(sqlite_store *s, int64_t trial_id)
+{
+    sqlite3_stmt *q;
+    int rc = stmt_get(s, S_TRIAL_FENCE, &q);
+    if (rc < 0)
+        return rc;
+    sqlite3_bind_int64(q, 1, trial_id);
+    rc = step(s, q, "find a trial");
+    if (rc == 0)
+        return sq_error_set(SQ_ENOTFOUND, "no trial with id %lld in store '%s'",
+                            (long long)trial_id, s->path);
+    if (rc == 1)
+        sqlite3_reset(q);
+    return rc < 0 ? rc : 0;
+}
+
+static int sqlite_list_attempts(store *st, int64_t trial_id, store_attempt **out, size_t *n)
+{
+    sqlite_store *s = to_sqlite(st);
+    store_attempt *v = NULL;
+    size_t len = 0, cap = 0;
+    sqlite3_stmt *q;
+    int rc = stmt_get(s, S_ATTEMPTS, &q);
+    if (rc < 0)
+        return rc;
+    sqlite3_bind_int64(q, 1, trial_id);
+    while ((rc = step(s, q, "list attempts")) == 1) {
+        XGROW(v, cap, len + 1);
+        store_attempt *a = &v[len++];
+        a->attempt = sqlite3_column_int(q, 0);
+        a->agent_id = col_text(q, 1);
+        a->started_at = sqlite3_column_double(q, 2);
+        a->finished_at = sqlite3_column_double(q, 3);
+        a->outcome = (attempt_outcome)sqlite3_column_int(q, 4);
+        a->exit_code = sqlite3_column_int(q, 5);
+        a->term_signal = sqlite3_column_int(q, 6);
+        a->error = col_text(q, 7);
+    }
+    if (rc == 0 && len == 0)
+        rc = trial_exists(s, trial_id);
+    if (rc < 0) {
+        store_attempts_free(v, len);
+        return rc;
+    }
+    *out = v;
+    *n = len;
+    return 0;
+}
+
+/* ---- agents ------------------------------------------------------------ */
+
+static int sqlite_register_agent(store *st, const store_agent_info *a)
+{
+    sqlite_store *s = to_sqlite(st);
+    sqlite3_stmt *q;
+    int rc = tx_begin(s);
+    if (rc < 0 || (rc = stmt_get(s, S_AGENT_REGISTER, &q)) < 0)
+        goto out;
+    bind_text(q, 1, a->id);
+    bind_text(q, 2, a->host);
+    sqlite3_bind_int(q, 3, a->pid);
+    sqlite3_bind_int(q, 4, a->slots);
+    bind_text(q, 5, a->gpus_json);
+    bind_text(q, 6, a->version);
+    sqlite3_bind_double(q, 7, time_now());
+    if ((rc = step_done(s, q, "register an agent")) < 0)
+        goto out;
+    rc = tx_commit(s);
+out:
+    if (rc < 0)
+        tx_rollback(s);
+    return rc;
+}
+
+static int sqlite_deregister_agent(store *st, const char *agent_id)
+{
+    sqlite_store *s = to_sqlite(st);
+    sqlite3_stmt *q;
+    int rc = tx_begin(s);
+    if (rc < 0 || (rc = stmt_get(s, S_AGENT_DELETE, &q)) < 0)
+        goto out;
+    bind_text(q, 1, agent_id);
+    if ((rc = step_done(s, q, "deregister an agent")) < 0)
+        goto out;
+    rc = tx_commit(s);
+out:
+    if (rc < 0)
+        tx_rollback(s);
+    return rc;
+}
+
+static int sqlite_list_agents(store *st, store_agent **out, size_t *n)
+{
+    sqlite_store *s = to_sqlite(st);
+    store_agent *v = NULL;
+    size_t len = 0, cap = 0;
+    double now = time_now(), alive_for = AGENT_ALIVE_MIN;
+    sqlite3_stmt *q;
+    int rc = stmt_get(s, S_MAX_TTL, &q);
+    if (rc < 0)
+        return rc;
+    rc = step(s, q, "read lease times");
+    if (rc == 1) {
+        if (2 * sqlite3_column_double(q, 0) > alive_for)
+            alive_for = 2 * sqlite3_column_double(q, 0);
+        sqlite3_reset(q);
+    }
+    if (rc < 0 || (rc = stmt_get(s, S_AGENTS, &q)) < 0)
+        return rc;
+    while ((rc = step(s, q, "list agents")) == 1) {
+        XGROW(v, cap, len + 1);
+        store_agent *a = &v[len++];
+        memset(a, 0, sizeof *a);
+        a->id = col_text(q, 0);
+        a->host = col_text(q, 1);
+        a->pid = sqlite3_column_int(q, 2);
+        a->slots = sqlite3_column_int(q, 3);
+        a->gpus_json = col_text(q, 4);
+        a->version = col_text(q, 5);
+        a->started_at = sqlite3_column_double(q, 6);
+        a->last_seen = sqlite3_column_double(q, 7);
+        a->running = sqlite3_column_int(q, 8);
+        a->alive = now - a->last_seen <= alive_for;
+    }
+    if (rc < 0) {
+        store_agents_free(v, len);
+        return rc;
+    }
+    *out = v;
+    *n = len;
+    return 0;
+}
+
+/* ---- claim, heartbeat, finish, reap ------------------------------------- */
+
+/* Expires leases older than now inside the caller's transaction. */
+static int reap_locked(sqlite_store *s, double now, uint64_t *out_n)
+{
+    sqlite3_stmt *q;
+    int rc;
+    *out_n = 0;
+    if ((rc = stmt_get(s, S_REAP_ATTEMPTS, &q)) < 0)
+        return rc;
+    sqlite3_bind_double(q, 1, now);
+    if ((rc = step_done(s, q, "expire leases")) < 0 || (rc = stmt_get(s, S_REAP_TRIALS, &q)) < 0)
+        return rc;
+    sqlite3_bind_double(q, 1, now);
+    if ((rc = step_done(s, q, "expire leases")) < 0)
+        return rc;
+    *out_n = (uint64_t)sqlite3_changes64(s->db);
+    if (*out_n == 0)
+        return 0;
+    if ((rc = stmt_get(s, S_SETTLE_ALL, &q)) < 0)
+        return rc;
+    sqlite3_bind_double(q, 1, now);
+    return step_done(s, q, "update sweep states");
+}
+
+static int cmp_claim(const void *a, const void *b)
+{
+    const store_claimed *x = a, *y = b;
+    return (x->number > y->number) - (x->number < y->number);
+}
+
+static int sqlite_claim(store *st, const char *agent_id, int64_t sweep_id, size_t max,
+                        store_claimed **out, size_t *n)
+{
+    sqlite_store *s = to_sqlite(st);
+    double now = time_now();
+    store_claimed *v = NULL;
+    size_t len = 0, cap = 0;
+    uint64_t reaped;
+    sqlite3_stmt *q;
+    int rc = tx_begin(s);
+    if (rc < 0 || (rc = reap_locked(s, now, &reaped)) < 0 ||
+        (rc = stmt_get(s, S_SWEEP_STATE_BY_ID, &q)) < 0)
+        goto out;
+    sqlite3_bind_int64(q, 1, sweep_id);
+    rc = step(s, q, "find a sweep");
+    if (rc == 0) {
+        /* Keep the reaping: commit, then report the missing sweep. */
+        if ((rc = tx_commit(s)) == 0)
+            rc = sq_error_set(SQ_ENOTFOUND, "no sweep with id %lld in store '%s'",
+                              (long long)sweep_id, s->path);
+        goto out;
+    }
+    if (rc < 0)
+        goto out;
+    int state = sqlite3_column_int(q, 0);
+    double ttl = sqlite3_column_double(q, 1);
+    sqlite3_reset(q);
+
+    if (state == SWEEP_ACTIVE) {
+        if ((rc = stmt_get(s, S_CLAIM, &q)) < 0)
+            goto out;
+        sqlite3_bind_int64(q, 1, sweep_id);
+        bind_text(q, 2, agent_id);
+        sqlite3_bind_double(q, 3, now + ttl);
+        sqlite3_bind_double(q, 4, now);
+        sqlite3_bind_int64(q, 5, max > INT64_MAX ? INT64_MAX : (int64_t)max);
+        while ((rc = step(s, q, "claim trials")) == 1) {
+            XGROW(v, cap, len + 1);
+            store_claimed *c = &v[len++];
+            c->trial_id = sqlite3_column_int64(q, 0);
+            c->sweep_id = sweep_id;
+            c->number = (uint64_t)sqlite3_column_int64(q, 1);
+            c->attempt = sqlite3_column_int(q, 2);
+            c->failures = sqlite3_column_int(q, 3);
+            c->resume = c->attempt > 1;
+            c->params_json = col_text(q, 4);
+            c->key = col_text(q, 5);
+            c->lease_expires = now + ttl;
+        }
+        if (rc < 0 || (rc = stmt_get(s, S_ATTEMPT_INSERT, &q)) < 0)
+            goto out;
+        bind_text(q, 3, agent_id);
+        sqlite3_bind_double(q, 4, now);
+        for (size_t i = 0; i < len; i++) {
+            sqlite3_bind_int64(q, 1, v[i].trial_id);
+            sqlite3_bind_int(q, 2, v[i].attempt);
+            if ((rc = step_done(s, q, "record an attempt")) < 0)
+                goto out;
+        }
+    }
+    rc = tx_commit(s);
+out:
+    if (rc < 0) {
+        tx_rollback(s);
+        store_claims_free(v, len);
+        return rc;
+    }
+    qsort(v, len, sizeof *v, cmp_claim);
+    *out = v;
+    *n = len;
+    return 0;
+}
+
+/* Reads the trial's fencing columns; *found false when the trial is gone. */
+static int read_fence(sqlite_store *s, int64_t trial_id, bool *found, int *state, int *attempt,
+                      bool *cancel_requested)
+{
+    sqlite3_stmt *q;
+    int rc = stmt_get(s, S_TRIAL_FENCE, &q);
+    if (rc < 0)
+        return rc;
+    sqlite3_bind_int64(q, 1, trial_id);
+    rc = step(s, q, "read a trial");
+    if (rc < 0)
+        return rc;
+    *found = rc == 1;
+    if (*found) {
+        *state = sqlite3_column_int(q, 0);
+        *attempt = sqlite3_column_int(q, 1);
+        *cancel_requested = sqlite3_column_int(q, 2) != 0;
+        sqlite3_reset(q);
+    }
+    return 0;
+}
+
+/* SQ_ELEASE_LOST with what the trial is now. */
+static int lease_lost(sqlite_store *s, int64_t trial_id, int attempt, const char *what)
+{
+    bool found = false, cancel = false;
+    int state = 0, cur = 0;
+    int rc = read_fence(s, trial_id, &found, &state, &cur, &cancel);
+    if (rc < 0)
+        return rc;
+    if (!found)
+        return sq_error_set(SQ_ELEASE_LOST,
+                            "cannot %s of trial %lld attempt %d: lease lost: "
+                            "the trial was deleted",
+                            what, (long long)trial_id, attempt);
+    return sq_error_set(SQ_ELEASE_LOST,
+                        "cannot %s of trial %lld attempt %d: lease lost: the trial is %s at "
+                        "attempt %d",
+                        what, (long long)trial_id, attempt, trial_state_name((trial_state)state),
+                        cur);
+}
+
+static int sqlite_heartbeat(store *st, const char *agent_id, store_lease *leases, size_t n)
+{
+    sqlite_store *s = to_sqlite(st);
+    double now = time_now();
+    sqlite3_stmt *q;
+    int rc = tx_begin(s);
+    if (rc < 0)
+        goto out;
+    for (size_t i = 0; i < n; i++) {
+        store_lease *l = &leases[i];
+        if ((rc = stmt_get(s, S_RENEW, &q)) < 0)
+            goto out;
+        sqlite3_bind_int64(q, 1, l->trial_id);
+        sqlite3_bind_int(q, 2, l->attempt);
+        sqlite3_bind_double(q, 3, now);
+        if ((rc = step_done(s, q, "renew a lease")) < 0)
+            goto out;
+        if (sqlite3_changes(s->db) == 1)
+            continue;
+        /* Not running with this attempt: cancelled by the user, or lost. */
+        bool found, cancel = false;
+        int state = 0, attempt = 0;
+        if ((rc = read_fence(s, l->trial_id, &found, &state, &attempt, &cancel)) < 0)
+            goto out;
+        l->cancel = found && state == TRIAL_CANCELLED && attempt == l->attempt && cancel;
+        l->lost = !l->cancel;
+    }
+    if ((rc = stmt_get(s, S_AGENT_SEEN, &q)) < 0)
+        goto out;
+    bind_text(q, 1, agent_id);
+    sqlite3_bind_double(q, 2, now);
+    if ((rc = step_done(s, q, "record an agent's heartbeat")) < 0)
+        goto out;
+    rc = tx_commit(s);
+out:
+    if (rc < 0)
+        tx_rollback(s);
+    return rc;
+}
+
+/* SQ_EINVAL unless text is a JSON object. */
+static int check_object(const char *text, const char *what)
+{
+    json_error_t err;
+    json_t *v = json_loads(text, 0, &err);
+    bool ok = json_is_object(v);
+    json_decref(v);
+    if (!ok)
+        return sq_error_set(SQ_EINVAL, "invalid %s '%.60s': expected a JSON object%s%s", what, text,
+                            v ? "" : ": ", v ? "" : err.text);
+    return 0;
+}
+
+static int sqlite_finish(store *st, int64_t trial_id, int attempt, const store_result *r)
+{
+    sqlite_store *s = to_sqlite(st);
+    double now = time_now();
+    sqlite3_stmt *q;
+    int rc = 0;
+    if (r->metrics_json && (rc = check_object(r->metrics_json, "final metrics")) < 0)
+        return rc;
+
+    bool uses_try = r->outcome == OUTCOME_FAILED || r->outcome == OUTCOME_TIMED_OUT ||
+                    r->outcome == OUTCOME_LOST;
+    int next = r->outcome == OUTCOME_SUCCEEDED   ? TRIAL_SUCCEEDED
+               : r->outcome == OUTCOME_CANCELLED ? TRIAL_CANCELLED
+                                                 : TRIAL_PENDING;
+    if ((rc = tx_begin(s)) < 0 || (rc = stmt_get(s, S_FINISH, &q)) < 0)
+        goto out;
+    sqlite3_bind_int64(q, 1, trial_id);
+    sqlite3_bind_int(q, 2, attempt);
+    sqlite3_bind_int(q, 3, r->outcome);
+    sqlite3_bind_int(q, 4, uses_try);
+    sqlite3_bind_int(q, 5, next);
+    sqlite3_bind_int(q, 6, r->exit_code);
+    sqlite3_bind_int(q, 7, r->term_signal);
+    bind_text(q, 8, r->error);
+    bind_text(q, 9, r->metrics_json);
+    sqlite3_bind_double(q, 10, now);
+    rc = step(s, q, "record a trial's end");
+    if (rc == 0) {
+        rc = lease_lost(s, trial_id, attempt, "record the end");
+        goto out;
+    }
+    if (rc < 0)
+        goto out;
+    int state = sqlite3_column_int(q, 0);
+    int64_t sweep_id = sqlite3_column_int64(q, 1);
+    if ((rc = step(s, q, "record a trial's end")) < 0) /* RETURNING: run to the end */
+        goto out;
+    if ((rc = stmt_get(s, S_FINISH_ATTEMPT, &q)) < 0)
+        goto out;
+    sqlite3_bind_int64(q, 1, trial_id);
+    sqlite3_bind_int(q, 2, attempt);
+    sqlite3_bind_int(q, 3, r->outcome);
+    sqlite3_bind_double(q, 4, now);
+    sqlite3_bind_int(q, 5, r->exit_code);
+    sqlite3_bind_int(q, 6, r->term_signal);
+    bind_text(q, 7, r->error);
+    if ((rc = step_done(s, q, "record an attempt's end")) < 0)
+        goto out;
+    if (state != TRIAL_PENDING && (rc = settle(s, sweep_id, now)) < 0)
+        goto out;
+    rc = tx_commit(s);
+out:
+    if (rc < 0)
+        tx_rollback(s);
+    return rc;
+}
+
+/* Adds the rows of one metrics object to the metrics table and to latest. */
+static int insert_metric_row(sqlite_store *s, sqlite3_stmt *q, json_t *row, double now,
+                             json_t *latest)
+{
+    json_t *step_v = json_object_get(row, "step"), *time_v = json_object_get(row, "time");
+    if (json_is_number(step_v))
+        sqlite3_bind_int64(q, 3, (int64_t)json_number_value(step_v));
+    else
+        sqlite3_bind_null(q, 3);
+    sqlite3_bind_double(q, 4, json_is_number(time_v) ? json_number_value(time_v) : now);
+    const char *name;
+    json_t *value;
+    json_object_foreach(row, name, value)
+    {
+        if (!json_is_number(value) || strcmp(name, "step") == 0 || strcmp(name, "time") == 0)
+            continue;
+        sqlite3_bind_text(q, 5, name, -1, SQLITE_STATIC);
+        sqlite3_bind_double(q, 6, json_number_value(value));
+        int rc = step_done(s, q, "record a metric");
+        if (rc < 0)
+            return rc;
+        json_object_set(latest, name, value);
+    }
+    return 0;
+}
+
+static int sqlite_append_metrics(store *st, int64_t trial_id, int attempt, const char *rows_json)
+{
+    sqlite_store *s = to_sqlite(st);
+    double now = time_now();
+    json_error_t err;
+    json_t *rows = json_loads(rows_json, JSON_DECODE_ANY, &err);
+    json_t *latest = json_object();
+    char *patch = NULL;
+    sqlite3_stmt *q;
+    int rc = 0;
+    if (json_is_object(rows)) { /* one row alone is fine too */
+        json_t *arr = json_array();
+        json_array_append_new(arr, rows);
+        rows = arr;
+    }
+    if (!json_is_array(rows)) {
+        rc = sq_error_set(SQ_EINVAL,
+                          "invalid metrics of trial %lld: expected a JSON array of objects%s%s",
+                          (long long)trial_id, rows ? "" : ": ", rows ? "" : err.text);
+        goto out;
+    }
+    if ((rc = tx_begin(s)) < 0 || (rc = stmt_get(s, S_METRIC_INSERT, &q)) < 0)
+        goto out;
+    sqlite3_bind_int64(q, 1, trial_id);
+    sqlite3_bind_int(q, 2, attempt);
+    size_t i;
+    json_t *row;
+    json_array_foreach(rows, i, row)
+    {
+        if (json_is_object(row) && (rc = insert_metric_row(s, q, row, now, latest)) < 0)
+            goto out;
+    }
+    /* The fence comes last so that it also covers the inserts above. */
+    /* 15 digits, as SQLite writes numbers: 0.6 stays 0.6, not 0.59999999999999998. */
+    char *text = json_dumps(latest, JSON_COMPACT | JSON_REAL_PRECISION(15));
+    patch = xstrdup(text ? text : "{}");
+    free(text);
+    if ((rc = stmt_get(s, S_METRICS_PATCH, &q)) < 0)
+        goto out;
+    sqlite3_bind_int64(q, 1, trial_id);
+    sqlite3_bind_int(q, 2, attempt);
+    bind_text(q, 3, patch);
+    if ((rc = step_done(s, q, "record metrics")) < 0)
+        goto out;
+    if (sqlite3_changes(s->db) != 1) {
+        rc = lease_lost(s, trial_id, attempt, "record metrics");
+        goto out;
+    }
+    rc = tx_commit(s);
+out:
+    if (rc < 0)
+        tx_rollback(s);
+    json_decref(rows);
+    json_decref(latest);
+    free(patch);
+    return rc;
+}
+
+static int sqlite_get_metrics(store *st, int64_t trial_id, char **out_json)
+{
+    sqlite_store *s = to_sqlite(st);
+    sqlite3_stmt *q;
+    int rc = trial_exists(s, trial_id);
+    if (rc < 0 || (rc = stmt_get(s, S_METRICS_GET, &q)) < 0)
+        return rc;
+    sqlite3_bind_int64(q, 1, trial_id);
+    rc = step(s, q, "read metrics");
+    if (rc < 0)
+        return rc;
+    char *text = rc == 1 ? col_text(q, 0) : NULL;
+    sqlite3_reset(q);
+    *out_json = text ? text : xstrdup("[]");
+    return 0;
+}
+
+static int sqlite_reap(store *st, uint64_t *out_n)
+{
+    sqlite_store *s = to_sqlite(st);
+    uint64_t n = 0;
+    int rc = tx_begin(s);
+    if (rc < 0 || (rc = reap_locked(s, time_now(), &n)) < 0)
+        goto out;
+    rc = tx_commit(s);
+out:
+    if (rc < 0)
+        tx_rollback(s);
+    else
+        *out_n = n;
+    return rc;
+}
+
+static int sqlite_import_result(store *st, int64_t trial_id, const char *metrics_json)
+{
+    sqlite_store *s = to_sqlite(st);
+    double now = time_now();
+    sqlite3_stmt *q;
+    int rc = check_object(metrics_json, "imported metrics");
+    if (rc < 0 || (rc = tx_begin(s)) < 0 || (rc = stmt_get(s, S_IMPORT, &q)) < 0)
+        goto out;
+    sqlite3_bind_int64(q, 1, trial_id);
+    bind_text(q, 2, metrics_json);
+    sqlite3_bind_double(q, 3, now);
+    rc = step(s, q, "import a result");
+    if (rc == 0) {
+        bool found, cancel;
+        int state = 0, attempt = 0;
+        if ((rc = read_fence(s, trial_id, &found, &state, &attempt, &cancel)) < 0)
+            goto out;
+        rc = found ? sq_error_set(SQ_ECONFLICT,
+                                  "cannot import a result for trial %lld: it is %s, not pending",
+                                  (long long)trial_id, trial_state_name((trial_state)state))
+                   : sq_error_set(SQ_ENOTFOUND, "no trial with id %lld in store '%s'",
+                                  (long long)trial_id, s->path);
+        goto out;
+    }
+    if (rc < 0)
+        goto out;
+    int64_t sweep_id = sqlite3_column_int64(q, 0);
+    if ((rc = step(s, q, "import a result")) < 0 || (rc = settle(s, sweep_id, now)) < 0)
+        goto out;
+    rc = tx_commit(s);
+out:
+    if (rc < 0)
+        tx_rollback(s);
+    return rc;
+}
+
+const store_backend store_sqlite_backend = {
+    .version = STORE_BACKEND_VERSION,
+    .scheme = "sqlite",
+    .open = sqlite_open,
+    .close = sqlite_close,
+    .now = sqlite_now,
+    .create_sweep = sqlite_create_sweep,
+    .add_trials = sqlite_add_trials,
+    .get_sweep = sqlite_get_sweep,
+    .list_sweeps = sqlite_list_sweeps,
+    .set_sweep_state = sqlite_set_sweep_state,
+    .cancel = sqlite_cancel,
+    .retry = sqlite_retry,
+    .gc = sqlite_gc,
+    .claim_completion = sqlite_claim_completion,
+    .list_trials = sqlite_list_trials,
+    .get_trial = sqlite_get_trial,
+    .list_attempts = sqlite_list_attempts,
+    .register_agent = sqlite_register_agent,
+    .deregister_agent = sqlite_deregister_agent,
+    .list_agents = sqlite_list_agents,
+    .claim = sqlite_claim,
+    .heartbeat = sqlite_heartbeat,
+    .finish = sqlite_finish,
+    .append_metrics = sqlite_append_metrics,
+    .get_metrics = sqlite_get_metrics,
+    .reap = sqlite_reap,
+    .import_result = sqlite_import_result,
+};

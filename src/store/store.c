@@ -1,0 +1,502 @@
+/*
+ * store.c - the store interface: picks a backend by URL scheme, checks the
+ * arguments once for every backend, and frees what the store hands out.
+ *
+ * Invariants:
+ *   - Every public function clears its out-parameters before anything can
+ *     fail, so on error *out is NULL and counts are 0.
+ *   - A backend slot is called only with arguments checked here (see
+ *     backend.h); argument errors are SQ_EINVAL with a message naming the
+ *     argument.
+ *   - The scheme table is the one list of backends: store_open's messages
+ *     and its dispatch both come from it.
+ */
+#include "util/common.h"
+
+#include "store/backend.h"
+
+#include <ctype.h>
+
+/* ---- names ------------------------------------------------------------- */
+
+static const char *const trial_state_names[] = {"pending", "running", "succeeded", "failed",
+                                                "cancelled"};
+static const char *const sweep_state_names[] = {"active", "paused", "cancelled", "finished"};
+static const char *const outcome_names[] = {"none",      "succeeded", "failed",   "timed_out",
+                                            "preempted", "lost",      "cancelled"};
+
+const char *trial_state_name(trial_state s)
+{
+    return (unsigned)s < ARRAY_SIZE(trial_state_names) ? trial_state_names[s] : "unknown";
+}
+
+int trial_state_parse(const char *name, trial_state *out)
+{
+    for (size_t i = 0; name && i < ARRAY_SIZE(trial_state_names); i++) {
+        if (strcmp(name, trial_state_names[i]) == 0) {
+            *out = (trial_state)i;
+            return 0;
+        }
+    }
+    return sq_error_set(SQ_EINVAL,
+                        "unknown trial state '%s': expected pending, running, succeeded, failed "
+                        "or cancelled",
+                        name ? name : "");
+}
+
+const char *sweep_state_name(sweep_state s)
+{
+    return (unsigned)s < ARRAY_SIZE(sweep_state_names) ? sweep_state_names[s] : "unknown";
+}
+
+const char *attempt_outcome_name(attempt_outcome o)
+{
+    return (unsigned)o < ARRAY_SIZE(outcome_names) ? outcome_names[o] : "unknown";
+}
+
+/* ---- opening ----------------------------------------------------------- */
+
+/* Every scheme a store URL may name; backend NULL = planned, not built. */
+static const struct {
+    const char *scheme;
+    const store_backend *backend;
+} schemes[] = {
+    {"sqlite", &store_sqlite_backend},
+    {"postgresql", NULL},
+    {"postgres", NULL},
+    {"http", NULL},
+    {"https", NULL},
+};
+
+/* Length of a URL scheme ("sqlite" in "sqlite:x.db") or 0 when url does not
+ * start with one. A ':' after a '/' belongs to a path, not a scheme. */
+static size_t scheme_len(const char *url)
+{
+    size_t i = 0;
+    if (!isalpha((unsigned char)url[0]))
+        return 0;
+    while (isalnum((unsigned char)url[i]) || url[i] == '+' || url[i] == '-' || url[i] == '.')
+        i++;
+    return url[i] == ':' ? i : 0;
+}
+
+int store_open(store **out, const char *url)
+{
+    *out = NULL;
+    if (!url || !*url)
+        return sq_error_set(SQ_EINVAL, "cannot open store: empty URL: pass --store sqlite:PATH");
+
+    size_t n = scheme_len(url);
+    const store_backend *be = NULL;
+    const char *location = url;
+    if (n == 0) {
+        be = &store_sqlite_backend; /* a plain path is a SQLite file */
+    } else {
+        size_t i;
+        for (i = 0; i < ARRAY_SIZE(schemes); i++) {
+            if (strlen(schemes[i].scheme) == n && strncasecmp(url, schemes[i].scheme, n) == 0)
+                break;
+        }
+        if (i == ARRAY_SIZE(schemes))
+            return sq_error_set(SQ_EINVAL,
+                                "cannot open store '%s': unknown scheme '%.*s': use sqlite:PATH "
+                                "(postgresql:// and http(s):// are planned)",
+                                url, (int)n, url);
+        if (!schemes[i].backend)
+            return sq_error_set(SQ_EINVAL,
+                                "cannot open store '%s': scheme '%s' is not supported by this "
+                                "build yet: use sqlite:PATH",
+                                url, schemes[i].scheme);
+        be = schemes[i].backend;
+        location = url + n + 1;
+    }
+    if (be->version != STORE_BACKEND_VERSION)
+        SQ_BUG("store backend '%s' has version %d, expected %d", be->scheme, be->version,
+               STORE_BACKEND_VERSION);
+
+    store *st = NULL;
+    int rc = be->open(&st, url, location);
+    if (rc < 0)
+        return rc;
+    st->backend = be;
+    st->url = xstrdup(url);
+    *out = st;
+    return 0;
+}
+
+void store_close(store *st)
+{
+    if (!st)
+        return;
+    char *url = st->url;
+    st->backend->close(st);
+    free(url);
+}
+
+const char *store_url(const store *st)
+{
+    return st->url;
+}
+
+double store_now(store *st)
+{
+    return st->backend->now(st);
+}
+
+/* ---- argument checks ----------------------------------------------------- */
+
+static bool is_blank(const char *s)
+{
+    return !s || !*s;
+}
+
+static int check_def(const store_sweep_def *def)
+{
+    if (!def || is_blank(def->name))
+        return sq_error_set(SQ_EINVAL, "cannot create sweep: it has no name");
+    if (!def->spec_json || !def->command_json)
+        return sq_error_set(SQ_EINVAL, "cannot create sweep '%s': spec or command missing",
+                            def->name);
+    if (def->max_attempts < 1)
+        return sq_error_set(SQ_EINVAL, "cannot create sweep '%s': max_attempts %d is below 1",
+                            def->name, def->max_attempts);
+    if (!(def->lease_ttl > 0) || def->timeout < 0)
+        return sq_error_set(SQ_EINVAL,
+                            "cannot create sweep '%s': lease_ttl must be positive and timeout "
+                            "not negative",
+                            def->name);
+    if (def->ntags && !def->tags)
+        return sq_error_set(SQ_EINVAL, "cannot create sweep '%s': tags missing", def->name);
+    for (size_t i = 0; i < def->ntags; i++) {
+        if (is_blank(def->tags[i]))
+            return sq_error_set(SQ_EINVAL, "cannot create sweep '%s': empty tag", def->name);
+    }
+    return 0;
+}
+
+static int check_trials(const store_trial_def *t, size_t n)
+{
+    if (n && !t)
+        return sq_error_set(SQ_EINVAL, "cannot add trials: trial list missing");
+    for (size_t i = 0; i < n; i++) {
+        if (t[i].number < 1 || t[i].number > INT64_MAX || !t[i].key || !t[i].params_json)
+            return sq_error_set(SQ_EINVAL,
+                                "cannot add trial #%zu: it needs a number from 1, a key and "
+                                "parameters",
+                                i + 1);
+    }
+    return 0;
+}
+
+/* ---- sweeps ------------------------------------------------------------ */
+
+int store_create_sweep(store *st, const store_sweep_def *def, int64_t *out_id, uint64_t *out_added)
+{
+    *out_id = 0;
+    if (out_added)
+        *out_added = 0;
+    int rc = check_def(def);
+    if (rc == 0)
+        rc = check_trials(def->trials, def->ntrials);
+    if (rc < 0)
+        return rc;
+    uint64_t added = 0;
+    rc = st->backend->create_sweep(st, def, out_id, &added);
+    if (rc == 0 && out_added)
+        *out_added = added;
+    return rc;
+}
+
+int store_add_trials(store *st, int64_t sweep_id, const store_trial_def *trials, size_t n,
+                     uint64_t *out_added)
+{
+    if (out_added)
+        *out_added = 0;
+    int rc = check_trials(trials, n);
+    if (rc < 0)
+        return rc;
+    uint64_t added = 0;
+    rc = st->backend->add_trials(st, sweep_id, trials, n, &added);
+    if (rc == 0 && out_added)
+        *out_added = added;
+    return rc;
+}
+
+int store_get_sweep(store *st, const char *name, store_sweep **out)
+{
+    *out = NULL;
+    if (is_blank(name))
+        return sq_error_set(SQ_EINVAL, "no sweep name given");
+    return st->backend->get_sweep(st, name, out);
+}
+
+int store_list_sweeps(store *st, const store_sweep_filter *f, store_sweep **out, size_t *n)
+{
+    static const store_sweep_filter all = {0};
+    *out = NULL;
+    *n = 0;
+    if (!f)
+        f = &all;
+    if (f->nnames && !f->names)
+        return sq_error_set(SQ_EINVAL, "sweep filter: names missing");
+    return st->backend->list_sweeps(st, f, out, n);
+}
+
+int store_set_sweep_state(store *st, const char *name, sweep_state state)
+{
+    if (is_blank(name))
+        return sq_error_set(SQ_EINVAL, "no sweep name given");
+    if (state != SWEEP_ACTIVE && state != SWEEP_PAUSED)
+        return sq_error_set(SQ_EINVAL,
+                            "cannot set sweep '%s' to '%s': only active (resume) and paused "
+                            "(pause) can be set",
+                            name, sweep_state_name(state));
+    return st->backend->set_sweep_state(st, name, state);
+}
+
+int store_cancel(store *st, const char *name, uint64_t *out_n)
+{
+    uint64_t n = 0;
+    if (out_n)
+        *out_n = 0;
+    if (is_blank(name))
+        return sq_error_set(SQ_EINVAL, "no sweep name given");
+    int rc = st->backend->cancel(st, name, &n);
+    if (rc == 0 && out_n)
+        *out_n = n;
+    return rc;
+}
+
+int store_retry(store *st, const char *name, bool failed, bool cancelled, uint64_t *out_n)
+{
+    uint64_t n = 0;
+    if (out_n)
+        *out_n = 0;
+    if (is_blank(name))
+        return sq_error_set(SQ_EINVAL, "no sweep name given");
+    int rc = st->backend->retry(st, name, failed, cancelled, &n);
+    if (rc == 0 && out_n)
+        *out_n = n;
+    return rc;
+}
+
+int store_gc(store *st, double before, char ***out_names, size_t *out_n)
+{
+    *out_names = NULL;
+    *out_n = 0;
+    return st->backend->gc(st, before, out_names, out_n);
+}
+
+int store_claim_completion(store *st, int64_t sweep_id, const char *by, bool *won)
+{
+    *won = false;
+    return st->backend->claim_completion(st, sweep_id, by ? by : "", won);
+}
+
+/* ---- trials ------------------------------------------------------------ */
+
+int store_list_trials(store *st, const store_trial_query *q, store_trial **out, size_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    if (!q || is_blank(q->sweep))
+        return sq_error_set(SQ_EINVAL, "no sweep name given");
+    if (q->state < -1 || q->state > TRIAL_CANCELLED)
+        return sq_error_set(SQ_EINVAL, "unknown trial state %d", q->state);
+    if (q->sort_metric && (!*q->sort_metric || strchr(q->sort_metric, '"')))
+        return sq_error_set(SQ_EINVAL,
+                            "cannot sort by metric '%s': a metric name is not empty and has no "
+                            "'\"'",
+                            q->sort_metric);
+    return st->backend->list_trials(st, q, out, n);
+}
+
+int store_get_trial(store *st, const char *sweep, uint64_t number, store_trial **out)
+{
+    *out = NULL;
+    if (is_blank(sweep))
+        return sq_error_set(SQ_EINVAL, "no sweep name given");
+    if (number < 1 || number > INT64_MAX)
+        return sq_error_set(SQ_ENOTFOUND, "no trial %llu in sweep '%s'", (unsigned long long)number,
+                            sweep);
+    return st->backend->get_trial(st, sweep, number, out);
+}
+
+int store_list_attempts(store *st, int64_t trial_id, store_attempt **out, size_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    return st->backend->list_attempts(st, trial_id, out, n);
+}
+
+/* ---- agents ------------------------------------------------------------ */
+
+int store_register_agent(store *st, const store_agent_info *a)
+{
+    if (!a || is_blank(a->id))
+        return sq_error_set(SQ_EINVAL, "cannot register agent: it has no id");
+    return st->backend->register_agent(st, a);
+}
+
+int store_deregister_agent(store *st, const char *agent_id)
+{
+    if (is_blank(agent_id))
+        return sq_error_set(SQ_EINVAL, "cannot deregister agent: no id given");
+    return st->backend->deregister_agent(st, agent_id);
+}
+
+int store_list_agents(store *st, store_agent **out, size_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    return st->backend->list_agents(st, out, n);
+}
+
+int store_claim(store *st, const char *agent_id, int64_t sweep_id, size_t max, store_claimed **out,
+                size_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    if (is_blank(agent_id))
+        return sq_error_set(SQ_EINVAL, "cannot claim trials: no agent id given");
+    if (max == 0)
+        return 0;
+    return st->backend->claim(st, agent_id, sweep_id, max, out, n);
+}
+
+int store_heartbeat(store *st, const char *agent_id, store_lease *leases, size_t n)
+{
+    if (is_blank(agent_id))
+        return sq_error_set(SQ_EINVAL, "cannot heartbeat: no agent id given");
+    if (n && !leases)
+        return sq_error_set(SQ_EINVAL, "cannot heartbeat: leases missing");
+    for (size_t i = 0; i < n; i++)
+        leases[i].lost = leases[i].cancel = false;
+    return st->backend->heartbeat(st, agent_id, leases, n);
+}
+
+int store_finish(store *st, int64_t trial_id, int attempt, const store_result *r)
+{
+    if (!r || r->outcome <= OUTCOME_NONE || r->outcome > OUTCOME_CANCELLED)
+        return sq_error_set(SQ_EINVAL, "cannot finish trial %lld: no outcome given",
+                            (long long)trial_id);
+    return st->backend->finish(st, trial_id, attempt, r);
+}
+
+int store_append_metrics(store *st, int64_t trial_id, int attempt, const char *rows_json)
+{
+    if (!rows_json)
+        return sq_error_set(SQ_EINVAL, "cannot append metrics of trial %lld: no rows given",
+                            (long long)trial_id);
+    return st->backend->append_metrics(st, trial_id, attempt, rows_json);
+}
+
+int store_get_metrics(store *st, int64_t trial_id, char **out_json)
+{
+    *out_json = NULL;
+    return st->backend->get_metrics(st, trial_id, out_json);
+}
+
+int store_reap(store *st, uint64_t *out_n)
+{
+    uint64_t n = 0;
+    if (out_n)
+        *out_n = 0;
+    int rc = st->backend->reap(st, &n);
+    if (rc == 0 && out_n)
+        *out_n = n;
+    return rc;
+}
+
+int store_import_result(store *st, int64_t trial_id, const char *metrics_json)
+{
+    return st->backend->import_result(st, trial_id, metrics_json ? metrics_json : "{}");
+}
+
+/* ---- freeing ------------------------------------------------------------ */
+
+static void strv_free(char **v, size_t n)
+{
+    for (size_t i = 0; v && i < n; i++)
+        free(v[i]);
+    free(v);
+}
+
+static void sweep_release(store_sweep *s)
+{
+    free(s->name);
+    free(s->spec_json);
+    free(s->spec_yaml);
+    free(s->command_json);
+    strv_free(s->tags, s->ntags);
+    free(s->metric_name);
+}
+
+void store_sweep_free(store_sweep *s)
+{
+    if (!s)
+        return;
+    sweep_release(s);
+    free(s);
+}
+
+void store_sweeps_free(store_sweep *s, size_t n)
+{
+    for (size_t i = 0; s && i < n; i++)
+        sweep_release(&s[i]);
+    free(s);
+}
+
+static void trial_release(store_trial *t)
+{
+    free(t->sweep_name);
+    free(t->key);
+    free(t->params_json);
+    free(t->agent_id);
+    free(t->error);
+    free(t->metrics_json);
+}
+
+void store_trial_free(store_trial *t)
+{
+    if (!t)
+        return;
+    trial_release(t);
+    free(t);
+}
+
+void store_trials_free(store_trial *t, size_t n)
+{
+    for (size_t i = 0; t && i < n; i++)
+        trial_release(&t[i]);
+    free(t);
+}
+
+void store_attempts_free(store_attempt *a, size_t n)
+{
+    for (size_t i = 0; a && i < n; i++) {
+        free(a[i].agent_id);
+        free(a[i].error);
+    }
+    free(a);
+}
+
+void store_agents_free(store_agent *a, size_t n)
+{
+    for (size_t i = 0; a && i < n; i++) {
+        free(a[i].id);
+        free(a[i].host);
+        free(a[i].gpus_json);
+        free(a[i].version);
+    }
+    free(a);
+}
+
+void store_claims_free(store_claimed *c, size_t n)
+{
+    for (size_t i = 0; c && i < n; i++) {
+        free(c[i].params_json);
+        free(c[i].key);
+    }
+    free(c);
+}
