@@ -156,6 +156,7 @@ typedef struct loader {
 
     param_info *info;     /* parallel to s->params */
     name_index params_ix; /* the parameters' names, each with where it was named */
+    bool suggested_method, suggested_program; /* a typo's did-you-mean named them */
     size_t params_cap, info_cap, groups_cap, tags_cap, env_cap;
     macro_use *macros;
     size_t nmacros, macros_cap;
@@ -475,7 +476,10 @@ static void check_keys(loader *L, const ytree_node *map, const char *path, const
         const ytree_node *k = map->items[i];
         if (k->kind != YTREE_SCALAR || k->type == YTREE_NULL) {
             char *got = describe(k);
-            diag(L, k, "key in '%s': expected a name, got %s", path ? path : "the spec", got);
+            if (path)
+                diag(L, k, "a key in '%s': expected a name, got %s", path, got);
+            else
+                diag(L, k, "a top-level key: expected a name, got %s", got);
             free(got);
             continue;
         }
@@ -493,6 +497,10 @@ static void check_keys(loader *L, const ytree_node *map, const char *path, const
         const char *near = closest(k->text, known, nknown);
         if (near) {
             diag(L, k, "key '%s': unknown key; did you mean '%s'?", p, near);
+            if (!path) {
+                L->suggested_method |= !strcmp(near, "method");
+                L->suggested_program |= !strcmp(near, "program");
+            }
         } else if (nknown <= 12) {
             char *list = join_words(known, nknown, "'", "or");
             diag(L, k, "key '%s': unknown key; expected %s", p, list);
@@ -1804,7 +1812,9 @@ static void check_grid(loader *L)
     const ytree_node *at = L->parameters_key ? L->parameters_key : L->sweep_key;
     uint64_t total;
     if (spec_grid_size(s, &total)) {
-        diag(L, at, "%s", sq_error_msg());
+        diag(L, at,
+             "the grid has more than 2^64 trials; use fewer values, or method random "
+             "with run_cap");
     } else if (total > s->grid_cap) {
         diag(L, at,
              "the grid has %" PRIu64 " trials, more than the cap of %" PRIu64
@@ -1984,7 +1994,7 @@ static void finalize(loader *L)
                  "key 'method': the 'sweep:' form is a grid; set 'method: "
                  "grid' or remove 'method'");
         s->method = SPEC_METHOD_GRID;
-    } else if (!L->have_method && !L->method_key) {
+    } else if (!L->have_method && !L->method_key && !L->suggested_method) {
         diag(L, L->root,
              "key 'method': missing; add 'method: grid' (every combination) or "
              "'method: random'");
@@ -2009,12 +2019,13 @@ static void finalize(loader *L)
     /* command */
     if (!s->command && !s->command_shell && !L->command_key) {
         default_command(s, L->sweep_form);
-        if (!s->program && !L->program_key)
+        if (!s->program && !L->program_key && !L->suggested_program)
             diag(L, L->root,
                  "key 'program': missing; the default command runs ${interpreter} "
                  "${program} %s, so add 'program: train.py' or give a 'command'",
                  s->command[3]);
-    } else if (!s->program && !L->program_key && L->command_key && uses_macro(s, "${program}")) {
+    } else if (!s->program && !L->program_key && !L->suggested_program && L->command_key &&
+               uses_macro(s, "${program}")) {
         diag(L, L->command_key,
              "key 'program': missing, but the command uses ${program}; add "
              "'program: train.py'");
@@ -2224,11 +2235,11 @@ static size_t check_utf8(const unsigned char *t, size_t len, const char **why)
             *why = "is not UTF-8";
             return i;
         }
-        if (i + n > len) {
-            *why = "starts a UTF-8 sequence that the file cuts short";
-            return i;
-        }
         for (size_t k = 1; k < n; k++) {
+            if (i + k >= len) {
+                *why = "starts a UTF-8 sequence that the file cuts short";
+                return i;
+            }
             if ((t[i + k] & 0xC0) != 0x80) {
                 *why = "is not UTF-8";
                 return i;
