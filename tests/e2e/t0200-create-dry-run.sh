@@ -54,6 +54,20 @@ for yaml in "$EX"/*.yaml; do
     '
 done
 
+expect 'docs/spec.md shows every example byte for byte' '
+    "$PYTHON" - "$SQ_SOURCE_DIR" <<-EOF
+	import glob, os, re, sys
+	root = sys.argv[1]
+	doc = open(os.path.join(root, "docs/spec.md")).read()
+	shown = dict(re.findall(r"<!-- example (\S+) -->\n\`\`\`yaml\n(.*?)\`\`\`\n", doc, re.S))
+	files = sorted(os.path.relpath(p, root) for p in glob.glob(os.path.join(root, "tests/spec/examples/*.yaml")))
+	bad = [f for f in files if shown.get(f) != open(os.path.join(root, f)).read()]
+	bad += [f for f in shown if f not in files]
+	if bad:
+	    sys.exit("# not shown, or shown differently, in docs/spec.md: " + ", ".join(bad))
+	EOF
+'
+
 expect 'the text dry run is a table of trial, params and the exact command' '
     sq create "$EX/wandb-grid.yaml" --dry-run >grid.txt &&
     grep -q "^sweep wandb-grid: 8 trials (grid):$" grid.txt &&
