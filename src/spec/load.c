@@ -160,7 +160,8 @@ typedef struct loader {
     size_t params_cap, info_cap, groups_cap, tags_cap, env_cap;
     macro_use *macros;
     size_t nmacros, macros_cap;
-    json_t *kept; /* W&B keys kept as written: controller, apiVersion, kind */
+    json_t *kept;        /* W&B keys kept as written: controller, apiVersion, kind */
+    json_t *kept_metric; /* metric.impute and metric.impute_while_running */
 } loader;
 
 /* ---------------------------------------------------------------- diagnostics */
@@ -1308,17 +1309,18 @@ static void key_metric(loader *L, const ytree_node *k, const ytree_node *v, cons
         const char *key = which ? "impute_while_running" : "impute";
         if (!(n = map_get(v, key, NULL)))
             continue;
-        if (which && n->kind == YTREE_SCALAR && n->type == YTREE_BOOL && !n->boolean)
+        if (which && n->kind == YTREE_SCALAR && n->type == YTREE_BOOL && !n->boolean) {
+            json_object_set_new(L->kept_metric, key, json_string("false"));
             continue;
+        }
         p = child_path(path, key);
         if (get_string(L, n, p, &text)) {
-            bool ok = false;
-            for (int i = 0; impute[i]; i++)
-                ok |= !strcmp(text, impute[i]);
-            ok |= which && !strcmp(text, "false");
+            bool ok = is_one_of(text, impute) || (which && !strcmp(text, "false"));
             if (!ok)
                 diag(L, n, "key '%s': expected latest, best or worst%s, got '%s'", p,
                      which ? " (or false)" : "", text);
+            else
+                json_object_set_new(L->kept_metric, key, json_string(text));
         }
         free(p);
     }
@@ -2124,9 +2126,9 @@ static const char *method_name(spec_method m)
  * in bytes, durations in seconds, tags sorted), so that equivalent files
  * give equal JSON. Parameters stay a list: their order numbers the trials.
  */
-static json_t *build_canonical(const spec *s, json_t *kept)
+static json_t *build_canonical(const spec *s, const loader *L)
 {
-    json_t *o = json_deep_copy(kept);
+    json_t *o = json_deep_copy(L->kept);
     set_str(o, "name", s->name);
     set_str(o, "description", s->description);
     set_str(o, "entity", s->entity);
@@ -2162,7 +2164,7 @@ static json_t *build_canonical(const spec *s, json_t *kept)
     set_str(o, "metrics", s->metrics_pattern);
     set_str(o, "method", method_name(s->method));
     if (s->metric.name) {
-        json_t *m = json_object();
+        json_t *m = json_deep_copy(L->kept_metric);
         set_str(m, "name", s->metric.name);
         set_str(m, "goal", s->metric.goal == SPEC_GOAL_MAXIMIZE ? "maximize" : "minimize");
         if (s->metric.has_target)
@@ -2188,6 +2190,8 @@ static json_t *build_canonical(const spec *s, json_t *kept)
     if (s->early_terminate)
         json_object_set(o, "early_terminate", s->early_terminate);
     json_object_set_new(o, "seed", json_integer((json_int_t)s->seed));
+    /* the spec's own cap, not a load option's, so the JSON is the file's */
+    json_object_set_new(o, "grid_cap", json_integer((json_int_t)L->own_grid_cap));
     json_t *r = json_object();
     json_object_set_new(r, "gpus", json_integer(s->resources.gpus));
     json_object_set_new(r, "gpu_memory", json_integer((json_int_t)s->resources.gpu_memory));
@@ -2280,6 +2284,7 @@ static void loader_release(loader *L)
     free(L->info);
     name_index_release(&L->params_ix);
     json_decref(L->kept);
+    json_decref(L->kept_metric);
 }
 
 /* Parses and checks text into L->s; diagnostics tell whether it worked. */
@@ -2346,6 +2351,7 @@ int spec_load_string(spec **out, const char *text, size_t len, const char *name,
     loader L = {.file = name ? name : "<string>", .diags = diags, .opts = opts};
     L.first_diag = diags->n;
     L.kept = json_object();
+    L.kept_metric = json_object();
     L.own_grid_cap = DEFAULT_GRID_CAP;
     *out = NULL;
 
@@ -2368,7 +2374,7 @@ int spec_load_string(spec **out, const char *text, size_t len, const char *name,
         spec_free(s);
         rc = SQ_EINVAL;
     } else {
-        s->canonical = build_canonical(s, L.kept);
+        s->canonical = build_canonical(s, &L);
         *out = s;
     }
     loader_release(&L);

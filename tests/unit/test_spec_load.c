@@ -240,7 +240,7 @@ static void test_wandb_command_list_and_shell_form(void **state)
 static void test_wandb_early_terminate_and_metadata_are_kept(void **state)
 {
     spec *s = load("program: p\nmethod: bayes\n"
-                   "metric: {name: loss}\n"
+                   "metric: {name: loss, impute: best, impute_while_running: false}\n"
                    "controller: {type: local}\n"
                    "early_terminate:\n"
                    "  type: hyperband\n"
@@ -251,6 +251,9 @@ static void test_wandb_early_terminate_and_metadata_are_kept(void **state)
     assert_json(s->early_terminate, "{\"type\":\"hyperband\",\"min_iter\":3,\"eta\":2}");
     assert_json(json_object_get(s->canonical, "controller"), "{\"type\":\"local\"}");
     assert_int_equal(s->metric.goal, SPEC_GOAL_MINIMIZE);
+    assert_json(json_object_get(s->canonical, "metric"),
+                "{\"goal\":\"minimize\",\"impute\":\"best\",\"impute_while_running\":\"false\","
+                "\"name\":\"loss\"}");
     assert_int_equal(spec_check_runnable(s), SQ_EINVAL);
     assert_non_null(strstr(sq_error_msg(), "use method grid, or random"));
     spec_free(s);
@@ -488,8 +491,6 @@ static void test_every_error_is_collected_with_its_position(void **state)
                   "  x: {min: 5, max: 1}\n"
                   "timeout: soon\n",
                   "t.yaml:1:1: key 'progam': unknown key; did you mean 'program'?\n"
-                  "t.yaml:1:1: key 'program': missing; the default command runs ${interpreter} "
-                  "${program} ${args}, so add 'program: train.py' or give a 'command'\n"
                   "t.yaml:2:9: key 'method': unknown method 'grdi'; did you mean 'grid'?\n"
                   "t.yaml:4:16: key 'parameters.lr.values': the list is empty; give at least one "
                   "value\n"
@@ -597,6 +598,9 @@ static void test_grid_size_cap_and_overflow(void **state)
                         "  b: {min: 1, max: 1000}\n",
                         &raise);
     assert_int_equal(spec_trial_count(s), 100000000);
+    assert_int_equal(s->grid_cap, 1000000000);
+    /* the canonical JSON holds the spec's own cap, not the load option's */
+    assert_json(json_object_get(s->canonical, "grid_cap"), "10000000");
     spec_free(s);
     char *got = errors_of("program: p\nmethod: grid\nparameters:\n"
                           "  a: {min: 0, max: 4000000000000000}\n"
