@@ -89,14 +89,67 @@ typedef enum {
     ARGS_NO_EQUALS,     /* --name value */
 } args_style;
 
+/*
+ * The parameters of a trial in the order of the spec (the order that numbers
+ * trials), whatever the key order of the object: params read back from the
+ * store are canonical JSON, with sorted keys, and must give the same command
+ * as the dry run. Keys the spec does not name come last, in object order.
+ */
+typedef struct param_iter {
+    const spec *s;
+    const json_t *params;
+    size_t i;     /* next spec parameter */
+    size_t found; /* spec parameters present in params */
+    void *extra;  /* jansson iterator over params for the keys left over */
+    bool extras_started;
+} param_iter;
+
+static bool spec_names(const spec *s, const char *name)
+{
+    for (size_t i = 0; i < s->nparams; i++)
+        if (!strcmp(s->params[i].name, name))
+            return true;
+    return false;
+}
+
+static bool param_next(param_iter *it, const char **name, json_t **v)
+{
+    while (it->i < it->s->nparams) {
+        const char *n = it->s->params[it->i++].name;
+        json_t *x = json_object_get(it->params, n);
+        if (x) {
+            it->found++;
+            *name = n;
+            *v = x;
+            return true;
+        }
+    }
+    if (it->found == json_object_size(it->params))
+        return false; /* the usual case: nothing but the spec's parameters */
+    if (!it->extras_started) {
+        it->extra = json_object_iter((json_t *)it->params);
+        it->extras_started = true;
+    }
+    for (; it->extra; it->extra = json_object_iter_next((json_t *)it->params, it->extra)) {
+        const char *n = json_object_iter_key(it->extra);
+        if (spec_names(it->s, n))
+            continue;
+        *name = n;
+        *v = json_object_iter_value(it->extra);
+        it->extra = json_object_iter_next((json_t *)it->params, it->extra);
+        return true;
+    }
+    return false;
+}
+
 /* The ${args...} family, as W&B's create_sweep_command_args makes them. */
 static int add_args(builder *b, sink *k, args_style style)
 {
+    param_iter it = {b->s, b->params, 0, 0, NULL, false};
     const char *name;
     json_t *v;
     int rc = 0;
-    json_object_foreach((json_t *)b->params, name, v)
-    {
+    while (param_next(&it, &name, &v)) {
         if (style == ARGS_NO_BOOL_FLAGS && json_is_false(v))
             continue;
         strbuf *o = val_begin(k);
@@ -118,6 +171,20 @@ static int add_args(builder *b, sink *k, args_style style)
             return rc;
     }
     return 0;
+}
+
+/* ${args_json}: json.dumps of the parameters, in the spec's order. */
+static int add_args_json(builder *b, sink *k)
+{
+    param_iter it = {b->s, b->params, 0, 0, NULL, false};
+    json_t *ordered = json_object();
+    const char *name;
+    json_t *v;
+    while (param_next(&it, &name, &v))
+        json_object_set_nocheck(ordered, name, v);
+    int rc = spec_args_json_into(val_begin(k), ordered);
+    json_decref(ordered);
+    return rc ? rc : val_end(k);
 }
 
 static int unknown_param(builder *b, const char *name, size_t len)
@@ -182,10 +249,8 @@ static int add_macro(builder *b, const char *name, size_t len, sink *k)
         return add_args(b, k, ARGS_NO_BOOL_FLAGS);
     if (is(name, len, "args_no_equals"))
         return add_args(b, k, ARGS_NO_EQUALS);
-    if (is(name, len, "args_json")) {
-        rc = spec_args_json_into(val_begin(k), b->params);
-        return rc ? rc : val_end(k);
-    }
+    if (is(name, len, "args_json"))
+        return add_args_json(b, k);
     if (is(name, len, "env"))
         return add_string_value(k, c->env_program ? c->env_program : "/usr/bin/env");
     if (is(name, len, "interpreter"))

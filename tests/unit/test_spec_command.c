@@ -222,6 +222,33 @@ static void test_args_macros_expand_to_items(void **state)
     assert_command(&s, params, "x|--config|/p/.sweepq/sweeps/demo/trials/7/params.json", NULL);
 }
 
+static void test_args_follow_the_spec_order_not_the_objects(void **state)
+{
+    /* Params read back from the store are canonical JSON (sorted keys); the
+     * command must be the one the dry run showed, in parameter order. */
+    spec_param ps[2] = {{.name = "lr", .group = -1}, {.name = "batch_size", .group = -1}};
+    spec s = base_spec();
+    s.params = ps;
+    s.nparams = 2;
+    char *cmd[] = {"${args}", "${args_json}"};
+    s.command = cmd;
+    s.ncommand = 2;
+    const char *want = "--lr=0.1|--batch_size=32|{\"lr\": 0.1, \"batch_size\": 32}";
+    assert_command(&s, "{\"batch_size\": 32, \"lr\": 0.1}", want, NULL);
+    assert_command(&s, "{\"lr\": 0.1, \"batch_size\": 32}", want, NULL);
+    /* A key the spec does not name comes last. */
+    assert_command(
+        &s, "{\"extra\": 1, \"batch_size\": 32, \"lr\": 0.1}",
+        "--lr=0.1|--batch_size=32|--extra=1|{\"lr\": 0.1, \"batch_size\": 32, \"extra\": 1}", NULL);
+    /* And a trial read back from its canonical text builds the same argv. */
+    json_t *p = params_of("{\"lr\": 0.1, \"batch_size\": 32}");
+    char *canon = spec_params_canonical(p);
+    assert_string_equal(canon, "{\"batch_size\":32,\"lr\":0.1}");
+    assert_command(&s, canon, want, NULL);
+    free(canon);
+    json_decref(p);
+}
+
 static void test_macros_inside_items_are_substituted_as_text(void **state)
 {
     spec s = base_spec();
@@ -435,6 +462,7 @@ int main(void)
         cmocka_unit_test(test_default_command_is_wandbs),
         cmocka_unit_test(test_interpreter_and_env_come_from_spec_then_context),
         cmocka_unit_test(test_args_macros_expand_to_items),
+        cmocka_unit_test(test_args_follow_the_spec_order_not_the_objects),
         cmocka_unit_test(test_macros_inside_items_are_substituted_as_text),
         cmocka_unit_test(test_envvar_macro_reads_the_environment_or_keeps_the_name),
         cmocka_unit_test(test_env_and_workdir_take_param_values),
