@@ -51,16 +51,32 @@ static void print_text(const char *file, const spec *s, const spec_diags *d, siz
     }
 }
 
+/* A JSON string of text; bytes that are not UTF-8 (a file name can hold
+ * any) become '?', so the object is always complete. */
+static json_t *json_text(const char *text)
+{
+    json_t *j = json_string(text);
+    if (j)
+        return j;
+    char *copy = xstrdup(text);
+    for (char *c = copy; *c; c++)
+        if ((unsigned char)*c >= 0x80)
+            *c = '?';
+    j = json_string(copy);
+    free(copy);
+    return j;
+}
+
 static void print_json(const char *file, const spec *s, const spec_diags *d, size_t from)
 {
     json_t *o = json_object(), *errors = json_array();
-    json_object_set_new(o, "file", json_string(file));
+    json_object_set_new(o, "file", json_text(file));
     json_object_set_new(o, "valid", json_boolean(s != NULL));
     for (size_t i = from; i < d->n; i++) {
         json_t *e = json_object();
         json_object_set_new(e, "line", json_integer(d->items[i].line));
         json_object_set_new(e, "col", json_integer(d->items[i].col));
-        json_object_set_new(e, "message", json_string(d->items[i].message));
+        json_object_set_new(e, "message", json_text(d->items[i].message));
         json_array_append_new(errors, e);
     }
     json_object_set_new(o, "errors", errors);

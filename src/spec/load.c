@@ -177,11 +177,36 @@ static void diag(loader *L, const ytree_node *at, const char *fmt, ...)
     }
     va_list ap;
     va_start(ap, fmt);
-    char *msg = xvasprintf(fmt, ap);
+    char *raw = xvasprintf(fmt, ap);
     va_end(ap);
-    if (spec_diags_add(L->diags, L->file, at ? at->line : 0, at ? at->col : 0, msg))
+    /* One line each: control characters from the spec's text are escaped. */
+    strbuf msg = SB_INIT;
+    for (const unsigned char *c = (const unsigned char *)raw; *c; c++) {
+        if (*c == '\n')
+            sb_adds(&msg, "\\n");
+        else if (*c == '\t')
+            sb_adds(&msg, "\\t");
+        else if (*c < 0x20 || *c == 0x7f)
+            sb_addf(&msg, "\\x%02x", *c);
+        else
+            sb_addc(&msg, (char)*c);
+    }
+    free(raw);
+    if (spec_diags_add(L->diags, L->file, at ? at->line : 0, at ? at->col : 0, sb_str(&msg)))
         L->ndiags++;
-    free(msg);
+    sb_release(&msg);
+}
+
+/* The first bytes of text, at most max, cut at a character boundary and
+ * marked "..." when cut; caller frees. */
+static char *shorten(const char *text, size_t max)
+{
+    size_t n = strlen(text);
+    if (n <= max)
+        return xstrdup(text);
+    while (max > 0 && ((unsigned char)text[max] & 0xC0) == 0x80)
+        max--;
+    return xasprintf("%.*s...", (int)max, text);
 }
 
 /* True (and the load marked truncated) once no more diagnostics fit:
@@ -209,9 +234,10 @@ static char *describe(const ytree_node *n)
 {
     if (n->kind != YTREE_SCALAR || n->type == YTREE_NULL)
         return xstrdup(ytree_describe(n));
-    if (n->len > 40)
-        return xasprintf("%s '%.37s...'", ytree_describe(n), n->text);
-    return xasprintf("%s '%s'", ytree_describe(n), n->text);
+    char *text = shorten(n->text, 40);
+    char *out = xasprintf("%s '%s'", ytree_describe(n), text);
+    free(text);
+    return out;
 }
 
 static void diag_type(loader *L, const ytree_node *n, const char *path, const char *expected,
@@ -317,10 +343,12 @@ static bool get_string(loader *L, const ytree_node *n, const char *path, const c
     if (!node_ok(L, n, path))
         return false;
     if (n->kind != YTREE_SCALAR || n->type != YTREE_STR) {
-        char hint[160];
-        snprintf(hint, sizeof hint, "quote it to make it a string: \"%.100s\"", n->text);
+        char *text = n->kind == YTREE_SCALAR ? shorten(n->text, 40) : NULL;
+        char *hint = text ? xasprintf("quote it to make it a string: \"%s\"", text) : NULL;
         diag_type(L, n, path, "a string",
                   n->kind == YTREE_SCALAR && n->type != YTREE_NULL ? hint : NULL);
+        free(hint);
+        free(text);
         return false;
     }
     *out = n->text;
@@ -1012,12 +1040,15 @@ static void load_wandb_params(loader *L, const ytree_node *map, const char *pref
         } else if (!node_ok(L, v, p)) {
             /* reported */
         } else if (v->kind != YTREE_MAP) {
-            char hint[200];
-            snprintf(hint, sizeof hint,
-                     "write '%.60s: {value: %.60s}' for a constant, or "
-                     "'{values: [...]}' to sweep",
-                     k->text, v->kind == YTREE_SCALAR ? v->text : "...");
+            char *kt = shorten(k->text, 40);
+            char *vt = shorten(v->kind == YTREE_SCALAR ? v->text : "...", 40);
+            char *hint = xasprintf("write '%s: {value: %s}' for a constant, or "
+                                   "'{values: [...]}' to sweep",
+                                   kt, vt);
             diag_type(L, v, p, "a mapping of search constraints", hint);
+            free(hint);
+            free(kt);
+            free(vt);
         } else {
             const ytree_node *nk, *nested = map_get(v, "parameters", &nk);
             if (nested && v->n == 2) {
