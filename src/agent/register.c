@@ -39,7 +39,10 @@ static int chunk_make(trial_chunk *c, const spec *s, uint64_t first, size_t n)
             chunk_release(c);
             return rc;
         }
-        char *key = spec_params_key(params), *text = spec_params_canonical(params);
+        /* The key hashes the canonical (sorted) form; the stored text keeps
+         * the parameter order, so what reads it back (the agent's
+         * params.json, trials, export) lists parameters as the spec does. */
+        char *key = spec_params_key(params), *text = spec_json_compact(params, false);
         json_decref(params);
         c->strings[2 * i] = key;
         c->strings[2 * i + 1] = text;

@@ -105,7 +105,7 @@ static void test_grid_registers_every_trial_across_chunks(void **state)
     assert_int_equal(store_get_trial(f->st, "big", 70001, &tr), 0);
     json_t *want = NULL;
     assert_int_equal(spec_trial_params(&t.s, 70001, &want), 0);
-    char *want_text = spec_params_canonical(want), *want_key = spec_params_key(want);
+    char *want_text = spec_json_compact(want, false), *want_key = spec_params_key(want);
     assert_string_equal(tr->params_json, want_text);
     assert_string_equal(tr->key, want_key);
     assert_string_equal(tr->params_json, "{\"a\":46,\"b\":33,\"c\":10}");
@@ -125,6 +125,27 @@ static void test_grid_registers_every_trial_across_chunks(void **state)
     assert_string_equal(sb_str(&text), "name: x\n");
     sb_release(&text);
     free(copy);
+    json_decref(t.s.canonical);
+}
+
+static void test_stored_params_keep_the_parameter_order(void **state)
+{
+    fixture *f = *state;
+    test_spec t;
+    make_grid(&t, "order", 2, 2, 2);
+    t.params[0].name = "zeta";
+    int64_t id;
+    uint64_t added;
+    assert_int_equal(sweep_register(f->st, &f->ws, &t.s, &id, &added), 0);
+    store_trial *tr = NULL;
+    assert_int_equal(store_get_trial(f->st, "order", 2, &tr), 0);
+    assert_string_equal(tr->params_json, "{\"zeta\":0,\"b\":0,\"c\":1}");
+    json_t *p = json_loads(tr->params_json, 0, NULL);
+    char *key = spec_params_key(p);
+    assert_string_equal(tr->key, key); /* the key is of the sorted form */
+    free(key);
+    json_decref(p);
+    store_trial_free(tr);
     json_decref(t.s.canonical);
 }
 
@@ -186,7 +207,7 @@ static void test_open_ended_sweep_starts_small_and_extends(void **state)
     assert_int_equal(store_get_trial(f->st, "rand", 70, &tr), 0);
     json_t *want = NULL;
     assert_int_equal(spec_trial_params(&t.s, 70, &want), 0);
-    char *want_text = spec_params_canonical(want);
+    char *want_text = spec_json_compact(want, false);
     assert_string_equal(tr->params_json, want_text);
     free(want_text);
     json_decref(want);
@@ -242,6 +263,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_grid_registers_every_trial_across_chunks, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_stored_params_keep_the_parameter_order, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_changed_command_is_a_conflict, setup, teardown),
         cmocka_unit_test_setup_teardown(test_edited_grid_adds_only_new_trials, setup, teardown),
