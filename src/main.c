@@ -27,6 +27,7 @@ static const sq_command commands[] = {
     {"wait", cmd_wait, "wait until sweeps finish; exit 0 if every trial succeeded"},
     {"import", cmd_import, "mark trials found in a results CSV as succeeded"},
     {"agents", cmd_agents, "list the agents and their heartbeats"},
+    {"gpus", cmd_gpus, "show the GPUs an agent here would see and which it would use"},
     {"recent", cmd_recent, "list the sweeps of the last N days"},
     {"reap", cmd_reap, "expire the leases of agents that stopped heartbeating"},
     {"gc", cmd_gc, "delete old finished sweeps and their directories"},

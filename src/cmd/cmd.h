@@ -30,6 +30,7 @@ int cmd_agents(int argc, char **argv);
 int cmd_recent(int argc, char **argv);
 int cmd_wait(int argc, char **argv);
 int cmd_import(int argc, char **argv);
+int cmd_gpus(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_agent(int argc, char **argv);
 
