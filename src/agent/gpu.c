@@ -135,7 +135,8 @@ static int cmp_index(const void *a, const void *b)
 /* Sorts by index and refuses repeated indices or UUIDs (the invariants). */
 static int table_check(gpu_table *t, const char *what)
 {
-    qsort(t->gpus, t->n, sizeof *t->gpus, cmp_index);
+    if (t->n > 1)
+        qsort(t->gpus, t->n, sizeof *t->gpus, cmp_index);
     for (size_t i = 0; i < t->n; i++) {
         if (i > 0 && t->gpus[i].index == t->gpus[i - 1].index)
             return sq_error_set(SQ_EINVAL, "%s: GPU index %d appears twice", what,
