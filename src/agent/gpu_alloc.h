@@ -39,6 +39,9 @@
  *   gpu_alloc_started                 once its process group exists
  *   gpu_alloc_drop                    when it ends (or failed to start)
  *
+ * Every function taking a const gpu_alloc * accepts NULL for "no
+ * reservations" (e.g. `sweepq gpus`, or judging another agent's GPUs).
+ *
  * Invariants: an owner holds at most one reservation per GPU; an exclusive
  * reservation is the only one on its GPU; gpu_alloc_choose never returns
  * a grant that would break a rule above for the table it was given.

@@ -492,6 +492,27 @@ static void test_gpus_are_freed_when_reservations_are_dropped(void **state)
     gpu_table_release(&t);
 }
 
+/* What `status` can do with a live agent's registered gpus_json: whether a
+ * sweep's trials could ever run there. */
+static void test_another_agents_gpus_can_be_judged_from_its_json(void **state)
+{
+    gpu_table t = read_snapshot(SNAP("h100x4-idle.json"), "1");
+    json_t *j = gpu_table_json(&t);
+    char *text = json_dumps(j, JSON_COMPACT);
+    json_decref(j);
+    gpu_table_release(&t);
+
+    assert_int_equal(gpu_parse_snapshot(&t, text, "agent gpus_json"), 0);
+    assert_int_equal(gpu_alloc_fit(NULL, &t, NULL, &WHOLE_1), GPU_FIT_NOW);
+    assert_int_equal(gpu_alloc_fit(NULL, &t, NULL, &WHOLE_2), GPU_FIT_NEVER);
+    assert_int_equal(gpu_alloc_count(&t, NULL, &SHARE_12G, 100), 6);
+    char *why = gpu_alloc_why_not(&t, NULL, 0, &WHOLE_1);
+    assert_string_equal(why, "not in CUDA_VISIBLE_DEVICES=1");
+    free(why);
+    free(text);
+    gpu_table_release(&t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -507,6 +528,7 @@ int main(void)
         cmocka_unit_test(test_a_trial_too_big_for_any_gpu_never_fits),
         cmocka_unit_test(test_a_trial_without_gpus_always_fits),
         cmocka_unit_test(test_gpus_are_freed_when_reservations_are_dropped),
+        cmocka_unit_test(test_another_agents_gpus_can_be_judged_from_its_json),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
