@@ -478,6 +478,11 @@ static void test_anchors_aliases_and_merge_keys(void **state)
     assert_json(param(s, "d")->values, "[9]");
     assert_int_equal(spec_trial_count(s), 8);
     spec_free(s);
+    /* as PyYAML: in a merge list the earlier mapping wins */
+    s = load("program: p\nmethod: grid\nparameters:\n"
+             "  e: {<<: [{values: [1]}, {values: [2], distribution: categorical}]}\n");
+    assert_json(param(s, "e")->values, "[1]");
+    spec_free(s);
 }
 
 /* ---- errors ---- */
