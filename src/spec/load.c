@@ -13,8 +13,11 @@
  *                      checks that need the whole spec (method, grid size,
  *                      program, macros, default name and command).
  *
- * What W&B's own validator (wandb/sweeps, config/schema.json) decides, we
- * decide the same way, noted where it matters:
+ * What W&B's own validator decides (wandb/sweeps: config/schema.json,
+ * params.py, grid_search.py; docs.wandb.ai "Sweep configuration options"),
+ * we decide the same way, noted where it matters:
+ *   - method is required (grid, random, bayes); metric.goal defaults to
+ *     minimize; every top-level key is known or refused;
  *   - the distribution, when absent, is inferred in W&B's schema order:
  *     values -> categorical (with probabilities: categorical_w_probabilities),
  *     value -> constant, min and max both integers -> int_uniform, else
@@ -27,9 +30,18 @@
  *     q): max itself excluded) - grid_search.py refuses the rest;
  *   - run_cap > 0; early_terminate is hyperband with min_iter >= 1, or
  *     max_iter with s; eta > 1 (default 3); strict is a boolean;
- *   - parameter names match ^[A-Za-z_][A-Za-z0-9_.-]*$.
+ *   - parameter names match ^[A-Za-z_][A-Za-z0-9_.-]*$ (hpc-sweep-manager's
+ *     grid also takes Hydra's +name, ++name, ~name and group/option).
  *
- * Invariants: a diagnostic names the dotted key path ("parameters.lr.min",
+ * sweepq's own choices: the `sweep:` form is a grid and its default command
+ * is [${env}, ${interpreter}, ${program}, ${args_no_hyphens}] (Hydra
+ * overrides), W&B's is [${env}, ${interpreter}, ${program}, ${args}]; the
+ * sweep's name is `name` when it is a valid name ([A-Za-z0-9_] then
+ * [A-Za-z0-9._-], 64 at most: it names a directory), else the file's stem
+ * made valid (W&B display names may hold spaces); max_attempts 3, lease_ttl
+ * 60s (at least 2s), timeout none, cpus 1, seed 0, grid_cap 10,000,000.
+ *
+ * Invariants: a diagnostic about a key names its dotted path ("parameters.lr.min",
  * "command[2]"); a load that added any diagnostic returns SQ_EINVAL and no
  * spec; at most MAX_DIAGS diagnostics per load.
  */
