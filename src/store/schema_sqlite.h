@@ -11,13 +11,21 @@
  *   - trials.state and sweeps.state hold the trial_state and sweep_state
  *     enums of store.h; attempts.outcome and trials.last_outcome hold
  *     attempt_outcome.
- *   - sweeps.n_<state> counts the sweep's trials in each state: the trigger
- *     trials_count keeps them on every state change, inserts add to
- *     n_pending in sqlite.c, and trials are only deleted with their sweep.
- *     `status` reads them instead of counting a million rows.
+ *   - sweeps.n_total counts the sweep's trials: sqlite.c adds what it
+ *     inserts, and trials are only deleted with their sweep. Counts by state
+ *     come from partial indexes: pending (trials_pending), running
+ *     (trials_running, a few hundred rows at most), failed and cancelled
+ *     (usually few); succeeded is the rest. No counter row is written on a
+ *     claim or a finish, which keeps the sweep's row out of the hot path.
+ *   - A trial's row holds its last attempt (attempt, agent_id, started_at,
+ *     finished_at, last_outcome, exit_code, term_signal, error). The trigger
+ *     trials_archive copies it to the attempts table when the trial is
+ *     claimed again (attempt + 1), so attempts holds every earlier attempt
+ *     and a trial that succeeds at its first try writes no attempts row.
  *   - trials_pending (pending trials by number) serves claims; trials_running
- *     (running trials by lease expiry) serves the reaper and heartbeats. Both
- *     are partial indexes, so they stay small and a claim touches few pages.
+ *     (running trials by lease expiry) serves the reaper. Claim + finish
+ *     write 5 pages: the trial's leaf twice, two index leaves on claim, one
+ *     on finish.
  */
 #ifndef SQ_SCHEMA_SQLITE_H
 #define SQ_SCHEMA_SQLITE_H
@@ -46,11 +54,7 @@ static const char *const schema_sqlite_migrations[] = {
     "    open_ended INTEGER NOT NULL DEFAULT 0,\n"
     "    total INTEGER NOT NULL DEFAULT 0,\n"
     "    next_number INTEGER NOT NULL DEFAULT 1,\n"
-    "    n_pending INTEGER NOT NULL DEFAULT 0,\n"
-    "    n_running INTEGER NOT NULL DEFAULT 0,\n"
-    "    n_succeeded INTEGER NOT NULL DEFAULT 0,\n"
-    "    n_failed INTEGER NOT NULL DEFAULT 0,\n"
-    "    n_cancelled INTEGER NOT NULL DEFAULT 0,\n"
+    "    n_total INTEGER NOT NULL DEFAULT 0,\n"
     "    created_at REAL NOT NULL,\n"
     "    updated_at REAL NOT NULL,\n"
     "    finished_at REAL NOT NULL DEFAULT 0,\n"
@@ -84,6 +88,8 @@ static const char *const schema_sqlite_migrations[] = {
     "CREATE INDEX trials_key ON trials(sweep_id, key);\n"
     "CREATE INDEX trials_pending ON trials(sweep_id, number) WHERE state = 0;\n"
     "CREATE INDEX trials_running ON trials(lease_expires) WHERE state = 1;\n"
+    "CREATE INDEX trials_failed ON trials(sweep_id) WHERE state = 3;\n"
+    "CREATE INDEX trials_cancelled ON trials(sweep_id) WHERE state = 4;\n"
     "CREATE TABLE attempts (\n"
     "    trial_id INTEGER NOT NULL REFERENCES trials(id) ON DELETE CASCADE,\n"
     "    attempt INTEGER NOT NULL,\n"
@@ -115,16 +121,12 @@ static const char *const schema_sqlite_migrations[] = {
     "    started_at REAL NOT NULL,\n"
     "    last_seen REAL NOT NULL\n"
     ");\n"
-    "CREATE TRIGGER trials_count AFTER UPDATE OF state ON trials\n"
-    "WHEN old.state <> new.state BEGIN\n"
-    "    UPDATE sweeps SET\n"
-    "        n_pending = n_pending + (new.state = 0) - (old.state = 0),\n"
-    "        n_running = n_running + (new.state = 1) - (old.state = 1),\n"
-    "        n_succeeded = n_succeeded + (new.state = 2) - (old.state = 2),\n"
-    "        n_failed = n_failed + (new.state = 3) - (old.state = 3),\n"
-    "        n_cancelled = n_cancelled + (new.state = 4) - (old.state = 4),\n"
-    "        updated_at = (julianday('now') - 2440587.5) * 86400.0\n"
-    "    WHERE id = new.sweep_id;\n"
+    "CREATE TRIGGER trials_archive AFTER UPDATE OF attempt ON trials\n"
+    "WHEN old.attempt > 0 AND new.attempt > old.attempt BEGIN\n"
+    "    INSERT INTO attempts(trial_id, attempt, agent_id, started_at, finished_at, outcome,\n"
+    "                         exit_code, signal, error)\n"
+    "    VALUES (old.id, old.attempt, old.agent_id, old.started_at, old.finished_at,\n"
+    "            old.last_outcome, old.exit_code, old.term_signal, old.error);\n"
     "END;\n",
 };
 

@@ -42,11 +42,32 @@
 
 /* ---- statements ---------------------------------------------------------- */
 
+/* Counts come from the partial indexes (INDEXED BY keeps the planner from
+ * scanning all of a sweep's trials instead); succeeded = total - the rest. */
+#define COUNT_IN(index, st)                                                                        \
+    "(SELECT count(*) FROM trials t INDEXED BY " index " WHERE t.sweep_id = sweeps.id AND "        \
+    "t.state = " st ")"
 #define SWEEP_COLS                                                                                 \
     "SELECT id, name, state, spec_json, spec_yaml, command_json, tags_json, metric_name, "         \
     "maximize, max_attempts, lease_ttl, timeout, cpus, gpus, gpu_memory, open_ended, total, "      \
-    "next_number, created_at, updated_at, finished_at, n_pending, n_running, n_succeeded, "        \
-    "n_failed, n_cancelled, completion_claimed FROM sweeps"
+    "next_number, created_at, updated_at, finished_at, n_total, " COUNT_IN(                        \
+        "trials_pending",                                                                          \
+        "0") ", " COUNT_IN("trials_running",                                                       \
+                           "1") ", " COUNT_IN("trials_failed",                                     \
+                                              "3") ", " COUNT_IN("trials_cancelled",               \
+                                                                 "4") ", "                         \
+                                                                      "completion_claimed FROM "   \
+                                                                      "sweeps"
+
+#define HAS_PENDING(id)                                                                            \
+    "EXISTS (SELECT 1 FROM trials INDEXED BY trials_pending WHERE sweep_id = " id " AND state = "  \
+    "0)"
+#define HAS_RUNNING(id)                                                                            \
+    "EXISTS (SELECT 1 FROM trials INDEXED BY trials_running WHERE state = 1 AND sweep_id = " id ")"
+/* The sweep (a row of sweeps) should now be finished: all its trials are
+ * final, and it is active or paused and not open-ended. */
+#define NOW_FINISHED(id)                                                                           \
+    "(state IN (0, 1) AND open_ended = 0 AND NOT " HAS_PENDING(id) " AND NOT " HAS_RUNNING(id) ")"
 
 /* The sweep name is column 2: a join for one trial, a bound value for lists. */
 #define TRIAL_COLS(name_expr)                                                                      \
@@ -77,12 +98,9 @@ enum stmt_id {
     S_TRIAL_HAS_KEY,
     S_TRIAL_FENCE,
     S_TRIAL_GET,
-    S_REAP_ATTEMPTS,
     S_REAP_TRIALS,
     S_CLAIM,
-    S_ATTEMPT_INSERT,
     S_FINISH,
-    S_FINISH_ATTEMPT,
     S_RENEW,
     S_AGENT_SEEN,
     S_AGENT_REGISTER,
@@ -94,7 +112,6 @@ enum stmt_id {
     S_METRICS_GET,
     S_IMPORT,
     S_ATTEMPTS,
-    S_CANCEL_ATTEMPTS,
     S_CANCEL_TRIALS,
     S_CANCEL_SWEEP,
     S_RETRY,
@@ -111,7 +128,7 @@ static const char *const stmt_sql[S_COUNT] = {
     [S_ROLLBACK] = "ROLLBACK",
     [S_SWEEP_BY_NAME] = SWEEP_COLS " WHERE name = ?1",
     [S_SWEEP_ID_STATE] = "SELECT id, state FROM sweeps WHERE name = ?1",
-    [S_SWEEP_STATE_BY_ID] = "SELECT state, lease_ttl FROM sweeps WHERE id = ?1",
+    [S_SWEEP_STATE_BY_ID] = "SELECT state FROM sweeps WHERE id = ?1",
     [S_SWEEP_FOR_CREATE] = "SELECT id, spec_json, command_json, max_attempts, cpus, gpus, "
                            "gpu_memory, metric_name, maximize, open_ended "
                            "FROM sweeps WHERE name = ?1",
@@ -123,50 +140,50 @@ static const char *const stmt_sql[S_COUNT] = {
     [S_SWEEP_EDIT] = "UPDATE sweeps SET spec_json = ?2, spec_yaml = ?3, tags_json = ?4, "
                      "lease_ttl = ?5, timeout = ?6, total = ?7, updated_at = ?8 WHERE id = ?1",
     /* After adding ?2 trials: count them, and a finished sweep runs again. */
-    [S_SWEEP_ADDED] = "UPDATE sweeps SET n_pending = n_pending + ?2, "
+    [S_SWEEP_ADDED] = "UPDATE sweeps SET n_total = n_total + ?2, "
                       "next_number = max(next_number, ?3), updated_at = ?4, "
                       "finished_at = CASE WHEN ?2 > 0 AND state = 3 THEN 0 ELSE finished_at END, "
                       "state = CASE WHEN ?2 > 0 AND state = 3 THEN 0 ELSE state END WHERE id = ?1",
     [S_SWEEP_SET_STATE] = "UPDATE sweeps SET state = ?2, updated_at = ?3 WHERE id = ?1",
-    /* A sweep whose trials are all final is finished (open-ended ones never). */
-    [S_SETTLE] = "UPDATE sweeps SET state = 3, finished_at = ?2, updated_at = ?2 WHERE id = ?1 "
-                 "AND state IN (0, 1) AND open_ended = 0 AND n_pending = 0 AND n_running = 0",
-    [S_SETTLE_ALL] = "UPDATE sweeps SET state = 3, finished_at = ?1, updated_at = ?1 WHERE "
-                     "state IN (0, 1) AND open_ended = 0 AND n_pending = 0 AND n_running = 0",
+    /* After a trial's end: finish the sweep when that was its last open
+     * trial, and keep updated_at within 10 s of the last activity without
+     * writing the sweep's row on every finish. */
+    [S_SETTLE] =
+        "UPDATE sweeps SET updated_at = ?2, "
+        "finished_at = CASE WHEN " NOW_FINISHED(
+            "?1") " THEN ?2 ELSE finished_at END, "
+                  "state = CASE WHEN " NOW_FINISHED(
+                      "?1") " THEN 3 ELSE state END "
+                            "WHERE id = ?1 AND (updated_at < ?2 - 10 OR " NOW_FINISHED("?1") ")",
+    [S_SETTLE_ALL] = "UPDATE sweeps SET state = 3, finished_at = ?1, updated_at = ?1 "
+                     "WHERE " NOW_FINISHED("sweeps.id"),
     [S_TRIAL_INSERT] = "INSERT INTO trials(sweep_id, number, key, params_json, created_at) "
                        "VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT(sweep_id, number) DO NOTHING",
     [S_TRIAL_HAS_KEY] = "SELECT 1 FROM trials WHERE sweep_id = ?1 AND key = ?2 LIMIT 1",
     [S_TRIAL_FENCE] = "SELECT state, attempt, cancel_requested FROM trials WHERE id = ?1",
     [S_TRIAL_GET] = TRIAL_COLS("s.name") " FROM trials t JOIN sweeps s ON s.id = t.sweep_id "
                                          "WHERE s.name = ?1 AND t.number = ?2",
-    [S_REAP_ATTEMPTS] = "UPDATE attempts SET outcome = 5, finished_at = ?1, "
-                        "error = 'lease expired: agent ' || coalesce(agent_id, '?') || "
-                        "' stopped renewing it' WHERE (trial_id, attempt) IN "
-                        "(SELECT id, attempt FROM trials WHERE state = 1 AND lease_expires < ?1)",
     [S_REAP_TRIALS] = "UPDATE trials SET failures = failures + 1, "
                       "state = CASE WHEN " EXHAUSTED " THEN 3 ELSE 0 END, "
-                      "finished_at = CASE WHEN " EXHAUSTED " THEN ?1 ELSE 0 END, "
-                      "last_outcome = 5, lease_expires = 0, "
+                      "finished_at = ?1, last_outcome = 5, lease_expires = 0, "
                       "error = 'lease expired: agent ' || coalesce(agent_id, '?') || "
                       "' stopped renewing it' WHERE state = 1 AND lease_expires < ?1",
+    /* Only from an active sweep; the trigger trials_archive keeps the
+     * previous attempt of a trial that ran before. */
     [S_CLAIM] = "UPDATE trials SET state = 1, attempt = attempt + 1, agent_id = ?2, "
-                "lease_expires = ?3, started_at = ?4, finished_at = 0, last_outcome = 0, "
-                "exit_code = -1, term_signal = 0, error = NULL, cancel_requested = 0 "
+                "lease_expires = ?3 + (SELECT lease_ttl FROM sweeps WHERE id = ?1), "
+                "started_at = ?3, finished_at = 0, last_outcome = 0, exit_code = -1, "
+                "term_signal = 0, error = NULL, cancel_requested = 0 "
                 "WHERE id IN (SELECT id FROM trials WHERE sweep_id = ?1 AND state = 0 "
-                "ORDER BY number LIMIT ?5) "
-                "RETURNING id, number, attempt, failures, params_json, key",
-    [S_ATTEMPT_INSERT] = "INSERT INTO attempts(trial_id, attempt, agent_id, started_at) "
-                         "VALUES (?1, ?2, ?3, ?4)",
+                "ORDER BY number LIMIT ?4) AND (SELECT state FROM sweeps WHERE id = ?1) = 0 "
+                "RETURNING id, number, attempt, failures, params_json, key, lease_expires",
     /* ?4: the outcome uses a try; ?5: the next state unless tries ran out. */
     [S_FINISH] = "UPDATE trials SET failures = failures + ?4, "
                  "state = CASE WHEN ?4 AND " EXHAUSTED " THEN 3 ELSE ?5 END, "
-                 "finished_at = CASE WHEN ?4 AND " EXHAUSTED " THEN ?10 "
-                 "WHEN ?5 = 0 THEN 0 ELSE ?10 END, "
+                 "finished_at = ?10, "
                  "last_outcome = ?3, exit_code = ?6, term_signal = ?7, error = ?8, "
                  "metrics_json = coalesce(?9, metrics_json), lease_expires = 0 "
-                 "WHERE id = ?1 AND attempt = ?2 AND state = 1 RETURNING state, sweep_id",
-    [S_FINISH_ATTEMPT] = "UPDATE attempts SET outcome = ?3, finished_at = ?4, exit_code = ?5, "
-                         "signal = ?6, error = ?7 WHERE trial_id = ?1 AND attempt = ?2",
+                 "WHERE id = ?1 AND attempt = ?2 AND state = 1 RETURNING sweep_id",
     [S_RENEW] = "UPDATE trials SET lease_expires = ?3 + "
                 "(SELECT lease_ttl FROM sweeps s WHERE s.id = trials.sweep_id) "
                 "WHERE id = ?1 AND attempt = ?2 AND state = 1",
@@ -192,21 +209,22 @@ static const char *const stmt_sql[S_COUNT] = {
                       "WHERE trial_id = ?1 ORDER BY attempt, rowid)",
     [S_IMPORT] = "UPDATE trials SET state = 2, last_outcome = 1, metrics_json = ?2, "
                  "finished_at = ?3, error = NULL WHERE id = ?1 AND state = 0 RETURNING sweep_id",
+    /* The archived attempts, then the last one from the trial's row. */
     [S_ATTEMPTS] = "SELECT attempt, agent_id, started_at, finished_at, outcome, exit_code, "
-                   "signal, error FROM attempts WHERE trial_id = ?1 ORDER BY attempt",
-    [S_CANCEL_ATTEMPTS] = "UPDATE attempts SET outcome = 6, finished_at = ?2, "
-                          "error = 'cancelled by the user' WHERE (trial_id, attempt) IN "
-                          "(SELECT id, attempt FROM trials WHERE sweep_id = ?1 AND state = 1)",
+                   "signal, error FROM attempts WHERE trial_id = ?1 UNION ALL "
+                   "SELECT attempt, agent_id, started_at, finished_at, last_outcome, exit_code, "
+                   "term_signal, error FROM trials WHERE id = ?1 AND attempt > 0 ORDER BY 1",
     /* SET expressions see the old row: cancel_requested marks running ones. */
     [S_CANCEL_TRIALS] = "UPDATE trials SET state = 4, cancel_requested = (state = 1), "
                         "last_outcome = CASE WHEN state = 1 THEN 6 ELSE last_outcome END, "
                         "error = CASE WHEN state = 1 THEN 'cancelled by the user' "
-                        "ELSE error END, finished_at = ?2, lease_expires = 0 "
+                        "ELSE error END, lease_expires = 0, "
+                        "finished_at = CASE WHEN state = 1 THEN ?2 ELSE finished_at END "
                         "WHERE sweep_id = ?1 AND state IN (0, 1)",
     [S_CANCEL_SWEEP] = "UPDATE sweeps SET state = 2, finished_at = ?2, updated_at = ?2 "
                        "WHERE id = ?1 AND state IN (0, 1)",
     [S_RETRY] = "UPDATE trials SET state = 0, failures = 0, cancel_requested = 0, "
-                "finished_at = 0, lease_expires = 0 WHERE sweep_id = ?1 AND "
+                "lease_expires = 0 WHERE sweep_id = ?1 AND "
                 "((state = 3 AND ?2) OR (state = 4 AND ?3))",
     [S_REOPEN] = "UPDATE sweeps SET state = 0, finished_at = 0, updated_at = ?2 "
                  "WHERE id = ?1 AND state IN (2, 3)",
@@ -216,7 +234,7 @@ static const char *const stmt_sql[S_COUNT] = {
                     "AND finished_at < ?1",
     [S_COMPLETION] = "UPDATE sweeps SET completion_claimed = 1, completion_by = ?2, "
                      "completion_at = ?3 WHERE id = ?1 AND completion_claimed = 0 "
-                     "AND n_pending = 0 AND n_running = 0 AND state IN (2, 3)",
+                     "AND state IN (2, 3) AND NOT " HAS_PENDING("?1") " AND NOT " HAS_RUNNING("?1"),
 };
 
 typedef struct sqlite_store {
@@ -590,11 +608,13 @@ static void read_sweep(sqlite3_stmt *q, store_sweep *s)
     s->created_at = sqlite3_column_double(q, 18);
     s->updated_at = sqlite3_column_double(q, 19);
     s->finished_at = sqlite3_column_double(q, 20);
-    s->counts.pending = (uint64_t)sqlite3_column_int64(q, 21);
-    s->counts.running = (uint64_t)sqlite3_column_int64(q, 22);
-    s->counts.succeeded = (uint64_t)sqlite3_column_int64(q, 23);
+    uint64_t total = (uint64_t)sqlite3_column_int64(q, 21);
+    s->counts.pending = (uint64_t)sqlite3_column_int64(q, 22);
+    s->counts.running = (uint64_t)sqlite3_column_int64(q, 23);
     s->counts.failed = (uint64_t)sqlite3_column_int64(q, 24);
     s->counts.cancelled = (uint64_t)sqlite3_column_int64(q, 25);
+    uint64_t other = s->counts.pending + s->counts.running + s->counts.failed + s->counts.cancelled;
+    s->counts.succeeded = total > other ? total - other : 0;
     s->completion_claimed = sqlite3_column_int(q, 26) != 0;
 }
 
@@ -969,7 +989,7 @@ static int sqlite_list_sweeps(store *st, const store_sweep_filter *f, store_swee
     if (f->since > 0)
         sb_adds(&sql, " AND (created_at >= ? OR updated_at >= ?)");
     if (f->runnable_only)
-        sb_adds(&sql, " AND state = 0 AND (n_pending > 0 OR open_ended = 1)");
+        sb_adds(&sql, " AND state = 0 AND (open_ended = 1 OR " HAS_PENDING("sweeps.id") ")");
     sb_adds(&sql, " ORDER BY created_at, id");
 
     int src = sqlite3_prepare_v2(s->db, sb_str(&sql), -1, &q, NULL);
@@ -1045,7 +1065,7 @@ static int sqlite_cancel(store *st, const char *name, uint64_t *out_n)
     int rc = tx_begin(s);
     if (rc < 0 || (rc = sweep_id_state(s, name, &id, &cur)) < 0)
         goto out;
-    enum stmt_id steps[] = {S_CANCEL_ATTEMPTS, S_CANCEL_TRIALS, S_CANCEL_SWEEP};
+    enum stmt_id steps[] = {S_CANCEL_TRIALS, S_CANCEL_SWEEP};
     for (size_t i = 0; i < ARRAY_SIZE(steps); i++) {
         if ((rc = stmt_get(s, steps[i], &q)) < 0)
             goto out;
@@ -1400,10 +1420,7 @@ static int reap_locked(sqlite_store *s, double now, uint64_t *out_n)
     sqlite3_stmt *q;
     int rc;
     *out_n = 0;
-    if ((rc = stmt_get(s, S_REAP_ATTEMPTS, &q)) < 0)
-        return rc;
-    sqlite3_bind_double(q, 1, now);
-    if ((rc = step_done(s, q, "expire leases")) < 0 || (rc = stmt_get(s, S_REAP_TRIALS, &q)) < 0)
+    if ((rc = stmt_get(s, S_REAP_TRIALS, &q)) < 0)
         return rc;
     sqlite3_bind_double(q, 1, now);
     if ((rc = step_done(s, q, "expire leases")) < 0)
@@ -1433,54 +1450,40 @@ static int sqlite_claim(store *st, const char *agent_id, int64_t sweep_id, size_
     uint64_t reaped;
     sqlite3_stmt *q;
     int rc = tx_begin(s);
-    if (rc < 0 || (rc = reap_locked(s, now, &reaped)) < 0 ||
-        (rc = stmt_get(s, S_SWEEP_STATE_BY_ID, &q)) < 0)
+    if (rc < 0 || (rc = reap_locked(s, now, &reaped)) < 0 || (rc = stmt_get(s, S_CLAIM, &q)) < 0)
         goto out;
     sqlite3_bind_int64(q, 1, sweep_id);
-    rc = step(s, q, "find a sweep");
-    if (rc == 0) {
-        /* Keep the reaping: commit, then report the missing sweep. */
-        if ((rc = tx_commit(s)) == 0)
-            rc = sq_error_set(SQ_ENOTFOUND, "no sweep with id %lld in store '%s'",
-                              (long long)sweep_id, s->path);
-        goto out;
+    bind_text(q, 2, agent_id);
+    sqlite3_bind_double(q, 3, now);
+    sqlite3_bind_int64(q, 4, max > INT64_MAX ? INT64_MAX : (int64_t)max);
+    while ((rc = step(s, q, "claim trials")) == 1) {
+        XGROW(v, cap, len + 1);
+        store_claimed *c = &v[len++];
+        c->trial_id = sqlite3_column_int64(q, 0);
+        c->sweep_id = sweep_id;
+        c->number = (uint64_t)sqlite3_column_int64(q, 1);
+        c->attempt = sqlite3_column_int(q, 2);
+        c->failures = sqlite3_column_int(q, 3);
+        c->resume = c->attempt > 1;
+        c->params_json = col_text(q, 4);
+        c->key = col_text(q, 5);
+        c->lease_expires = sqlite3_column_double(q, 6);
     }
     if (rc < 0)
         goto out;
-    int state = sqlite3_column_int(q, 0);
-    double ttl = sqlite3_column_double(q, 1);
-    sqlite3_reset(q);
-
-    if (state == SWEEP_ACTIVE) {
-        if ((rc = stmt_get(s, S_CLAIM, &q)) < 0)
+    if (len == 0) { /* nothing pending, not active, or no such sweep */
+        if ((rc = stmt_get(s, S_SWEEP_STATE_BY_ID, &q)) < 0)
             goto out;
         sqlite3_bind_int64(q, 1, sweep_id);
-        bind_text(q, 2, agent_id);
-        sqlite3_bind_double(q, 3, now + ttl);
-        sqlite3_bind_double(q, 4, now);
-        sqlite3_bind_int64(q, 5, max > INT64_MAX ? INT64_MAX : (int64_t)max);
-        while ((rc = step(s, q, "claim trials")) == 1) {
-            XGROW(v, cap, len + 1);
-            store_claimed *c = &v[len++];
-            c->trial_id = sqlite3_column_int64(q, 0);
-            c->sweep_id = sweep_id;
-            c->number = (uint64_t)sqlite3_column_int64(q, 1);
-            c->attempt = sqlite3_column_int(q, 2);
-            c->failures = sqlite3_column_int(q, 3);
-            c->resume = c->attempt > 1;
-            c->params_json = col_text(q, 4);
-            c->key = col_text(q, 5);
-            c->lease_expires = now + ttl;
-        }
-        if (rc < 0 || (rc = stmt_get(s, S_ATTEMPT_INSERT, &q)) < 0)
+        if ((rc = step(s, q, "find a sweep")) < 0)
             goto out;
-        bind_text(q, 3, agent_id);
-        sqlite3_bind_double(q, 4, now);
-        for (size_t i = 0; i < len; i++) {
-            sqlite3_bind_int64(q, 1, v[i].trial_id);
-            sqlite3_bind_int(q, 2, v[i].attempt);
-            if ((rc = step_done(s, q, "record an attempt")) < 0)
-                goto out;
+        sqlite3_reset(q);
+        if (rc == 0) {
+            /* Keep the reaping: commit, then report the missing sweep. */
+            if ((rc = tx_commit(s)) == 0)
+                rc = sq_error_set(SQ_ENOTFOUND, "no sweep with id %lld in store '%s'",
+                                  (long long)sweep_id, s->path);
+            goto out;
         }
     }
     rc = tx_commit(s);
@@ -1624,22 +1627,9 @@ static int sqlite_finish(store *st, int64_t trial_id, int attempt, const store_r
     }
     if (rc < 0)
         goto out;
-    int state = sqlite3_column_int(q, 0);
-    int64_t sweep_id = sqlite3_column_int64(q, 1);
-    if ((rc = step(s, q, "record a trial's end")) < 0) /* RETURNING: run to the end */
-        goto out;
-    if ((rc = stmt_get(s, S_FINISH_ATTEMPT, &q)) < 0)
-        goto out;
-    sqlite3_bind_int64(q, 1, trial_id);
-    sqlite3_bind_int(q, 2, attempt);
-    sqlite3_bind_int(q, 3, r->outcome);
-    sqlite3_bind_double(q, 4, now);
-    sqlite3_bind_int(q, 5, r->exit_code);
-    sqlite3_bind_int(q, 6, r->term_signal);
-    bind_text(q, 7, r->error);
-    if ((rc = step_done(s, q, "record an attempt's end")) < 0)
-        goto out;
-    if (state != TRIAL_PENDING && (rc = settle(s, sweep_id, now)) < 0)
+    int64_t sweep_id = sqlite3_column_int64(q, 0);
+    if ((rc = step(s, q, "record a trial's end")) < 0 || /* RETURNING: run to the end */
+        (rc = settle(s, sweep_id, now)) < 0)
         goto out;
     rc = tx_commit(s);
 out:
