@@ -112,7 +112,8 @@ typedef struct job {
     double deadline; /* timeout (mono), 0: none */
     stop_reason stop;
     double term_at, kill_at;
-    bool exited; /* waiting for its outcome to be recorded */
+    bool reaped; /* ended, not yet settled (output read, outcome decided) */
+    bool exited; /* settled, waiting for its outcome to be recorded */
     store_result result;
     char *error, *final, *rows;
     backoff bo;
@@ -140,6 +141,7 @@ typedef struct agent {
     size_t nhooks, hooks_cap;
     uint64_t claimed;
     bool draining, stopping;
+    bool progress; /* something changed this turn: turn again at once */
     double last_refresh, last_job_end, empty_round_at, last_done_check;
     double next_heartbeat, next_tail, next_tick;
     backoff claim_bo, hb_bo;
@@ -262,12 +264,17 @@ typedef struct saved_signals {
     struct sigaction old[ARRAY_SIZE(handled_signals)];
 } saved_signals;
 
+/* What children must set back to the default: exactly what we changed. */
+static sigset_t changed_signals;
+
 static int signals_install(saved_signals *saved)
 {
     if (pipe2(wake_pipe, O_CLOEXEC | O_NONBLOCK) < 0)
         return sq_error_set(SQ_EIO, "cannot create the agent's wake-up pipe: %s", strerror(errno));
     sig_int = sig_term = sig_usr1 = sig_chld = 0;
+    sigemptyset(&changed_signals);
     for (size_t i = 0; i < ARRAY_SIZE(handled_signals); i++) {
+        sigaddset(&changed_signals, handled_signals[i]);
         struct sigaction sa;
         memset(&sa, 0, sizeof sa);
         /* SIGPIPE: a closed terminal or pipe must not kill the agent. */
@@ -610,6 +617,7 @@ static int job_spawn(agent *a, job *j, const store_claimed *c, bool *exec_failed
     o.stderr_fd = j->log_fd;
     o.new_pgroup = true;
     o.die_with_parent = true;
+    o.reset = &changed_signals;
     pid_t pid;
     int err = 0;
     rc = spawn_start(&pid, &err, &o);
@@ -668,6 +676,7 @@ static void jobs_remove(agent *a, job *j)
     j->sw->running--;
     if (j->sw->running == 0 && j->sw->exhausted)
         j->sw->completion_due = true;
+    a->progress = true;
     job_free(j);
 }
 
@@ -839,7 +848,9 @@ static void outcome(agent *a, job *j)
     r->error = j->error;
 }
 
-/* The child ended: gather the rest, decide the outcome, record it. */
+/* The child ended: reap it at once and free its slot; the rest (reading
+ * its output, recording the outcome) waits for job_settle, after the loop
+ * has started the next trial in the slot. */
 static void job_ended(agent *a, job *j, double now)
 {
     /* Leftovers of its process group go with it; the leader is still a
@@ -850,9 +861,19 @@ static void job_ended(agent *a, job *j, double now)
         warn(a, j->sw, "trial %llu: %s", (unsigned long long)j->number, sq_error_msg());
     j->pid = -1;
     j->live = false;
+    j->reaped = true;
+    j->result.exit_code = st.exit_code;
+    j->result.term_signal = st.term_signal;
     a->used -= j->sw->cpus;
     a->last_job_end = now;
     j->elapsed = now - j->started;
+}
+
+/* Gathers what an ended trial left, decides its outcome and records it. */
+static void job_settle(agent *a, job *j, double now)
+{
+    j->reaped = false;
+    a->progress = true;
     if (j->stop == STOP_LOST) {
         emit(a, AGENT_EV_LOST, j->sw, j, NULL);
         a->sum.lost++;
@@ -860,8 +881,6 @@ static void job_ended(agent *a, job *j, double now)
         return;
     }
     job_collect(a, j, true);
-    j->result.exit_code = st.exit_code;
-    j->result.term_signal = st.term_signal;
     outcome(a, j);
     j->final = metrics_final_json(j->m);
     j->result.metrics_json = j->final;
@@ -908,11 +927,8 @@ static void check_children(agent *a, double now)
 {
     for (size_t i = 0; i < a->njobs;) {
         job *j = a->jobs[i];
-        if (j->live && spawn_exited(j->pid) == 1) {
-            job_ended(a, j, now); /* removes j, or keeps it for a retry */
-            if (i < a->njobs && a->jobs[i] != j)
-                continue; /* another job moved into slot i */
-        }
+        if (j->live && spawn_exited(j->pid) == 1)
+            job_ended(a, j, now);
         i++;
     }
     for (size_t i = 0; i < a->nhooks;) {
@@ -931,6 +947,19 @@ static void check_children(agent *a, double now)
         }
         free(h->sweep);
         a->hooks[i] = a->hooks[--a->nhooks];
+    }
+}
+
+static void settle_jobs(agent *a, double now)
+{
+    for (size_t i = 0; i < a->njobs;) {
+        job *j = a->jobs[i];
+        if (j->reaped) {
+            job_settle(a, j, now); /* removes j, or keeps it for a retry */
+            if (i < a->njobs && a->jobs[i] != j)
+                continue; /* another job moved into slot i */
+        }
+        i++;
     }
 }
 
@@ -1423,11 +1452,13 @@ int agent_run(store *st, const agent_config *cfg, agent_summary *out)
             seen.chld = chld;
             check_children(&a, now);
         }
+        claim_work(&a, now); /* first: a freed slot gets its next trial at once */
+        settle_jobs(&a, now);
         run_timers(&a, now);
-        claim_work(&a, now);
         if (should_exit(&a, now))
             break;
-        double wake = next_wake(&a, now);
+        double wake = a.progress ? now : next_wake(&a, now);
+        a.progress = false;
         int ms = (int)((wake - time_mono()) * 1000.0 + 0.999);
         if (ms < 0)
             ms = 0;

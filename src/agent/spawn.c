@@ -82,8 +82,9 @@ static int child_main(void *arg)
     memset(&dfl, 0, sizeof dfl);
     dfl.sa_handler = SIG_DFL;
     for (int sig = 1; sig < NSIG; sig++) {
-        if (sig != SIGKILL && sig != SIGSTOP)
-            sigaction(sig, &dfl, NULL); /* fails harmlessly for glibc's reserved ones */
+        if (sig == SIGKILL || sig == SIGSTOP || (o->reset && sigismember(o->reset, sig) != 1))
+            continue;
+        sigaction(sig, &dfl, NULL); /* fails harmlessly for glibc's reserved ones */
     }
     if (o->stdin_fd >= 0) {
         if (child_dup(o->stdin_fd, 0) < 0)

@@ -31,6 +31,8 @@
 #ifndef SQ_SPAWN_H
 #define SQ_SPAWN_H
 
+#include <signal.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <sys/types.h>
 
@@ -43,11 +45,17 @@ typedef struct spawn_opts {
     int stderr_fd;        /* -1: the parent's */
     bool new_pgroup;      /* lead a process group of its own (setpgid(0, 0)) */
     bool die_with_parent; /* SIGKILL when the parent dies (PR_SET_PDEATHSIG) */
+    /* The signals whose disposition the parent changed (handled or
+     * ignored): the child sets them back to the default before it unblocks
+     * signals. NULL: every signal, 64 system calls in the child while the
+     * parent waits; a caller that knows its handlers passes them, as the
+     * agent does. */
+    const sigset_t *reset;
 } spawn_opts;
 
 #define SPAWN_OPTS_INIT                                                                            \
     {                                                                                              \
-        NULL, NULL, NULL, -1, -1, -1, false, false                                                 \
+        NULL, NULL, NULL, -1, -1, -1, false, false, NULL                                           \
     }
 
 /* How a child ended. */
