@@ -84,8 +84,6 @@ static const char *const schema_sqlite_migrations[] = {
     "    cancel_requested INTEGER NOT NULL DEFAULT 0,\n"
     "    UNIQUE (sweep_id, number)\n"
     ");\n"
-    /* Not unique: a random sweep may draw the same parameters twice. */
-    "CREATE INDEX trials_key ON trials(sweep_id, key);\n"
     "CREATE INDEX trials_pending ON trials(sweep_id, number) WHERE state = 0;\n"
     "CREATE INDEX trials_running ON trials(lease_expires) WHERE state = 1;\n"
     "CREATE INDEX trials_failed ON trials(sweep_id) WHERE state = 3;\n"
