@@ -18,7 +18,8 @@ Options (all --name=value):
   --oom=1            print PyTorch's CUDA out-of-memory error and exit 1
   --ignore_term=1    ignore SIGTERM (so only SIGKILL stops it)
   --started=PATH     append "trial attempt pid" to PATH when it starts
-  --dump_env=1       write the SWEEPQ_*/WANDB_* environment to env.json
+  --dump_env=1       write the SWEEPQ_*, WANDB_*, CUDA_* and EXTRA_*
+                     environment, cwd and argv to TRIAL_DIR/env.json
   --exit=N           exit with status N instead of 0 on success
 
 Checkpointing: on SIGUSR1 it writes {"step": S} to
@@ -71,7 +72,7 @@ def main():
         with open(opts["started"], "a") as f:
             f.write(f"{trial} {attempt} {os.getpid()}\n")
     if opts.get("dump_env") == "1":
-        keep = {k: v for k, v in env.items() if k.startswith(("SWEEPQ_", "WANDB_"))}
+        keep = {k: v for k, v in env.items() if k.startswith(("SWEEPQ_", "WANDB_", "CUDA_", "EXTRA_"))}
         keep["cwd"] = os.getcwd()
         keep["argv"] = sys.argv[1:]
         with open(os.path.join(trial_dir, "env.json"), "w") as f:
