@@ -32,9 +32,14 @@ cd "$TEST_DIR" || exit 1
 # crash would go unnoticed): redirect to a file and read that.
 sq() { "$SWEEPQ" "$@"; }
 
-# bg CMD...: starts CMD in the background; its pid is in $! and it is
-# killed (SIGKILL) at exit if still running.
+# bg CMD...: starts CMD in the background; its pid is in $! (the process
+# itself, so signals reach it: `bg sq ...` runs the binary, not a subshell)
+# and it is killed (SIGKILL) at exit if still running.
 bg() {
+    if [ "$1" = sq ]; then
+        shift
+        set -- "$SWEEPQ" "$@"
+    fi
     "$@" &
     BG_PIDS+=($!)
 }
