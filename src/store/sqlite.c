@@ -286,11 +286,8 @@ static int stmt_get(sqlite_store *s, enum stmt_id id, sqlite3_stmt **out)
     if (!s->stmts[id]) {
         int rc = sqlite3_prepare_v3(s->db, stmt_sql[id], -1, SQLITE_PREPARE_PERSISTENT,
                                     &s->stmts[id], NULL);
-        if (rc != SQLITE_OK) {
-            if ((rc & 0xff) == SQLITE_ERROR)
-                SQ_BUG("bad SQL in statement %d: %s", (int)id, sqlite3_errmsg(s->db));
+        if (rc != SQLITE_OK) /* busy reading the schema, or a damaged file */
             return db_fail(s, rc, "prepare a statement");
-        }
     }
     sqlite3_reset(s->stmts[id]);
     sqlite3_clear_bindings(s->stmts[id]);
