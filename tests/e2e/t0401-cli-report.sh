@@ -4,6 +4,14 @@
 # and their --json forms, which must parse.
 . "$(dirname "$0")/lib.sh"
 
+# exits N CMD...: runs CMD; succeeds when it exits with status N exactly.
+exits() {
+    local want=$1 rc=0
+    shift
+    "$@" || rc=$?
+    [ "$rc" -eq "$want" ] || { echo "# expected exit $want from '$*', got $rc" >&2; return 1; }
+}
+
 # grid_spec NAME GOAL: a 3x3 grid whose loss is 0.5 + (a-2)^2 + (b-2)^2.
 # Trials (last key fastest): 1=(0,1) 2=(0,2) 3=(0,4) 4=(2,1) 5=(2,2) 6=(2,4)
 # 7=(3,1) 8=(3,2) 9=(3,4); the least loss is trial 5 (0.5), the most trial 3.
@@ -85,8 +93,7 @@ expect 'trials lists 9 rows with parameters and metrics' '
 
 expect 'trials --sort loss -n 2 gives the two least losses in order' '
     sq trials lo --sort loss -n 2 --json >sorted.json && json_ok sorted.json &&
-    test "$(json_get "[t[\"number\"] for t in d]" <sorted.json)" = "[5, 4]" ||
-    test "$(json_get "[t[\"number\"] for t in d]" <sorted.json)" = "[5, 8]"
+    test "$(json_get "[t[\"number\"] for t in d] in ([5, 4], [5, 8])" <sorted.json)" = true
 '
 
 expect 'trials --sort loss --desc starts with the largest loss' '
@@ -99,8 +106,7 @@ expect 'trials --state filters' '
     test "$(json_get "len(d)" <ok.json)" = 9 &&
     sq trials lo --state failed --json >failed.json &&
     test "$(json_get "len(d)" <failed.json)" = 0 &&
-    test_state_rc=0 && { sq trials lo --state bogus 2>err || test_state_rc=$?; } &&
-    test "$test_state_rc" = 2 && grep -F "unknown state" err
+    exits 2 sq trials lo --state bogus 2>err && grep -F "unknown state" err
 '
 
 expect 'export csv has 9 rows, the fixed columns, parameters and metric.loss' '
@@ -135,8 +141,8 @@ expect 'export -o writes the file atomically and infers jsonl and json' '
 '
 
 expect 'export refuses an unknown format' '
-    rc=0; sq export lo --format xml 2>err || rc=$?
-    test "$rc" = 2 && grep -F "unknown format" err
+    exits 2 sq export lo --format xml 2>err &&
+    grep -F "unknown format" err
 '
 
 expect 'logs prints a trial'"'"'s output' '
@@ -146,8 +152,8 @@ expect 'logs prints a trial'"'"'s output' '
 '
 
 expect 'logs of a missing attempt or trial fails cleanly' '
-    rc=0; sq logs lo 5 --attempt 2 2>err || rc=$?; test "$rc" = 3 &&
-    rc=0; sq logs lo 99 2>err || rc=$?; test "$rc" = 3 && grep -F "no trial 99" err
+    exits 3 sq logs lo 5 --attempt 2 2>err &&
+    exits 3 sq logs lo 99 2>err && grep -F "no trial 99" err
 '
 
 expect 'agents and recent --json parse' '
@@ -159,8 +165,7 @@ expect 'agents and recent --json parse' '
 '
 
 expect 'an unknown sweep exits 3 and says where to look' '
-    rc=0; sq best nosuch 2>err || rc=$?
-    test "$rc" = 3 &&
+    exits 3 sq best nosuch 2>err &&
     grep -F "no sweep named '"'"'nosuch'"'"'" err && grep -F "sweepq status" err
 '
 

@@ -4,6 +4,14 @@
 # exit status, --tag, --timeout), reap, and logs -f on a running trial.
 . "$(dirname "$0")/lib.sh"
 
+# exits N CMD...: runs CMD; succeeds when it exits with status N exactly.
+exits() {
+    local want=$1 rc=0
+    shift
+    "$@" || rc=$?
+    [ "$rc" -eq "$want" ] || { echo "# expected exit $want from '$*', got $rc" >&2; return 1; }
+}
+
 # spec NAME [EXTRA_YAML] [TRAINER_ARGS...]: a 3x3 grid of the trainer.
 spec() {
     local name=$1 extra=${2:-} args=""
@@ -57,8 +65,8 @@ expect 'resume lets the agent run every trial' '
 '
 
 expect 'resuming a finished sweep is refused with exit 5' '
-    rc=0; sq resume p 2>err || rc=$?
-    test "$rc" = 5 && grep -F "finished" err
+    exits 5 sq resume p 2>err &&
+    grep -F "finished" err
 '
 
 spec c
@@ -66,8 +74,8 @@ expect 'cancel cancels every pending trial and wait then exits 1' '
     sq create c.yaml >/dev/null &&
     sq cancel c >cancel.out && grep -F "cancelled 9 trials" cancel.out &&
     test "$(count c cancelled)" = 9 &&
-    rc=0; sq wait c --timeout 30 >wait.out 2>&1 || rc=$?
-    test "$rc" = 1 && grep -F "9 cancelled" wait.out
+    exits 1 sq wait c --timeout 30 >wait.out 2>&1 &&
+    grep -F "9 cancelled" wait.out
 '
 
 expect 'retry --cancelled puts them back and the next agent runs them' '
@@ -84,7 +92,7 @@ expect 'trials that fail count as failed and wait exits 1' '
     must_fail sq run f.yaml -j 3 >runf.out 2>&1 &&
     test "$(count f failed)" = 3 &&
     test "$(count f succeeded)" = 6 &&
-    rc=0; sq wait f >waitf.out 2>&1 || rc=$?; test "$rc" = 1
+    exits 1 sq wait f --timeout 60 >waitf.out 2>&1 && grep -F "3 failed" waitf.out
 '
 
 expect 'retry (failed by default) puts only the failed trials back' '
@@ -95,15 +103,15 @@ expect 'retry (failed by default) puts only the failed trials back' '
 '
 
 expect 'wait --timeout gives up with exit 1 on a sweep that is not finished' '
-    rc=0; sq wait f --timeout 0.5 --interval 0.1 2>err || rc=$?
-    test "$rc" = 1 && grep -F "gave up" err
+    exits 1 sq wait f --timeout 0.5 --interval 0.1 2>err &&
+    grep -F "gave up" err
 '
 
 spec t1 "tags: [batch-7]"
 spec t2 "tags: [batch-7]"
 expect 'wait --tag blocks until every sweep of the batch is done, then exits 0' '
     sq create t1.yaml >/dev/null && sq create t2.yaml >/dev/null &&
-    bg sq wait --tag batch-7 --interval 0.1 >waittag.out 2>&1 && wpid=$! &&
+    bg sq wait --tag batch-7 --interval 0.1 --timeout 120 >waittag.out 2>&1 && wpid=$! &&
     sleep 0.5 && pid_alive $wpid &&
     agent --sweep t1 >a1.out 2>&1 &&
     sleep 0.3 && pid_alive $wpid &&
@@ -113,8 +121,8 @@ expect 'wait --tag blocks until every sweep of the batch is done, then exits 0' 
 '
 
 expect 'wait for an unknown tag or sweep exits 3' '
-    rc=0; sq wait --tag nosuch 2>err || rc=$?; test "$rc" = 3 &&
-    rc=0; sq wait nosuch 2>err || rc=$?; test "$rc" = 3 &&
+    exits 3 sq wait --tag nosuch 2>err &&
+    exits 3 sq wait nosuch 2>err &&
     grep -F "no sweep named '"'"'nosuch'"'"'" err
 '
 
@@ -141,8 +149,8 @@ expect 'cancel of a running sweep stops its trials and wait exits 1' '
     bg agent --sweep r >agent5.out 2>&1 && apid=$! &&
     wait_for 60 "test \"\$(count r running)\" -ge 1" &&
     sq cancel r >cancelr.out && grep -E "cancelled 9 trials" cancelr.out &&
-    rc=0; sq wait r --timeout 60 --interval 0.2 >waitr.out 2>&1 || rc=$?
-    test "$rc" = 1 && test "$(count r cancelled)" = 9 &&
+    exits 1 sq wait r --timeout 60 --interval 0.2 >waitr.out 2>&1 &&
+    test "$(count r cancelled)" = 9 &&
     test "$(ledger_count r.ledger)" = 0
 '
 

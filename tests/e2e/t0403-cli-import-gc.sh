@@ -4,6 +4,14 @@
 # "4e0" is 4). gc: old finished sweeps leave the store and the disk.
 . "$(dirname "$0")/lib.sh"
 
+# exits N CMD...: runs CMD; succeeds when it exits with status N exactly.
+exits() {
+    local want=$1 rc=0
+    shift
+    "$@" || rc=$?
+    [ "$rc" -eq "$want" ] || { echo "# expected exit $want from '$*', got $rc" >&2; return 1; }
+}
+
 spec() {
     cat >"$1.yaml" <<EOF
 name: $1
@@ -45,8 +53,7 @@ expect 'import marks the 4 matching pending trials succeeded' '
 expect 'imported trials carry the CSV'"'"'s numeric columns as metrics' '
     sq trials imp --state succeeded --json >imported.json &&
     test "$(json_get "sorted(t[\"number\"] for t in d)" <imported.json)" = "[1, 5, 7, 9]" &&
-    test "$(json_get "[t[\"metrics\"] for t in d if t[\"number\"] == 5][0]" <imported.json)" \
-        = "{\"acc\": 0.8, \"loss\": 0.25}"
+    test "$(json_get "[t[\"metrics\"] for t in d if t[\"number\"] == 5][0] == {\"acc\": 0.8, \"loss\": 0.25}" <imported.json)" = true
 '
 
 expect 'the next run of the same spec skips the imported trials' '
@@ -88,16 +95,16 @@ expect '--metric-prefix picks the metric columns and strips the prefix' '
 
 expect 'a CSV without a column for a parameter is refused' '
     printf "a,loss\n2,0.5\n" >short.csv &&
-    rc=0; sq import imp3 short.csv 2>err || rc=$?
-    test "$rc" = 1 && grep -F "no column for the parameter '"'"'b'"'"'" err
+    exits 1 sq import imp3 short.csv 2>err &&
+    grep -F "no column for the parameter '"'"'b'"'"'" err
 '
 
 expect 'import of a missing file exits 3' '
-    rc=0; sq import imp3 missing.csv 2>err || rc=$?; test "$rc" = 3
+    exits 3 sq import imp3 missing.csv 2>err
 '
 
 expect 'gc without --older-than is a usage error' '
-    rc=0; sq gc 2>err || rc=$?; test "$rc" = 2 && grep -F -- "--older-than" err
+    exits 2 sq gc 2>err && grep -F -- "--older-than" err
 '
 
 expect 'gc --older-than 1 keeps sweeps that finished just now' '
@@ -110,7 +117,7 @@ expect 'gc --older-than 0 deletes finished sweeps and their directories, not act
     grep -F "deleted sweep '"'"'imp'"'"'" gc0.out &&
     grep -F "deleted sweep '"'"'imp2'"'"'" gc0.out &&
     ! test -e .sweepq/sweeps/imp && ! test -e .sweepq/sweeps/imp2 &&
-    rc=0; sq status imp 2>err || rc=$?; test "$rc" = 3 &&
+    exits 3 sq status imp 2>err &&
     sq status imp3 --json >imp3s.json &&
     test "$(json_get "d[0][\"state\"]" <imp3s.json)" = active
 '

@@ -4,6 +4,14 @@
 # creates .sweepq/ and its config.yaml, and never overwrites without --force.
 . "$(dirname "$0")/lib.sh"
 
+# exits N CMD...: runs CMD; succeeds when it exits with status N exactly.
+exits() {
+    local want=$1 rc=0
+    shift
+    "$@" || rc=$?
+    [ "$rc" -eq "$want" ] || { echo "# expected exit $want from '$*', got $rc" >&2; return 1; }
+}
+
 has_verb() { "$SWEEPQ" help "$1" >/dev/null 2>&1; }
 
 mkdir -p proj/.venv/bin proj2
@@ -53,8 +61,8 @@ expect 'every ${macro} in a flow list of sweep.yaml is quoted' '
 
 expect 'init refuses to overwrite sweep.yaml (exit 5) and --force does' '
     echo "# mine" >proj/sweep.yaml &&
-    rc=0; (cd proj && sq init 2>../err) || rc=$?
-    test "$rc" = 5 && grep -F -- "--force" err &&
+    (cd proj && exits 5 sq init 2>../err) &&
+    grep -F -- "--force" err &&
     test "$(cat proj/sweep.yaml)" = "# mine" &&
     (cd proj && sq init --force >/dev/null) &&
     grep -F "metric:" proj/sweep.yaml
@@ -83,7 +91,7 @@ if has_verb validate; then
     expect 'the generated spec runs as is, and best finds lr=0.01, batch_size=32' '
         (cd proj && sq run sweep.yaml -j 2 >../run.out 2>&1) &&
         (cd proj && sq best proj-sweep -n 1 --json >../best.json) &&
-        test "$(json_get "d[\"trials\"][0][\"params\"]" <best.json)" = "{\"batch_size\": 32, \"lr\": 0.01}"
+        test "$(json_get "d[\"trials\"][0][\"params\"] == {\"lr\": 0.01, \"batch_size\": 32}" <best.json)" = true
     '
 fi
 
