@@ -700,6 +700,12 @@ static void job_start(agent *a, agent_sweep *sw, const store_claimed *c)
     a->jobs[a->njobs++] = j;
     sw->running++;
     a->sum.started++;
+    /* The lease runs from the claim: renew it within a quarter of its TTL
+     * even when the agent was idle (and heartbeating rarely) until now. */
+    double renew =
+        time_mono() + (sw->lease_ttl / 4 < HEARTBEAT_MAX ? sw->lease_ttl / 4 : HEARTBEAT_MAX);
+    if (a->next_heartbeat > renew)
+        a->next_heartbeat = renew;
 
     bool exec_failed = false;
     if (job_spawn(a, j, c, &exec_failed) == 0)
@@ -1262,7 +1268,13 @@ static void claim_work(agent *a, double now)
         bool stale = a->last_refresh <= a->last_job_end || a->nsweeps == 0;
         if (now - a->last_refresh < IDLE_POLL && !(idle && stale))
             return;
-        int rc = refresh_sweeps(a, now);
+        /* Trials of vanished agents only come back when someone reaps
+         * them, and a sweep whose only unfinished trials are those is not
+         * listed as runnable: reap first. */
+        uint64_t reaped = 0;
+        int rc = store_reap(a->st, &reaped);
+        if (rc == 0)
+            rc = refresh_sweeps(a, now);
         if (rc) {
             if (sq_error_is_transient(rc)) {
                 backoff_fail(a, &a->claim_bo, now);
