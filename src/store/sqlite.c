@@ -16,9 +16,15 @@
  *     state = 1" in its WHERE; no row changed means the lease is lost.
  *   - Times come from time_now(), the local clock (one machine).
  *
- * Statements are prepared once per connection (stmt_get) and reset after
- * use; only the list queries with variable filters are prepared per call.
- * Counters per sweep are kept by the schema's trigger (schema_sqlite.h).
+ * What a claim and a finish cost is the measure of this file (bench/
+ * lifecycle.c): each is one transaction of few statements (reap, claim;
+ * finish, settle), writing few pages (see schema_sqlite.h). Statements are
+ * prepared once per connection (stmt_get) and reset after use; only the
+ * list queries with variable filters are prepared per call.
+ *
+ * A sweep becomes finished in the transaction that ends its last open
+ * trial (S_SETTLE after finish, import and set_sweep_state, S_SETTLE_ALL
+ * after a reap), and active again when trials are added or retried.
  */
 #include "util/common.h"
 
@@ -34,8 +40,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#define BUSY_MIN_US 100
-#define BUSY_MAX_US 2000
+#define BUSY_MIN_US 100    /* the first waits sleep 50..150 us, growing to */
+#define BUSY_MAX_US 2000   /* 50..2050 us from the 19th on */
 #define BUSY_DEADLINE 10.0 /* seconds */
 /* An agent is alive when seen within max(2 x the largest lease TTL, this). */
 #define AGENT_ALIVE_MIN 120.0
@@ -47,21 +53,23 @@
 #define COUNT_IN(index, st)                                                                        \
     "(SELECT count(*) FROM trials t INDEXED BY " index " WHERE t.sweep_id = sweeps.id AND "        \
     "t.state = " st ")"
+/* clang-format off */
 #define SWEEP_COLS                                                                                 \
-    "SELECT id, name, state, spec_json, spec_yaml, command_json, tags_json, metric_name, "         \
+    "SELECT id, name, state, spec_json, spec_yaml, command_json, tags_json, metric_name, "       \
     "maximize, max_attempts, lease_ttl, timeout, cpus, gpus, gpu_memory, open_ended, total, "      \
-    "next_number, created_at, updated_at, finished_at, n_total, " COUNT_IN(                        \
-        "trials_pending",                                                                          \
-        "0") ", " COUNT_IN("trials_running",                                                       \
-                           "1") ", " COUNT_IN("trials_failed",                                     \
-                                              "3") ", " COUNT_IN("trials_cancelled",               \
-                                                                 "4") ", "                         \
-                                                                      "completion_claimed FROM "   \
-                                                                      "sweeps"
+    "next_number, created_at, updated_at, finished_at, n_total, "                                  \
+    COUNT_IN("trials_pending", "0") ", "                                                           \
+    COUNT_IN("trials_running", "1") ", "                                                           \
+    COUNT_IN("trials_failed", "3") ", "                                                            \
+    COUNT_IN("trials_cancelled", "4") ", "                                                         \
+    "completion_claimed FROM sweeps"
+/* clang-format on */
 
+/* clang-format off */
 #define HAS_PENDING(id)                                                                            \
-    "EXISTS (SELECT 1 FROM trials INDEXED BY trials_pending WHERE sweep_id = " id " AND state = "  \
-    "0)"
+    "EXISTS (SELECT 1 FROM trials INDEXED BY trials_pending WHERE sweep_id = " id                  \
+    " AND state = 0)"
+/* clang-format on */
 #define HAS_RUNNING(id)                                                                            \
     "EXISTS (SELECT 1 FROM trials INDEXED BY trials_running WHERE state = 1 AND sweep_id = " id ")"
 /* The sweep (a row of sweeps) should now be finished: all its trials are
