@@ -475,6 +475,23 @@ static void test_claim_of_a_paused_sweep_gets_nothing_until_resumed(void **state
     store_claims_free(c, n);
 }
 
+static void test_paused_sweep_finishes_when_its_last_running_trial_ends(void **state)
+{
+    conf_fixture *f = *state;
+    int64_t id = conf_create(f->st, "pfin", 1, 3, 600);
+    store_claimed *c = conf_claim1(f->st, "a", id);
+    assert_ok(store_set_sweep_state(f->st, "pfin", SWEEP_PAUSED));
+    assert_ok(conf_finish(f->st, c->trial_id, c->attempt, OUTCOME_SUCCEEDED, NULL));
+    store_claims_free(c, 1);
+    store_sweep *s = conf_get(f->st, "pfin");
+    assert_int_equal(s->state, SWEEP_FINISHED);
+    store_sweep_free(s);
+    assert_ok(store_set_sweep_state(f->st, "pfin", SWEEP_ACTIVE)); /* no-op when finished */
+    s = conf_get(f->st, "pfin");
+    assert_int_equal(s->state, SWEEP_FINISHED);
+    store_sweep_free(s);
+}
+
 static void test_claim_of_a_missing_sweep_is_not_found(void **state)
 {
     conf_fixture *f = *state;
@@ -1357,6 +1374,7 @@ static int store_conformance_run(const char *backend, const store_conformance_en
         CONF_TEST(test_create_racing_processes_make_one_sweep),
         CONF_TEST(test_claim_takes_lowest_numbers_with_a_lease_and_attempt),
         CONF_TEST(test_claim_of_a_paused_sweep_gets_nothing_until_resumed),
+        CONF_TEST(test_paused_sweep_finishes_when_its_last_running_trial_ends),
         CONF_TEST(test_claim_of_a_missing_sweep_is_not_found),
         CONF_TEST(test_finish_succeeded_stores_metrics_and_finishes_the_sweep),
         CONF_TEST(test_failure_retries_until_max_attempts_then_fails),
