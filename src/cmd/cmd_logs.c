@@ -15,6 +15,7 @@
 #include "cmd/exitcodes.h"
 #include "cmd/open_store.h"
 #include "cmd/options.h"
+#include "cmd/report.h"
 #include "util/timeutil.h"
 
 #include <errno.h>
@@ -28,8 +29,9 @@ static const sq_usage usage = {
     "print a trial's output (stdout and stderr) from its latest or a chosen attempt",
     "The log of attempt K of trial N is .sweepq/sweeps/SWEEP/trials/N/attempt-K.log.\n"
     "-f follows it while the trial runs and stops when the trial is finished;\n"
-    "without --attempt it follows the trial's retries too.",
-    false,
+    "without --attempt it follows the trial's retries too. --json prints\n"
+    "{\"sweep\", \"trial\", \"attempt\", \"path\", \"log\"} (not with -f).",
+    true,
 };
 
 static bool is_final(trial_state s)
@@ -106,6 +108,27 @@ static int follow(const workspace *ws, store *st, const char *sweep, uint64_t nu
     return code;
 }
 
+/* The whole log as one JSON object. */
+static int print_json(const char *sweep, uint64_t number, int attempt, const char *path)
+{
+    strbuf text = SB_INIT;
+    int rc = sb_read_file(&text, path);
+    if (rc) {
+        fprintf(stderr, "sweepq: %s\n", sq_error_msg());
+        sb_release(&text);
+        return rc == SQ_ENOTFOUND ? EXIT_NOTFOUND : EXIT_FAILED;
+    }
+    json_t *o = json_pack("{s:s, s:I, s:i, s:s, s:s%}", "sweep", sweep, "trial", (json_int_t)number,
+                          "attempt", attempt, "path", path, "log", sb_str(&text), text.len);
+    sb_release(&text);
+    if (!o) {
+        fprintf(stderr, "sweepq: cannot print the log '%s' as JSON: it is not valid UTF-8\n", path);
+        return EXIT_FAILED;
+    }
+    report_json_print(stdout, o);
+    return EXIT_OK;
+}
+
 int cmd_logs(int argc, char **argv)
 {
     bool follow_mode = false;
@@ -131,6 +154,8 @@ int cmd_logs(int argc, char **argv)
                                    argv[1]);
     if (attempt < 0)
         return options_usage_error(&usage, "option '--attempt' expects a number >= 1");
+    if (follow_mode && g.json)
+        return options_usage_error(&usage, "--json prints a whole log; it cannot follow (-f)");
 
     workspace ws = WORKSPACE_INIT;
     store *st = NULL;
@@ -175,6 +200,10 @@ int cmd_logs(int argc, char **argv)
         goto out;
     }
     path = log_path(&ws, argv[0], number, attempt);
+    if (g.json) {
+        code = print_json(argv[0], number, attempt, path);
+        goto out;
+    }
     f = fopen(path, "r");
     if (!f) {
         fprintf(stderr, "sweepq: cannot open the log '%s': %s\n", path, strerror(errno));

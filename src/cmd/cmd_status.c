@@ -176,8 +176,12 @@ static int watch(store *st, char **names, int nnames, bool json, double interval
         code = print_once(mem, st, names, nnames, json, &all_done);
         fclose(mem);
         if (code == EXIT_OK) {
-            if (tty)
-                fputs("\033[H\033[2J", stdout);
+            if (tty) {
+                char now[40], every[32];
+                printf("\033[H\033[2Jsweepq status, every %s (Ctrl-C to stop)   %s\n\n",
+                       report_duration(interval, every, sizeof every),
+                       time_format_local(time_now(), now, sizeof now));
+            }
             fwrite(screen, 1, len, stdout);
             if (!tty && !json)
                 fputc('\n', stdout);

@@ -28,8 +28,10 @@ static const sq_usage usage = {
     "only when it is cancelled). Exit status: 0 when every trial of every\n"
     "sweep waited for succeeded; 1 when any failed or was cancelled, or when\n"
     "--timeout passed first; 3 when a named sweep or the tag does not exist.\n"
+    "With --json it prints the sweeps (as 'sweepq status --json' does, without\n"
+    "progress) once they are finished.\n"
     "Example: sweepq wait --tag batch-7 && python summarize.py",
-    false,
+    true,
 };
 
 static volatile sig_atomic_t interrupted;
@@ -133,18 +135,23 @@ int cmd_wait(int argc, char **argv)
         time_sleep(pause);
     }
     uint64_t ok = 0, failed = 0, cancelled = 0;
+    json_t *arr = g.json && !quiet ? json_array() : NULL;
     for (size_t i = 0; i < n; i++) {
         ok += s[i].counts.succeeded;
         failed += s[i].counts.failed;
         cancelled += s[i].counts.cancelled;
-        if (!quiet)
+        if (arr)
+            json_array_append_new(arr, report_sweep_json(&s[i]));
+        else if (!quiet)
             printf("%s: %s, %llu succeeded, %llu failed, %llu cancelled\n", s[i].name,
                    sweep_state_name(s[i].state), (unsigned long long)s[i].counts.succeeded,
                    (unsigned long long)s[i].counts.failed,
                    (unsigned long long)s[i].counts.cancelled);
     }
     code = failed || cancelled ? EXIT_FAILED : EXIT_OK;
-    if (!quiet && n > 1)
+    if (arr)
+        report_json_print(stdout, arr);
+    else if (!quiet && n > 1)
         printf("all %zu sweeps finished: %llu succeeded, %llu failed, %llu cancelled\n", n,
                (unsigned long long)ok, (unsigned long long)failed, (unsigned long long)cancelled);
 out:

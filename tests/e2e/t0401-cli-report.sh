@@ -148,7 +148,9 @@ expect 'export refuses an unknown format' '
 expect 'logs prints a trial'"'"'s output' '
     sq logs lo 5 >log5.out &&
     grep -F "step=3 loss=0.5" log5.out &&
-    sq logs lo 5 --attempt 1 >log5a.out && cmp log5.out log5a.out
+    sq logs lo 5 --attempt 1 >log5a.out && cmp log5.out log5a.out &&
+    sq logs lo 5 --json >log5.json && json_ok log5.json &&
+    "$PYTHON" -c "import json,sys; assert json.load(open(\"log5.json\"))[\"log\"] == open(\"log5.out\").read()"
 '
 
 expect 'logs of a missing attempt or trial fails cleanly' '
@@ -171,7 +173,7 @@ expect 'an unknown sweep exits 3 and says where to look' '
 
 expect 'every reading verb has --json in its --help' '
     bad=0
-    for v in status trials best agents recent export; do
+    for v in status trials best agents recent export logs wait; do
         sq $v --help >help.out && grep -F -- "--json" help.out || bad=1
     done
     test "$bad" = 0

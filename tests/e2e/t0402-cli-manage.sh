@@ -84,7 +84,9 @@ expect 'retry --cancelled puts them back and the next agent runs them' '
     test "$(sweep_state c)" = active &&
     agent --sweep c >agent3.out 2>&1 &&
     ledger_exactly_once c.ledger 9 &&
-    sq wait c --timeout 30 >wait2.out && grep -F "9 succeeded" wait2.out
+    sq wait c --timeout 30 >wait2.out && grep -F "9 succeeded" wait2.out &&
+    sq wait c --json >wait2.json &&
+    test "$(json_get "d[0][\"counts\"][\"succeeded\"]" <wait2.json)" = 9
 '
 
 spec f "max_attempts: 1" "--fail_if=a:0"
