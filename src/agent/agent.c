@@ -838,8 +838,12 @@ static void outcome(agent *a, job *j)
         j->error = xasprintf("stopped by the agent (%s)", spawn_status_text(&st, buf, sizeof buf));
     } else if (j->stop == STOP_TIMEOUT) {
         r->outcome = OUTCOME_TIMED_OUT;
-        j->error =
-            xasprintf("timed out after %s", units_format_duration(j->sw->timeout, buf, sizeof buf));
+        double t = j->sw->timeout;
+        if (t < 60 && t == (double)(long)t) /* "30s" rather than "30.0s" */
+            snprintf(buf, sizeof buf, "%lds", (long)t);
+        else
+            units_format_duration(t, buf, sizeof buf);
+        j->error = xasprintf("timed out after %s", buf);
     } else {
         r->outcome = OUTCOME_FAILED;
         if (j->oom)
