@@ -777,8 +777,10 @@ static void job_collect(agent *a, job *j, bool at_end)
         warn(a, j->sw, "trial %llu: %s", (unsigned long long)j->number, sq_error_msg());
 }
 
-/* Appends the rows collected so far (fenced). 0, SQ_ELEASE_LOST, or a
- * transient error (the rows are kept for the next try). */
+/* Appends the rows collected so far (fenced). 0; SQ_ELEASE_LOST when the
+ * attempt is no longer current (the rows are dropped: cancelled, or the
+ * lease is lost, which the heartbeat tells apart); or a transient error
+ * (the rows are kept for the next try). */
 static int job_flush_rows(agent *a, job *j)
 {
     if (!j->rows)
@@ -786,15 +788,14 @@ static int job_flush_rows(agent *a, job *j)
     if (!j->rows)
         return 0;
     int rc = store_append_metrics(a->st, j->trial_id, j->attempt, j->rows);
-    if (rc == 0 || (rc != SQ_ELEASE_LOST && !sq_error_is_transient(rc))) {
-        if (rc)
-            warn(a, j->sw, "trial %llu: metrics not stored: %s", (unsigned long long)j->number,
-                 sq_error_msg());
-        free(j->rows);
-        j->rows = NULL;
-        return 0;
-    }
-    return rc;
+    if (sq_error_is_transient(rc))
+        return rc;
+    if (rc && rc != SQ_ELEASE_LOST)
+        warn(a, j->sw, "trial %llu: metrics not stored: %s", (unsigned long long)j->number,
+             sq_error_msg());
+    free(j->rows);
+    j->rows = NULL;
+    return rc == SQ_ELEASE_LOST ? rc : 0;
 }
 
 static void job_lost(agent *a, job *j)
@@ -902,14 +903,18 @@ static void job_settle(agent *a, job *j, double now)
 static void record(agent *a, job *j, double now)
 {
     int rc = job_flush_rows(a, j);
-    if (rc == 0)
+    if (rc == 0 || rc == SQ_ELEASE_LOST) /* the finish will say why, fenced too */
         rc = store_finish(a->st, j->trial_id, j->attempt, &j->result);
     if (sq_error_is_transient(rc)) {
         backoff_fail(a, &j->bo, now);
         warn_transient(a, &j->bo, "recording a trial");
         return;
     }
-    if (rc == SQ_ELEASE_LOST) {
+    if (rc == SQ_ELEASE_LOST && j->stop == STOP_CANCEL) {
+        /* The store made it cancelled already; this agent stopped it. */
+        a->sum.cancelled++;
+        emit(a, AGENT_EV_FINISHED, j->sw, j, NULL);
+    } else if (rc == SQ_ELEASE_LOST) {
         emit(a, AGENT_EV_LOST, j->sw, j, NULL);
         a->sum.lost++;
     } else if (rc) {
@@ -1080,11 +1085,9 @@ static void tail_tick(agent *a)
         if (j->live && j->stop != STOP_LOST) {
             job_collect(a, j, false);
             if (j->rows || metrics_pending(j->m)) {
-                int rc = job_flush_rows(a, j);
-                if (rc == SQ_ELEASE_LOST) {
-                    job_lost(a, j);
-                    continue; /* j is live: still there */
-                }
+                /* Refused: cancelled or lost. Ask the store which, now. */
+                if (job_flush_rows(a, j) == SQ_ELEASE_LOST)
+                    a->next_heartbeat = 0;
             }
         }
         i++;
