@@ -78,5 +78,6 @@ typedef struct store_backend {
 
 /* The backends compiled into this build. */
 extern const store_backend store_sqlite_backend;
+extern const store_backend store_postgres_backend; /* postgresql:// and postgres:// */
 
 #endif

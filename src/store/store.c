@@ -62,8 +62,8 @@ static const struct {
     const store_backend *backend;
 } schemes[] = {
     {"sqlite", &store_sqlite_backend},
-    {"postgresql", NULL},
-    {"postgres", NULL},
+    {"postgresql", &store_postgres_backend},
+    {"postgres", &store_postgres_backend},
     {"http", NULL},
     {"https", NULL},
 };
@@ -99,8 +99,8 @@ int store_open(store **out, const char *url)
         }
         if (i == ARRAY_SIZE(schemes))
             return sq_error_set(SQ_EINVAL,
-                                "cannot open store '%s': unknown scheme '%.*s': use sqlite:PATH "
-                                "(postgresql:// and http(s):// are planned)",
+                                "cannot open store '%s': unknown scheme '%.*s': use sqlite:PATH or "
+                                "postgresql://HOST/DB (http(s):// is planned)",
                                 url, (int)n, url);
         if (!schemes[i].backend)
             return sq_error_set(SQ_EINVAL,

@@ -1,0 +1,2087 @@
+/*
+ * postgres.c - the shared store: one PostgreSQL database that agents on many
+ * machines use directly (store_postgres_backend, selected by
+ * "postgresql://..." or "postgres://...").
+ *
+ * The whole URL goes to PQconnectdb (or, for "postgresql:KEYWORDS", the
+ * keyword string after the scheme), so libpq's URL and keyword forms,
+ * PGPASSWORD, ~/.pgpass and sslmode work as libpq documents them.
+ *
+ * How it stays correct with many machines:
+ *   - Every time is the database's: NOW_EPOCH in the SQL, never time_now().
+ *   - Every operation is one transaction (or one statement) at READ
+ *     COMMITTED, run by run_op: a serialization failure or a deadlock rolls
+ *     back and runs it again, up to TX_TRIES times, then SQ_EBUSY.
+ *   - Claims lock pending rows with FOR UPDATE SKIP LOCKED on the partial
+ *     index trials_pending, so claimers never wait on each other and never
+ *     get the same trial.
+ *   - Fencing: every write about a running trial has "attempt = $ AND
+ *     state = 1" in its WHERE; no row changed means the lease is lost.
+ *   - A sweep becomes finished in the transaction that ends its last open
+ *     trial (settle). Two agents ending the last two trials at once must not
+ *     each see the other's trial still running: settle first locks one
+ *     pending trial of the sweep (the highest, FOR UPDATE SKIP LOCKED, away
+ *     from claimers); if it finds one, the sweep is not finishing and
+ *     whoever changes that trial waits for this commit. If it finds none, it
+ *     locks the sweep's row and checks again in a new statement, so the
+ *     enders of the last trials check one after the other and the last one
+ *     sees them all.
+ *   - A broken connection is SQ_EIO (transient: the agent retries while its
+ *     trials keep running); the next call reconnects, waiting a backoff
+ *     that doubles from BACKOFF_MIN to BACKOFF_MAX while the server stays
+ *     away. A commit whose answer was lost is reported as SQ_EIO too; the
+ *     fencing makes a repeated finish harmless (SQ_ELEASE_LOST).
+ *
+ * Statements are prepared once per connection (named "sN" by their id).
+ */
+#include "util/common.h"
+
+#include "store/backend.h"
+#include "store/schema_postgres.h"
+#include "util/timeutil.h"
+
+#include <jansson.h>
+#include <libpq-fe.h>
+#include <unistd.h>
+
+#define TX_TRIES 8            /* runs of a transaction that hit serialization failures */
+#define BACKOFF_MIN 0.05      /* seconds before the first reconnect */
+#define BACKOFF_MAX 2.0       /* the longest wait between reconnects */
+#define AGENT_ALIVE_MIN 120.0 /* as sqlite.c */
+#define INSERT_CHUNK 5000     /* trials per INSERT ... unnest */
+#define MAX_PARAMS 20
+
+#define NOW_EPOCH "extract(epoch from now())::float8"
+
+/* clang-format off */
+#define COUNT_IN(st) \
+    "(SELECT count(*) FROM trials t WHERE t.sweep_id = sweeps.id AND t.state = " st ")"
+#define SWEEP_COLS                                                                                 \
+    "SELECT id, name, state, spec_json, spec_yaml, command_json, tags_json, metric_name, "       \
+    "maximize, max_attempts, lease_ttl, timeout, cpus, gpus, gpu_memory, open_ended, total, "      \
+    "next_number, created_at, updated_at, finished_at, n_total, "                                  \
+    COUNT_IN("0") ", " COUNT_IN("1") ", " COUNT_IN("3") ", " COUNT_IN("4") ", "                    \
+    "completion_claimed FROM sweeps"
+#define HAS_STATE(id, st) "EXISTS (SELECT 1 FROM trials WHERE sweep_id = " id " AND state = " st ")"
+#define NOW_FINISHED(id) \
+    "(state IN (0, 1) AND NOT open_ended AND NOT " HAS_STATE(id, "0") " AND NOT " \
+    HAS_STATE(id, "1") ")"
+#define TRIAL_COLS(name_expr)                                                                      \
+    "SELECT t.id, t.sweep_id, " name_expr ", t.number, t.key, t.params_json, t.state, "            \
+    "t.attempt, t.failures, t.agent_id, t.lease_expires, t.created_at, t.started_at, "             \
+    "t.finished_at, t.exit_code, t.term_signal, t.last_outcome, t.error, t.metrics_json::text, "   \
+    "t.cancel_requested"
+/* clang-format on */
+
+enum stmt_id {
+    S_NOW,
+    S_SWEEP_BY_NAME,
+    S_SWEEP_ID_STATE,
+    S_SWEEP_STATE_BY_ID,
+    S_SWEEP_FOR_CREATE,
+    S_SWEEP_INSERT,
+    S_SWEEP_EDIT,
+    S_SWEEP_ADDED,
+    S_SWEEP_SET_STATE,
+    S_PENDING_PROBE,
+    S_SWEEP_LOCK,
+    S_SETTLE,
+    S_TOUCH,
+    S_TRIAL_INSERT,
+    S_TRIAL_KEYS,
+    S_TRIAL_FENCE,
+    S_TRIAL_GET,
+    S_REAP,
+    S_CLAIM,
+    S_FINISH,
+    S_HEARTBEAT,
+    S_AGENT_REGISTER,
+    S_AGENT_DELETE,
+    S_AGENTS,
+    S_METRICS_PATCH,
+    S_METRIC_INSERT,
+    S_METRICS_GET,
+    S_IMPORT,
+    S_ATTEMPTS,
+    S_CANCEL_TRIALS,
+    S_CANCEL_SWEEP,
+    S_RETRY,
+    S_REOPEN,
+    S_GC,
+    S_COMPLETION,
+    S_COUNT
+};
+
+static const char *const stmt_sql[S_COUNT] = {
+    [S_NOW] = "SELECT extract(epoch from clock_timestamp())::float8, " NOW_EPOCH ", "
+              "(SELECT coalesce(max(lease_ttl), 0) FROM sweeps)",
+    [S_SWEEP_BY_NAME] = SWEEP_COLS " WHERE name = $1",
+    [S_SWEEP_ID_STATE] = "SELECT id, state FROM sweeps WHERE name = $1",
+    [S_SWEEP_STATE_BY_ID] = "SELECT state FROM sweeps WHERE id = $1",
+    [S_SWEEP_FOR_CREATE] = "SELECT id, spec_json, command_json, max_attempts, cpus, gpus, "
+                           "gpu_memory, metric_name, maximize, open_ended "
+                           "FROM sweeps WHERE name = $1 FOR UPDATE",
+    /* ON CONFLICT: a sweep of that name created at the same moment by
+     * another machine; the caller reads it and goes on as if it existed. */
+    [S_SWEEP_INSERT] =
+        "INSERT INTO sweeps(name, spec_json, spec_yaml, command_json, tags_json, "
+        "metric_name, maximize, max_attempts, lease_ttl, timeout, cpus, gpus, "
+        "gpu_memory, open_ended, total, created_at, updated_at) VALUES "
+        "($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, " NOW_EPOCH
+        ", " NOW_EPOCH ") ON CONFLICT (name) DO NOTHING RETURNING id",
+    [S_SWEEP_EDIT] =
+        "UPDATE sweeps SET spec_json = $2, spec_yaml = $3, tags_json = $4, "
+        "lease_ttl = $5, timeout = $6, total = $7, updated_at = " NOW_EPOCH " WHERE id = $1",
+    [S_SWEEP_ADDED] = "UPDATE sweeps SET n_total = n_total + $2, "
+                      "next_number = greatest(next_number, $3), updated_at = " NOW_EPOCH ", "
+                      "finished_at = CASE WHEN $2 > 0 AND state = 3 THEN 0 ELSE finished_at END, "
+                      "state = CASE WHEN $2 > 0 AND state = 3 THEN 0 ELSE state END WHERE id = $1",
+    [S_SWEEP_SET_STATE] = "UPDATE sweeps SET state = $2, updated_at = " NOW_EPOCH " WHERE id = $1",
+    [S_PENDING_PROBE] = "SELECT id FROM trials WHERE sweep_id = $1 AND state = 0 "
+                        "ORDER BY number DESC LIMIT 1 FOR UPDATE SKIP LOCKED",
+    [S_SWEEP_LOCK] = "SELECT state FROM sweeps WHERE id = $1 FOR NO KEY UPDATE",
+    [S_SETTLE] = "UPDATE sweeps SET state = 3, finished_at = " NOW_EPOCH ", updated_at = " NOW_EPOCH
+                 " WHERE id = $1 AND " NOW_FINISHED("$1"),
+    /* Keeps updated_at within 10 s of the last activity without writing the
+     * sweep's row on every finish. */
+    [S_TOUCH] = "UPDATE sweeps SET updated_at = " NOW_EPOCH
+                " WHERE id = $1 AND updated_at < " NOW_EPOCH " - 10",
+    [S_TRIAL_INSERT] = "INSERT INTO trials(sweep_id, number, key, params_json, created_at) "
+                       "SELECT $1, n, k, p, " NOW_EPOCH " FROM unnest($2::bigint[], $3::text[], "
+                       "$4::text[]) AS u(n, k, p) ON CONFLICT (sweep_id, number) DO NOTHING "
+                       "RETURNING number",
+    [S_TRIAL_KEYS] = "SELECT key FROM trials WHERE sweep_id = $1",
+    [S_TRIAL_FENCE] = "SELECT state, attempt, cancel_requested FROM trials WHERE id = $1",
+    [S_TRIAL_GET] = TRIAL_COLS("s.name") " FROM trials t JOIN sweeps s ON s.id = t.sweep_id "
+                                         "WHERE s.name = $1 AND t.number = $2",
+    [S_REAP] = "UPDATE trials t SET failures = t.failures + 1, "
+               "state = CASE WHEN t.failures + 1 >= s.max_attempts THEN 3 ELSE 0 END, "
+               "finished_at = " NOW_EPOCH ", last_outcome = 5, lease_expires = 0, "
+               "error = 'lease expired: agent ' || coalesce(t.agent_id, '?') || "
+               "' stopped renewing it' FROM sweeps s WHERE s.id = t.sweep_id AND t.id IN "
+               "(SELECT id FROM trials WHERE state = 1 AND lease_expires < " NOW_EPOCH
+               " FOR UPDATE SKIP LOCKED) RETURNING t.sweep_id",
+    /* One statement: lock the lowest pending trials nobody else holds, make
+     * them running. The trigger trials_archive keeps an earlier attempt. */
+    [S_CLAIM] = "UPDATE trials SET state = 1, attempt = attempt + 1, agent_id = $2, "
+                "lease_expires = " NOW_EPOCH " + (SELECT lease_ttl FROM sweeps WHERE id = $1), "
+                "started_at = " NOW_EPOCH ", finished_at = 0, last_outcome = 0, exit_code = -1, "
+                "term_signal = 0, error = NULL, cancel_requested = false "
+                "WHERE id IN (SELECT id FROM trials WHERE sweep_id = $1 AND state = 0 AND "
+                "EXISTS (SELECT 1 FROM sweeps WHERE id = $1 AND state = 0) "
+                "ORDER BY number LIMIT $3 FOR UPDATE SKIP LOCKED) "
+                "RETURNING id, number, attempt, failures, params_json, key, lease_expires",
+    /* $4: the outcome uses a try; $5: the next state unless tries ran out. */
+    [S_FINISH] = "UPDATE trials t SET failures = t.failures + $4, "
+                 "state = CASE WHEN $4 = 1 AND t.failures + 1 >= s.max_attempts THEN 3 "
+                 "ELSE $5 END, finished_at = " NOW_EPOCH ", last_outcome = $3, exit_code = $6, "
+                 "term_signal = $7, error = $8, metrics_json = coalesce($9::jsonb, "
+                 "t.metrics_json), lease_expires = 0 FROM sweeps s WHERE t.id = $1 AND "
+                 "t.attempt = $2 AND t.state = 1 AND s.id = t.sweep_id "
+                 "RETURNING t.sweep_id, t.state",
+    /* One statement for the whole batch: renew, mark the agent seen, and
+     * say for each lease whether it was renewed or cancelled. */
+    [S_HEARTBEAT] =
+        "WITH l AS (SELECT * FROM unnest($2::bigint[], $3::int[]) AS l(id, attempt)), "
+        "renewed AS (UPDATE trials t SET lease_expires = " NOW_EPOCH " + s.lease_ttl "
+        "FROM l, sweeps s WHERE t.id = l.id AND t.attempt = l.attempt AND t.state = 1 "
+        "AND s.id = t.sweep_id RETURNING t.id), "
+        "seen AS (INSERT INTO agents(id, started_at, last_seen) VALUES ($1, " NOW_EPOCH
+        ", " NOW_EPOCH ") ON CONFLICT (id) DO UPDATE SET last_seen = excluded.last_seen) "
+        "SELECT l.id, l.attempt, r.id IS NOT NULL, coalesce(t.state = 4 AND "
+        "t.attempt = l.attempt AND t.cancel_requested, false) FROM l "
+        "LEFT JOIN renewed r ON r.id = l.id LEFT JOIN trials t ON t.id = l.id",
+    [S_AGENT_REGISTER] = "INSERT INTO agents(id, host, pid, slots, gpus_json, version, "
+                         "started_at, last_seen) VALUES ($1, $2, $3, $4, $5, $6, " NOW_EPOCH
+                         ", " NOW_EPOCH ") ON CONFLICT (id) DO UPDATE SET host = excluded.host, "
+                         "pid = excluded.pid, slots = excluded.slots, "
+                         "gpus_json = excluded.gpus_json, version = excluded.version, "
+                         "started_at = excluded.started_at, last_seen = excluded.last_seen",
+    [S_AGENT_DELETE] = "DELETE FROM agents WHERE id = $1",
+    [S_AGENTS] = "SELECT a.id, a.host, a.pid, a.slots, a.gpus_json, a.version, a.started_at, "
+                 "a.last_seen, (SELECT count(*) FROM trials t WHERE t.state = 1 AND "
+                 "t.agent_id = a.id) FROM agents a ORDER BY a.started_at, a.id",
+    [S_METRICS_PATCH] = "UPDATE trials SET metrics_json = metrics_json || $3::jsonb "
+                        "WHERE id = $1 AND attempt = $2 AND state = 1",
+    [S_METRIC_INSERT] = "INSERT INTO metrics(trial_id, attempt, step, time, name, value) "
+                        "SELECT $1, $2, s, coalesce(tm, " NOW_EPOCH "), n, v FROM "
+                        "unnest($3::bigint[], $4::float8[], $5::text[], $6::float8[]) "
+                        "AS u(s, tm, n, v)",
+    [S_METRICS_GET] = "SELECT attempt, step, time, name, value FROM metrics WHERE trial_id = $1 "
+                      "ORDER BY attempt, seq",
+    [S_IMPORT] = "UPDATE trials SET state = 2, last_outcome = 1, metrics_json = $2::jsonb, "
+                 "finished_at = " NOW_EPOCH ", error = NULL WHERE id = $1 AND state = 0 "
+                 "RETURNING sweep_id",
+    [S_ATTEMPTS] = "SELECT attempt, agent_id, started_at, finished_at, outcome, exit_code, "
+                   "signal, error FROM attempts WHERE trial_id = $1 UNION ALL "
+                   "SELECT attempt, agent_id, started_at, finished_at, last_outcome, exit_code, "
+                   "term_signal, error FROM trials WHERE id = $1 AND attempt > 0 ORDER BY 1",
+    [S_CANCEL_TRIALS] = "UPDATE trials SET state = 4, cancel_requested = (state = 1), "
+                        "last_outcome = CASE WHEN state = 1 THEN 6 ELSE last_outcome END, "
+                        "error = CASE WHEN state = 1 THEN 'cancelled by the user' "
+                        "ELSE error END, lease_expires = 0, "
+                        "finished_at = CASE WHEN state = 1 THEN " NOW_EPOCH
+                        " ELSE finished_at END WHERE sweep_id = $1 AND state IN (0, 1)",
+    [S_CANCEL_SWEEP] = "UPDATE sweeps SET state = 2, finished_at = " NOW_EPOCH
+                       ", updated_at = " NOW_EPOCH " WHERE id = $1 AND state IN (0, 1)",
+    [S_RETRY] = "UPDATE trials SET state = 0, failures = 0, cancel_requested = false, "
+                "lease_expires = 0 WHERE sweep_id = $1 AND "
+                "((state = 3 AND $2::boolean) OR (state = 4 AND $3::boolean))",
+    [S_REOPEN] = "UPDATE sweeps SET state = 0, finished_at = 0, updated_at = " NOW_EPOCH
+                 " WHERE id = $1 AND state IN (2, 3)",
+    [S_GC] = "WITH d AS (DELETE FROM sweeps WHERE state IN (2, 3) AND finished_at > 0 "
+             "AND finished_at < $1 RETURNING id, name) SELECT name FROM d ORDER BY id",
+    [S_COMPLETION] =
+        "UPDATE sweeps SET completion_claimed = true, completion_by = $2, "
+        "completion_at = " NOW_EPOCH " WHERE id = $1 AND NOT completion_claimed "
+        "AND state IN (2, 3) AND NOT " HAS_STATE("$1", "0") " AND NOT " HAS_STATE("$1", "1"),
+};
+
+typedef struct pg_store {
+    struct store base; /* first: store * <-> pg_store * */
+    PGconn *conn;
+    char *conninfo; /* the URL as given: libpq parses it */
+    char *shown;    /* the URL without its password, for messages */
+    bool prepared[S_COUNT];
+    bool broken;     /* the connection is gone: reconnect before the next call */
+    bool retryable;  /* the last error was a serialization failure or deadlock */
+    double backoff;  /* seconds to wait before the next reconnect */
+    double retry_at; /* time_mono() of the next reconnect */
+    uint64_t rng;
+} pg_store;
+
+static pg_store *to_pg(store *st)
+{
+    return (pg_store *)st;
+}
+
+/* ---- parameters ------------------------------------------------------------- */
+
+/* Text parameters for one statement; NULL values are SQL NULL. */
+typedef struct pargs {
+    int n;
+    const char *v[MAX_PARAMS];
+    char buf[MAX_PARAMS][32];
+} pargs;
+
+static void pa_text(pargs *p, const char *t)
+{
+    if (p->n >= MAX_PARAMS)
+        SQ_BUG("too many statement parameters");
+    p->v[p->n++] = t;
+}
+
+static void pa_int(pargs *p, int64_t x)
+{
+    snprintf(p->buf[p->n], sizeof p->buf[p->n], "%lld", (long long)x);
+    pa_text(p, p->buf[p->n]);
+}
+
+static void pa_dbl(pargs *p, double x)
+{
+    snprintf(p->buf[p->n], sizeof p->buf[p->n], "%.17g", x);
+    pa_text(p, p->buf[p->n]);
+}
+
+static void pa_bool(pargs *p, bool b)
+{
+    pa_text(p, b ? "true" : "false");
+}
+
+/* Appends s as an element of a PostgreSQL array literal ("..." quoted). */
+static void array_add_text(strbuf *sb, const char *s)
+{
+    sb_addc(sb, sb->len > 1 ? ',' : '{');
+    if (!s) {
+        sb_adds(sb, "NULL");
+        return;
+    }
+    sb_addc(sb, '"');
+    for (; *s; s++) {
+        if (*s == '"' || *s == '\\')
+            sb_addc(sb, '\\');
+        sb_addc(sb, *s);
+    }
+    sb_addc(sb, '"');
+}
+
+static void array_start(strbuf *sb)
+{
+    sb_reset(sb);
+    sb_addc(sb, ' '); /* placeholder for '{', so len > 1 marks a later element */
+}
+
+/* The literal: "{...}"; an empty array is "{}". */
+static const char *array_end(strbuf *sb)
+{
+    if (sb->len == 1)
+        sb_addc(sb, '{');
+    sb_addc(sb, '}');
+    return sb_str(sb) + 1;
+}
+
+/* ---- errors -------------------------------------------------------------- */
+
+/* The message of res (or the connection) without its trailing newline. */
+static const char *pg_message(pg_store *s, const PGresult *res, char *buf, size_t size)
+{
+    const char *m = res ? PQresultErrorMessage(res) : "";
+    if (!m || !*m)
+        m = s->conn ? PQerrorMessage(s->conn) : "no connection";
+    snprintf(buf, size, "%s", m);
+    size_t n = strlen(buf);
+    while (n && (buf[n - 1] == '\n' || buf[n - 1] == ' '))
+        buf[--n] = '\0';
+    for (char *c = buf; *c; c++) {
+        if (*c == '\n')
+            *c = ' ';
+    }
+    return buf;
+}
+
+/* Maps a failed result (or a NULL one) to an SQ_E* code with the message. */
+static int pg_fail(pg_store *s, const PGresult *res, const char *what)
+{
+    const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+    char msg[512];
+    pg_message(s, res, msg, sizeof msg);
+    s->retryable = false;
+    if (!s->conn || PQstatus(s->conn) == CONNECTION_BAD ||
+        (state && strncmp(state, "08", 2) == 0) || (state && strncmp(state, "57P", 3) == 0)) {
+        s->broken = true;
+        return sq_error_set(SQ_EIO,
+                            "cannot %s: lost the connection to store '%s': %s: the next call "
+                            "reconnects",
+                            what, s->shown, msg);
+    }
+    if (state && (strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0 ||
+                  strcmp(state, "55P03") == 0)) {
+        s->retryable = true;
+        return sq_error_set(SQ_EBUSY, "cannot %s in store '%s': %s: retry later", what, s->shown,
+                            msg);
+    }
+    int code = state && strcmp(state, "23505") == 0    ? SQ_ECONFLICT
+               : state && strncmp(state, "22", 2) == 0 ? SQ_EINVAL
+                                                       : SQ_ERROR;
+    return sq_error_set(code, "cannot %s in store '%s': %s", what, s->shown, msg);
+}
+
+/* ---- statements -------------------------------------------------------------- */
+
+/* Checks res; on success *out gets it (or it is cleared when out is NULL). */
+static int take_result(pg_store *s, PGresult *res, PGresult **out, const char *what)
+{
+    ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+        int rc = pg_fail(s, res, what);
+        PQclear(res);
+        return rc;
+    }
+    if (out)
+        *out = res;
+    else
+        PQclear(res);
+    return 0;
+}
+
+/* Runs the cached statement id (prepared on first use on this connection). */
+static int q_run(pg_store *s, enum stmt_id id, const pargs *p, PGresult **out, const char *what)
+{
+    char name[16];
+    snprintf(name, sizeof name, "s%d", (int)id);
+    if (out)
+        *out = NULL;
+    if (!s->prepared[id]) {
+        PGresult *res = PQprepare(s->conn, name, stmt_sql[id], 0, NULL);
+        int rc = take_result(s, res, NULL, what);
+        if (rc < 0)
+            return rc;
+        s->prepared[id] = true;
+    }
+    PGresult *res = PQexecPrepared(s->conn, name, p ? p->n : 0, p ? p->v : NULL, NULL, NULL, 0);
+    return take_result(s, res, out, what);
+}
+
+/* Runs SQL built per call (list queries with variable filters). */
+static int q_sql(pg_store *s, const char *sql, const pargs *p, PGresult **out, const char *what)
+{
+    if (out)
+        *out = NULL;
+    PGresult *res = PQexecParams(s->conn, sql, p ? p->n : 0, NULL, p ? p->v : NULL, NULL, NULL, 0);
+    return take_result(s, res, out, what);
+}
+
+static char *col_text(const PGresult *r, int row, int col)
+{
+    return PQgetisnull(r, row, col) ? NULL : xstrdup(PQgetvalue(r, row, col));
+}
+
+static int64_t col_i64(const PGresult *r, int row, int col)
+{
+    return PQgetisnull(r, row, col) ? 0 : strtoll(PQgetvalue(r, row, col), NULL, 10);
+}
+
+static int col_int(const PGresult *r, int row, int col)
+{
+    return (int)col_i64(r, row, col);
+}
+
+static double col_dbl(const PGresult *r, int row, int col)
+{
+    return PQgetisnull(r, row, col) ? 0 : strtod(PQgetvalue(r, row, col), NULL);
+}
+
+static bool col_bool(const PGresult *r, int row, int col)
+{
+    return !PQgetisnull(r, row, col) && PQgetvalue(r, row, col)[0] == 't';
+}
+
+/* jsonb text ("{"a": 1}") as compact JSON ("{"a":1}"), as sqlite hands it out. */
+static char *compact_json(const char *text)
+{
+    if (!text)
+        return xstrdup("{}");
+    json_t *v = json_loads(text, JSON_DECODE_ANY, NULL);
+    char *out = v ? json_dumps(v, JSON_COMPACT | JSON_REAL_PRECISION(15) | JSON_ENCODE_ANY) : NULL;
+    json_decref(v);
+    char *copy = xstrdup(out ? out : text);
+    free(out);
+    return copy;
+}
+
+/* ---- connections and transactions ------------------------------------------ */
+
+static void disconnect(pg_store *s)
+{
+    if (s->conn)
+        PQfinish(s->conn);
+    s->conn = NULL;
+    memset(s->prepared, 0, sizeof s->prepared);
+}
+
+/*
+ * Makes sure there is a working connection: after a loss, waits out the
+ * backoff and connects anew (prepared statements are per connection).
+ */
+static int ensure_conn(pg_store *s)
+{
+    if (s->conn && !s->broken && PQstatus(s->conn) == CONNECTION_OK)
+        return 0;
+    double wait = s->retry_at - time_mono();
+    if (wait > 0)
+        time_sleep(wait);
+    disconnect(s);
+    s->conn = PQconnectdb(s->conninfo);
+    if (s->conn && PQstatus(s->conn) == CONNECTION_OK) {
+        s->broken = false;
+        s->backoff = 0;
+        s->retry_at = 0;
+        PQsetNoticeProcessor(s->conn, NULL, NULL);
+        return 0;
+    }
+    char msg[512];
+    pg_message(s, NULL, msg, sizeof msg);
+    s->broken = true;
+    s->backoff = s->backoff <= 0 ? BACKOFF_MIN : s->backoff * 2;
+    if (s->backoff > BACKOFF_MAX)
+        s->backoff = BACKOFF_MAX;
+    s->retry_at = time_mono() + s->backoff;
+    return sq_error_set(SQ_EIO, "cannot connect to store '%s': %s: retrying in %.2f s", s->shown,
+                        msg, s->backoff);
+}
+
+static int simple(pg_store *s, const char *sql, const char *what)
+{
+    return take_result(s, PQexec(s->conn, sql), NULL, what);
+}
+
+/* Rolls back after an error; keeps the caller's error message. */
+static void rollback(pg_store *s)
+{
+    if (s->broken || !s->conn || PQtransactionStatus(s->conn) == PQTRANS_IDLE)
+        return;
+    char saved[512];
+    int code = sq_error_code();
+    snprintf(saved, sizeof saved, "%s", sq_error_msg());
+    bool retry = s->retryable;
+    PQclear(PQexec(s->conn, "ROLLBACK"));
+    s->retryable = retry;
+    sq_error_set(code, "%s", saved);
+}
+
+typedef int (*op_fn)(pg_store *s, void *arg);
+
+/*
+ * Runs fn in a transaction (tx) or on its own (one statement is its own
+ * transaction). A serialization failure or deadlock runs it again after a
+ * short random pause: fn must start from its argument's initial state each
+ * time (it resets what it hands out).
+ */
+static int run_op(pg_store *s, bool tx, op_fn fn, void *arg)
+{
+    int rc = 0;
+    for (int tries = 1;; tries++) {
+        if ((rc = ensure_conn(s)) < 0)
+            return rc;
+        s->retryable = false;
+        rc = tx ? simple(s, "BEGIN", "start a transaction") : 0;
+        if (rc == 0)
+            rc = fn(s, arg);
+        if (rc == 0 && tx)
+            rc = simple(s, "COMMIT", "commit a transaction");
+        if (rc == 0)
+            return 0;
+        rollback(s);
+        if (!s->retryable || tries >= TX_TRIES)
+            return rc;
+        s->rng ^= s->rng << 13;
+        s->rng ^= s->rng >> 7;
+        s->rng ^= s->rng << 17;
+        time_sleep(0.001 * (double)(1 + s->rng % (uint64_t)(2 << tries)));
+    }
+}
+
+/* ---- opening ------------------------------------------------------------- */
+
+/* The URL with a password (URL or keyword form) replaced by "***". */
+static char *redact(const char *url)
+{
+    char *out = xstrdup(url);
+    char *p = strstr(out, "://");
+    if (p) {
+        char *auth = p + 3, *end = auth + strcspn(auth, "/?");
+        char *at = memchr(auth, '@', (size_t)(end - auth));
+        char *colon = at ? memchr(auth, ':', (size_t)(at - auth)) : NULL;
+        if (colon) {
+            char *r = xasprintf("%.*s:***%s", (int)(colon - out), out, at);
+            free(out);
+            out = r;
+        }
+    }
+    p = strstr(out, "password=");
+    if (p) {
+        char *end = p + 9 + strcspn(p + 9, " &");
+        char *r = xasprintf("%.*s***%s", (int)(p + 9 - out), out, end);
+        free(out);
+        out = r;
+    }
+    return out;
+}
+
+static int migrate_fn(pg_store *s, void *arg)
+{
+    const int64_t latest = (int64_t)ARRAY_SIZE(schema_postgres_migrations);
+    PGresult *r = NULL;
+    pargs p = {0};
+    pa_int(&p, SCHEMA_POSTGRES_LOCK);
+    int rc = q_sql(s, "SELECT pg_advisory_xact_lock($1)", &p, NULL, "lock the schema");
+    if (rc == 0)
+        rc = simple(s, "SET LOCAL client_min_messages = warning", "create the schema");
+    if (rc == 0)
+        rc = simple(s, "CREATE TABLE IF NOT EXISTS sweepq_schema (version int NOT NULL)",
+                    "create the schema table");
+    if (rc == 0)
+        rc = q_sql(s, "SELECT coalesce(max(version), 0) FROM sweepq_schema", NULL, &r,
+                   "read the schema version");
+    if (rc < 0)
+        return rc;
+    int64_t version = col_i64(r, 0, 0);
+    PQclear(r);
+    if (version > latest)
+        return sq_error_set(SQ_EINVAL,
+                            "cannot open store '%s': its schema version %lld is newer than this "
+                            "sweepq's (%lld): use a newer sweepq",
+                            s->shown, (long long)version, (long long)latest);
+    for (int64_t v = version; v < latest; v++) {
+        char what[64];
+        snprintf(what, sizeof what, "migrate the schema to version %lld", (long long)v + 1);
+        if ((rc = simple(s, schema_postgres_migrations[v], what)) < 0)
+            return rc;
+    }
+    if (version == latest)
+        return 0;
+    pargs q = {0};
+    pa_int(&q, latest);
+    if ((rc = simple(s, "DELETE FROM sweepq_schema", "record the schema version")) < 0)
+        return rc;
+    return q_sql(s, "INSERT INTO sweepq_schema(version) VALUES ($1)", &q, NULL,
+                 "record the schema version");
+}
+
+static void pg_close(store *st)
+{
+    pg_store *s = to_pg(st);
+    disconnect(s);
+    free(s->conninfo);
+    free(s->shown);
+    free(s);
+}
+
+static int pg_open(store **out, const char *url, const char *location)
+{
+    pg_store *s = xcalloc(1, sizeof *s);
+    /* "postgresql://..." is a libpq URL; "postgresql:host=h dbname=d" carries
+     * libpq's keyword form after the scheme. */
+    s->conninfo = xstrdup(strncmp(location, "//", 2) == 0 ? url : location);
+    s->shown = redact(url);
+    s->rng = (uint64_t)getpid() * 0x9e3779b97f4a7c15ULL ^ (uint64_t)(time_mono() * 1e9) ^ 1;
+    int rc = ensure_conn(s);
+    if (rc < 0) {
+        rc = sq_error_set(SQ_EIO, "cannot open store '%s': %s", s->shown, sq_error_msg());
+        goto out;
+    }
+    rc = run_op(s, true, migrate_fn, NULL);
+out:
+    if (rc < 0) {
+        pg_close(&s->base);
+        return rc;
+    }
+    *out = &s->base;
+    return 0;
+}
+
+/* The database's clock; the local one only while the database is away
+ * (this slot has no error channel; every lease time is judged in SQL). */
+static double pg_now(store *st)
+{
+    pg_store *s = to_pg(st);
+    PGresult *r = NULL;
+    if (ensure_conn(s) < 0 || q_run(s, S_NOW, NULL, &r, "read the clock") < 0)
+        return time_now();
+    double now = col_dbl(r, 0, 0);
+    PQclear(r);
+    return now;
+}
+
+/* ---- reading rows ---------------------------------------------------------- */
+
+static void read_tags(const char *tags_json, char ***tags, size_t *ntags)
+{
+    *tags = NULL;
+    *ntags = 0;
+    json_t *arr = tags_json ? json_loads(tags_json, 0, NULL) : NULL;
+    if (json_is_array(arr) && json_array_size(arr) > 0) {
+        *tags = xcalloc(json_array_size(arr), sizeof **tags);
+        for (size_t i = 0; i < json_array_size(arr); i++) {
+            const char *t = json_string_value(json_array_get(arr, i));
+            if (t)
+                (*tags)[(*ntags)++] = xstrdup(t);
+        }
+    }
+    json_decref(arr);
+}
+
+static void read_sweep(const PGresult *q, int i, store_sweep *s)
+{
+    memset(s, 0, sizeof *s);
+    s->id = col_i64(q, i, 0);
+    s->name = col_text(q, i, 1);
+    s->state = (sweep_state)col_int(q, i, 2);
+    s->spec_json = col_text(q, i, 3);
+    s->spec_yaml = col_text(q, i, 4);
+    s->command_json = col_text(q, i, 5);
+    read_tags(PQgetvalue(q, i, 6), &s->tags, &s->ntags);
+    s->metric_name = col_text(q, i, 7);
+    s->maximize = col_bool(q, i, 8);
+    s->max_attempts = col_int(q, i, 9);
+    s->lease_ttl = col_dbl(q, i, 10);
+    s->timeout = col_dbl(q, i, 11);
+    s->cpus = col_int(q, i, 12);
+    s->gpus = col_int(q, i, 13);
+    s->gpu_memory = (uint64_t)col_i64(q, i, 14);
+    s->open_ended = col_bool(q, i, 15);
+    s->total = (uint64_t)col_i64(q, i, 16);
+    s->next_number = (uint64_t)col_i64(q, i, 17);
+    s->created_at = col_dbl(q, i, 18);
+    s->updated_at = col_dbl(q, i, 19);
+    s->finished_at = col_dbl(q, i, 20);
+    uint64_t total = (uint64_t)col_i64(q, i, 21);
+    s->counts.pending = (uint64_t)col_i64(q, i, 22);
+    s->counts.running = (uint64_t)col_i64(q, i, 23);
+    s->counts.failed = (uint64_t)col_i64(q, i, 24);
+    s->counts.cancelled = (uint64_t)col_i64(q, i, 25);
+    uint64_t other = s->counts.pending + s->counts.running + s->counts.failed + s->counts.cancelled;
+    s->counts.succeeded = total > other ? total - other : 0;
+    s->completion_claimed = col_bool(q, i, 26);
+}
+
+static void read_trial(const PGresult *q, int i, store_trial *t)
+{
+    memset(t, 0, sizeof *t);
+    t->id = col_i64(q, i, 0);
+    t->sweep_id = col_i64(q, i, 1);
+    t->sweep_name = col_text(q, i, 2);
+    t->number = (uint64_t)col_i64(q, i, 3);
+    t->key = col_text(q, i, 4);
+    t->params_json = col_text(q, i, 5);
+    t->state = (trial_state)col_int(q, i, 6);
+    t->attempt = col_int(q, i, 7);
+    t->failures = col_int(q, i, 8);
+    t->agent_id = col_text(q, i, 9);
+    t->lease_expires = col_dbl(q, i, 10);
+    t->created_at = col_dbl(q, i, 11);
+    t->started_at = col_dbl(q, i, 12);
+    t->finished_at = col_dbl(q, i, 13);
+    t->exit_code = col_int(q, i, 14);
+    t->term_signal = col_int(q, i, 15);
+    t->last_outcome = (attempt_outcome)col_int(q, i, 16);
+    t->error = col_text(q, i, 17);
+    t->metrics_json = compact_json(PQgetisnull(q, i, 18) ? NULL : PQgetvalue(q, i, 18));
+    t->cancel_requested = col_bool(q, i, 19);
+}
+
+static int sweep_id_state(pg_store *s, const char *name, int64_t *id, int *state)
+{
+    PGresult *r;
+    pargs p = {0};
+    pa_text(&p, name);
+    int rc = q_run(s, S_SWEEP_ID_STATE, &p, &r, "find a sweep");
+    if (rc < 0)
+        return rc;
+    if (PQntuples(r) == 0)
+        rc = sq_error_set(SQ_ENOTFOUND, "no sweep named '%s' in store '%s'", name, s->shown);
+    else {
+        *id = col_i64(r, 0, 0);
+        *state = col_int(r, 0, 1);
+    }
+    PQclear(r);
+    return rc;
+}
+
+static int sweep_exists(pg_store *s, int64_t sweep_id)
+{
+    PGresult *r;
+    pargs p = {0};
+    pa_int(&p, sweep_id);
+    int rc = q_run(s, S_SWEEP_STATE_BY_ID, &p, &r, "find a sweep");
+    if (rc < 0)
+        return rc;
+    if (PQntuples(r) == 0)
+        rc = sq_error_set(SQ_ENOTFOUND, "no sweep with id %lld in store '%s'", (long long)sweep_id,
+                          s->shown);
+    PQclear(r);
+    return rc;
+}
+
+/* Runs a statement with one id parameter; *changed gets the rows it touched. */
+static int run_id(pg_store *s, enum stmt_id id, int64_t arg, uint64_t *changed, const char *what)
+{
+    PGresult *r;
+    pargs p = {0};
+    pa_int(&p, arg);
+    int rc = q_run(s, id, &p, &r, what);
+    if (rc < 0)
+        return rc;
+    if (changed)
+        *changed = strtoull(PQcmdTuples(r), NULL, 10);
+    PQclear(r);
+    return 0;
+}
+
+/*
+ * After a trial of the sweep ended (inside the caller's transaction):
+ * finishes the sweep when that was its last open trial. See the file
+ * comment for why it locks a pending trial or the sweep's row first.
+ */
+static int settle(pg_store *s, int64_t sweep_id)
+{
+    PGresult *r;
+    pargs p = {0};
+    pa_int(&p, sweep_id);
+    uint64_t n = 0;
+    int rc = q_run(s, S_PENDING_PROBE, &p, &r, "update the sweep's state");
+    if (rc < 0)
+        return rc;
+    int pending = PQntuples(r);
+    PQclear(r);
+    if (pending == 0) {
+        if ((rc = run_id(s, S_SWEEP_LOCK, sweep_id, NULL, "lock a sweep")) < 0 ||
+            (rc = run_id(s, S_SETTLE, sweep_id, &n, "update the sweep's state")) < 0)
+            return rc;
+    }
+    return n ? 0 : run_id(s, S_TOUCH, sweep_id, NULL, "update the sweep's state");
+}
+
+/* ---- sweeps ------------------------------------------------------------ */
+
+static char *tags_to_json(const store_sweep_def *def)
+{
+    json_t *arr = json_array();
+    for (size_t i = 0; i < def->ntags; i++)
+        json_array_append_new(arr, json_string(def->tags[i]));
+    char *text = json_dumps(arr, JSON_COMPACT);
+    json_decref(arr);
+    if (!text)
+        SQ_BUG("cannot encode tags as JSON");
+    char *copy = xstrdup(text);
+    free(text);
+    return copy;
+}
+
+static bool same_text(const char *a, const char *b)
+{
+    return (!a && !b) || (a && b && strcmp(a, b) == 0);
+}
+
+/* As sqlite.c's: "" when the settings are the same, else what differs. */
+static char *settings_diff(const PGresult *q, const store_sweep_def *def)
+{
+    strbuf sb = SB_INIT;
+    const char *sep = "";
+    int old_max = col_int(q, 0, 3), old_cpus = col_int(q, 0, 4), old_gpus = col_int(q, 0, 5);
+    uint64_t old_gmem = (uint64_t)col_i64(q, 0, 6);
+    const char *old_metric = PQgetisnull(q, 0, 7) ? NULL : PQgetvalue(q, 0, 7);
+    bool old_max_goal = col_bool(q, 0, 8), old_open = col_bool(q, 0, 9);
+    if (old_max != def->max_attempts) {
+        sb_addf(&sb, "%smax_attempts %d -> %d", sep, old_max, def->max_attempts);
+        sep = ", ";
+    }
+    if (old_cpus != def->cpus) {
+        sb_addf(&sb, "%scpus %d -> %d", sep, old_cpus, def->cpus);
+        sep = ", ";
+    }
+    if (old_gpus != def->gpus) {
+        sb_addf(&sb, "%sgpus %d -> %d", sep, old_gpus, def->gpus);
+        sep = ", ";
+    }
+    if (old_gmem != def->gpu_memory) {
+        sb_addf(&sb, "%sgpu_memory %llu -> %llu bytes", sep, (unsigned long long)old_gmem,
+                (unsigned long long)def->gpu_memory);
+        sep = ", ";
+    }
+    if (!same_text(old_metric, def->metric_name) || (old_metric && old_max_goal != def->maximize)) {
+        sb_addf(&sb, "%smetric %s%s -> %s%s", sep, old_metric ? old_metric : "(none)",
+                old_metric ? (old_max_goal ? " (maximize)" : " (minimize)") : "",
+                def->metric_name ? def->metric_name : "(none)",
+                def->metric_name ? (def->maximize ? " (maximize)" : " (minimize)") : "");
+        sep = ", ";
+    }
+    if (old_open != def->open_ended)
+        sb_addf(&sb, "%sopen-ended %s -> %s", sep, old_open ? "yes" : "no",
+                def->open_ended ? "yes" : "no");
+    return sb_detach(&sb);
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* The keys of a sweep's trials, sorted for bsearch; the caller frees. */
+static int sweep_keys(pg_store *s, int64_t sweep_id, char ***out, size_t *n)
+{
+    PGresult *r;
+    pargs p = {0};
+    pa_int(&p, sweep_id);
+    int rc = q_run(s, S_TRIAL_KEYS, &p, &r, "read trial keys");
+    if (rc < 0)
+        return rc;
+    size_t len = (size_t)PQntuples(r);
+    char **v = xcalloc(len ? len : 1, sizeof *v);
+    for (size_t i = 0; i < len; i++)
+        v[i] = col_text(r, (int)i, 0);
+    PQclear(r);
+    if (len > 1)
+        qsort(v, len, sizeof *v, cmp_str);
+    *out = v;
+    *n = len;
+    return 0;
+}
+
+/*
+ * Inserts trials in chunks of INSERT_CHUNK rows per statement; numbers
+ * already stored are skipped. With edit, a trial whose key is stored is
+ * skipped and one whose number is taken by another key is SQ_ECONFLICT.
+ */
+static int insert_trials(pg_store *s, int64_t sweep_id, const char *sweep_name,
+                         const store_trial_def *trials, size_t n, bool edit, uint64_t *added,
+                         uint64_t *max_number)
+{
+    char **keys = NULL;
+    size_t nkeys = 0;
+    strbuf nums = SB_INIT, ks = SB_INIT, ps = SB_INIT;
+    uint64_t *sent = xcalloc(INSERT_CHUNK, sizeof *sent);
+    int rc = edit ? sweep_keys(s, sweep_id, &keys, &nkeys) : 0;
+    for (size_t i = 0; rc == 0 && i < n;) {
+        size_t nsent = 0;
+        array_start(&nums);
+        array_start(&ks);
+        array_start(&ps);
+        for (; i < n && nsent < INSERT_CHUNK; i++) {
+            const store_trial_def *t = &trials[i];
+            if (t->number > *max_number)
+                *max_number = t->number;
+            if (edit && nkeys && bsearch(&t->key, keys, nkeys, sizeof *keys, cmp_str))
+                continue;
+            sb_addc(&nums, nums.len > 1 ? ',' : '{');
+            sb_addf(&nums, "%llu", (unsigned long long)t->number);
+            array_add_text(&ks, t->key);
+            array_add_text(&ps, t->params_json);
+            sent[nsent++] = t->number;
+        }
+        if (nsent == 0)
+            continue;
+        pargs p = {0};
+        pa_int(&p, sweep_id);
+        pa_text(&p, array_end(&nums));
+        pa_text(&p, array_end(&ks));
+        pa_text(&p, array_end(&ps));
+        PGresult *r;
+        if ((rc = q_run(s, S_TRIAL_INSERT, &p, &r, "add trials")) < 0)
+            break;
+        size_t got = (size_t)PQntuples(r);
+        *added += got;
+        if (edit && got < nsent) {
+            /* the first number sent that was not inserted names the conflict */
+            uint64_t *ins = xcalloc(got ? got : 1, sizeof *ins);
+            for (size_t j = 0; j < got; j++)
+                ins[j] = (uint64_t)col_i64(r, (int)j, 0);
+            qsort(ins, got, sizeof *ins, cmp_u64);
+            uint64_t taken = 0;
+            for (size_t j = 0; j < nsent && !taken; j++) {
+                if (!got || !bsearch(&sent[j], ins, got, sizeof *ins, cmp_u64))
+                    taken = sent[j];
+            }
+            free(ins);
+            rc = sq_error_set(SQ_ECONFLICT,
+                              "cannot update sweep '%s': trial %llu is taken by other "
+                              "parameters, so the edited spec renumbers existing trials: add "
+                              "new values at the end of a list, or use another 'name:' in the "
+                              "spec",
+                              sweep_name, (unsigned long long)taken);
+        }
+        PQclear(r);
+    }
+    for (size_t i = 0; i < nkeys; i++)
+        free(keys[i]);
+    free(keys);
+    free(sent);
+    sb_release(&nums);
+    sb_release(&ks);
+    sb_release(&ps);
+    return rc;
+}
+
+static int count_added(pg_store *s, int64_t sweep_id, uint64_t added, uint64_t max_number)
+{
+    pargs p = {0};
+    pa_int(&p, sweep_id);
+    pa_int(&p, (int64_t)added);
+    pa_int(&p, (int64_t)max_number + 1);
+    return q_run(s, S_SWEEP_ADDED, &p, NULL, "count new trials");
+}
+
+typedef struct create_op {
+    const store_sweep_def *def;
+    const char *tags;
+    int64_t id;
+    uint64_t added;
+} create_op;
+
+/* The existing sweep (locked): the same, an edited grid, or a conflict. */
+static int create_existing(pg_store *s, create_op *op, const PGresult *q, uint64_t *max_number)
+{
+    const store_sweep_def *def = op->def;
+    op->id = col_i64(q, 0, 0);
+    bool same_spec = same_text(PQgetvalue(q, 0, 1), def->spec_json);
+    bool same_command = same_text(PQgetvalue(q, 0, 2), def->command_json);
+    char *diff = settings_diff(q, def);
+    int rc = 0;
+    if (!same_command) {
+        rc = sq_error_set(SQ_ECONFLICT,
+                          "sweep '%s' exists with another command: use another 'name:' in "
+                          "the spec, or cancel and delete the old one with 'sweepq cancel "
+                          "%s' and 'sweepq gc --older-than 0'",
+                          def->name, def->name);
+    } else if (*diff) {
+        rc = sq_error_set(SQ_ECONFLICT,
+                          "sweep '%s' exists with other settings (%s): use another 'name:' "
+                          "in the spec, or cancel and delete the old one with 'sweepq "
+                          "cancel %s' and 'sweepq gc --older-than 0'",
+                          def->name, diff, def->name);
+    } else if (!same_spec) {
+        rc = insert_trials(s, op->id, def->name, def->trials, def->ntrials, true, &op->added,
+                           max_number);
+        if (rc == 0) {
+            pargs p = {0};
+            pa_int(&p, op->id);
+            pa_text(&p, def->spec_json);
+            pa_text(&p, def->spec_yaml);
+            pa_text(&p, op->tags);
+            pa_dbl(&p, def->lease_ttl);
+            pa_dbl(&p, def->timeout);
+            pa_int(&p, (int64_t)def->total);
+            rc = q_run(s, S_SWEEP_EDIT, &p, NULL, "update a sweep");
+        }
+        if (rc == 0)
+            rc = count_added(s, op->id, op->added, *max_number);
+    }
+    free(diff);
+    return rc;
+}
+
+static int create_fn(pg_store *s, void *arg)
+{
+    create_op *op = arg;
+    const store_sweep_def *def = op->def;
+    uint64_t max_number = 0;
+    PGresult *r = NULL;
+    op->id = 0;
+    op->added = 0;
+    pargs p = {0};
+    pa_text(&p, def->name);
+    int rc = q_run(s, S_SWEEP_FOR_CREATE, &p, &r, "find a sweep");
+    if (rc < 0)
+        return rc;
+    if (PQntuples(r) == 0) {
+        PQclear(r);
+        pargs q = {0};
+        pa_text(&q, def->name);
+        pa_text(&q, def->spec_json);
+        pa_text(&q, def->spec_yaml);
+        pa_text(&q, def->command_json);
+        pa_text(&q, op->tags);
+        pa_text(&q, def->metric_name);
+        pa_bool(&q, def->maximize);
+        pa_int(&q, def->max_attempts);
+        pa_dbl(&q, def->lease_ttl);
+        pa_dbl(&q, def->timeout);
+        pa_int(&q, def->cpus);
+        pa_int(&q, def->gpus);
+        pa_int(&q, (int64_t)def->gpu_memory);
+        pa_bool(&q, def->open_ended);
+        pa_int(&q, (int64_t)def->total);
+        if ((rc = q_run(s, S_SWEEP_INSERT, &q, &r, "create a sweep")) < 0)
+            return rc;
+        if (PQntuples(r) == 1) {
+            op->id = col_i64(r, 0, 0);
+            PQclear(r);
+            if ((rc = insert_trials(s, op->id, def->name, def->trials, def->ntrials, false,
+                                    &op->added, &max_number)) < 0)
+                return rc;
+            return count_added(s, op->id, op->added, max_number);
+        }
+        /* Another machine created it meanwhile (and committed: ON CONFLICT
+         * waited for it); this statement's new snapshot sees it. */
+        PQclear(r);
+        if ((rc = q_run(s, S_SWEEP_FOR_CREATE, &p, &r, "find a sweep")) < 0)
+            return rc;
+        if (PQntuples(r) == 0) {
+            PQclear(r);
+            return sq_error_set(SQ_EBUSY,
+                                "cannot create sweep '%s': it was deleted while "
+                                "being created: run the command again",
+                                def->name);
+        }
+    }
+    rc = create_existing(s, op, r, &max_number);
+    PQclear(r);
+    return rc;
+}
+
+static int pg_create_sweep(store *st, const store_sweep_def *def, int64_t *out_id,
+                           uint64_t *out_added)
+{
+    pg_store *s = to_pg(st);
+    char *tags = tags_to_json(def);
+    create_op op = {.def = def, .tags = tags};
+    int rc = run_op(s, true, create_fn, &op);
+    free(tags);
+    if (rc < 0)
+        return rc;
+    *out_id = op.id;
+    *out_added = op.added;
+    return 0;
+}
+
+typedef struct add_op {
+    int64_t sweep_id;
+    const store_trial_def *trials;
+    size_t n;
+    uint64_t added;
+} add_op;
+
+static int add_fn(pg_store *s, void *arg)
+{
+    add_op *op = arg;
+    uint64_t max_number = 0;
+    op->added = 0;
+    int rc = sweep_exists(s, op->sweep_id);
+    if (rc == 0)
+        rc = insert_trials(s, op->sweep_id, "", op->trials, op->n, false, &op->added, &max_number);
+    if (rc == 0)
+        rc = count_added(s, op->sweep_id, op->added, max_number);
+    return rc;
+}
+
+static int pg_add_trials(store *st, int64_t sweep_id, const store_trial_def *trials, size_t n,
+                         uint64_t *out_added)
+{
+    add_op op = {.sweep_id = sweep_id, .trials = trials, .n = n};
+    int rc = run_op(to_pg(st), true, add_fn, &op);
+    if (rc == 0)
+        *out_added = op.added;
+    return rc;
+}
+
+typedef struct read_op {
+    const char *name;
+    int64_t id;
+    uint64_t number;
+    const store_sweep_filter *filter;
+    const store_trial_query *query;
+    store_sweep *sweeps;
+    store_trial *trials;
+    store_attempt *attempts;
+    store_agent *agents;
+    size_t n;
+} read_op;
+
+static int get_sweep_fn(pg_store *s, void *arg)
+{
+    read_op *op = arg;
+    PGresult *r;
+    pargs p = {0};
+    pa_text(&p, op->name);
+    int rc = q_run(s, S_SWEEP_BY_NAME, &p, &r, "read a sweep");
+    if (rc < 0)
+        return rc;
+    if (PQntuples(r) == 0)
+        rc = sq_error_set(SQ_ENOTFOUND, "no sweep named '%s' in store '%s'", op->name, s->shown);
+    else {
+        op->sweeps = xmalloc(sizeof *op->sweeps);
+        read_sweep(r, 0, op->sweeps);
+    }
+    PQclear(r);
+    return rc;
+}
+
+static int pg_get_sweep(store *st, const char *name, store_sweep **out)
+{
+    read_op op = {.name = name};
+    int rc = run_op(to_pg(st), false, get_sweep_fn, &op);
+    if (rc == 0)
+        *out = op.sweeps;
+    return rc;
+}
+
+static int list_sweeps_fn(pg_store *s, void *arg)
+{
+    read_op *op = arg;
+    const store_sweep_filter *f = op->filter;
+    strbuf sql = SB_INIT;
+    pargs p = {0};
+    PGresult *r = NULL;
+    sb_adds(&sql, SWEEP_COLS " WHERE true");
+    if (f->nnames) {
+        sb_adds(&sql, " AND name IN (");
+        for (size_t i = 0; i < f->nnames && i < MAX_PARAMS - 3; i++) {
+            pa_text(&p, f->names[i]);
+            sb_addf(&sql, "%s$%d", i ? ", " : "", p.n);
+        }
+        sb_adds(&sql, ")");
+    }
+    if (f->tag) {
+        pa_text(&p, f->tag);
+        sb_addf(&sql, " AND tags_json::jsonb ? $%d", p.n);
+    }
+    if (f->since > 0) {
+        pa_dbl(&p, f->since);
+        sb_addf(&sql, " AND (created_at >= $%d OR updated_at >= $%d)", p.n, p.n);
+    }
+    if (f->runnable_only)
+        sb_adds(&sql, " AND state = 0 AND (open_ended OR " HAS_STATE("sweeps.id", "0") ")");
+    sb_adds(&sql, " ORDER BY created_at, id");
+    int rc = f->nnames > MAX_PARAMS - 3
+                 ? sq_error_set(SQ_EINVAL, "cannot list sweeps: more than %d names given",
+                                MAX_PARAMS - 3)
+                 : q_sql(s, sb_str(&sql), &p, &r, "list sweeps");
+    sb_release(&sql);
+    if (rc < 0)
+        return rc;
+    op->n = (size_t)PQntuples(r);
+    op->sweeps = xcalloc(op->n ? op->n : 1, sizeof *op->sweeps);
+    for (size_t i = 0; i < op->n; i++)
+        read_sweep(r, (int)i, &op->sweeps[i]);
+    PQclear(r);
+    return 0;
+}
+
+static int pg_list_sweeps(store *st, const store_sweep_filter *f, store_sweep **out, size_t *n)
+{
+    read_op op = {.filter = f};
+    int rc = run_op(to_pg(st), false, list_sweeps_fn, &op);
+    if (rc < 0)
+        return rc;
+    *out = op.sweeps;
+    *n = op.n;
+    return 0;
+}
+
+typedef struct name_op {
+    const char *name;
+    sweep_state state;
+    bool failed, cancelled;
+    uint64_t n;
+} name_op;
+
+static int set_state_fn(pg_store *s, void *arg)
+{
+    name_op *op = arg;
+    int64_t id;
+    int cur;
+    int rc = sweep_id_state(s, op->name, &id, &cur);
+    if (rc < 0)
+        return rc;
+    if (cur == SWEEP_CANCELLED)
+        return sq_error_set(SQ_ECONFLICT,
+                            "cannot %s sweep '%s': it was cancelled: run 'sweepq retry %s "
+                            "--cancelled' to run its cancelled trials again",
+                            op->state == SWEEP_PAUSED ? "pause" : "resume", op->name, op->name);
+    if (cur == SWEEP_FINISHED || cur == (int)op->state)
+        return 0;
+    pargs p = {0};
+    pa_int(&p, id);
+    pa_int(&p, (int)op->state);
+    rc = q_run(s, S_SWEEP_SET_STATE, &p, NULL, "change a sweep's state");
+    return rc < 0 ? rc : settle(s, id);
+}
+
+static int pg_set_sweep_state(store *st, const char *name, sweep_state state)
+{
+    name_op op = {.name = name, .state = state};
+    return run_op(to_pg(st), true, set_state_fn, &op);
+}
+
+static int cancel_fn(pg_store *s, void *arg)
+{
+    name_op *op = arg;
+    int64_t id;
+    int cur;
+    int rc = sweep_id_state(s, op->name, &id, &cur);
+    if (rc == 0)
+        rc = run_id(s, S_CANCEL_TRIALS, id, &op->n, "cancel a sweep");
+    if (rc == 0)
+        rc = run_id(s, S_CANCEL_SWEEP, id, NULL, "cancel a sweep");
+    return rc;
+}
+
+static int pg_cancel(store *st, const char *name, uint64_t *out_n)
+{
+    name_op op = {.name = name};
+    int rc = run_op(to_pg(st), true, cancel_fn, &op);
+    if (rc == 0)
+        *out_n = op.n;
+    return rc;
+}
+
+static int retry_fn(pg_store *s, void *arg)
+{
+    name_op *op = arg;
+    int64_t id;
+    int cur;
+    int rc = sweep_id_state(s, op->name, &id, &cur);
+    if (rc < 0)
+        return rc;
+    PGresult *r;
+    pargs p = {0};
+    pa_int(&p, id);
+    pa_bool(&p, op->failed);
+    pa_bool(&p, op->cancelled);
+    if ((rc = q_run(s, S_RETRY, &p, &r, "retry trials")) < 0)
+        return rc;
+    op->n = strtoull(PQcmdTuples(r), NULL, 10);
+    PQclear(r);
+    return op->n ? run_id(s, S_REOPEN, id, NULL, "reopen a sweep") : 0;
+}
+
+static int pg_retry(store *st, const char *name, bool failed, bool cancelled, uint64_t *out_n)
+{
+    if (!failed && !cancelled)
+        failed = cancelled = true;
+    name_op op = {.name = name, .failed = failed, .cancelled = cancelled};
+    int rc = run_op(to_pg(st), true, retry_fn, &op);
+    if (rc == 0)
+        *out_n = op.n;
+    return rc;
+}
+
+typedef struct gc_op {
+    double before;
+    char **names;
+    size_t n;
+} gc_op;
+
+static int gc_fn(pg_store *s, void *arg)
+{
+    gc_op *op = arg;
+    PGresult *r;
+    pargs p = {0};
+    pa_dbl(&p, op->before);
+    int rc = q_run(s, S_GC, &p, &r, "delete old sweeps");
+    if (rc < 0)
+        return rc;
+    op->n = (size_t)PQntuples(r);
+    op->names = op->n ? xcalloc(op->n, sizeof *op->names) : NULL;
+    for (size_t i = 0; i < op->n; i++)
+        op->names[i] = col_text(r, (int)i, 0);
+    PQclear(r);
+    return 0;
+}
+
+static int pg_gc(store *st, double before, char ***out_names, size_t *out_n)
+{
+    gc_op op = {.before = before};
+    int rc = run_op(to_pg(st), false, gc_fn, &op);
+    if (rc < 0)
+        return rc;
+    *out_names = op.names;
+    *out_n = op.n;
+    return 0;
+}
+
+typedef struct completion_op {
+    int64_t sweep_id;
+    const char *by;
+    bool won;
+} completion_op;
+
+static int completion_fn(pg_store *s, void *arg)
+{
+    completion_op *op = arg;
+    PGresult *r;
+    pargs p = {0};
+    pa_int(&p, op->sweep_id);
+    pa_text(&p, op->by);
+    int rc = q_run(s, S_COMPLETION, &p, &r, "claim a sweep's completion");
+    if (rc < 0)
+        return rc;
+    op->won = strcmp(PQcmdTuples(r), "1") == 0;
+    PQclear(r);
+    return op->won ? 0 : sweep_exists(s, op->sweep_id);
+}
+
+static int pg_claim_completion(store *st, int64_t sweep_id, const char *by, bool *won)
+{
+    completion_op op = {.sweep_id = sweep_id, .by = by};
+    int rc = run_op(to_pg(st), true, completion_fn, &op);
+    if (rc == 0)
+        *won = op.won;
+    return rc;
+}
+
+/* ---- trials ------------------------------------------------------------ */
+
+static int list_trials_fn(pg_store *s, void *arg)
+{
+    read_op *op = arg;
+    const store_trial_query *qy = op->query;
+    int64_t id;
+    int cur;
+    int rc = sweep_id_state(s, qy->sweep, &id, &cur);
+    if (rc < 0)
+        return rc;
+    strbuf sql = SB_INIT;
+    pargs p = {0};
+    pa_text(&p, qy->sweep);
+    pa_int(&p, id);
+    /* The state is written into the SQL so that the planner can use the
+     * partial indexes. */
+    sb_adds(&sql, TRIAL_COLS("$1") " FROM trials t WHERE t.sweep_id = $2");
+    if (qy->state >= 0)
+        sb_addf(&sql, " AND t.state = %d", qy->state);
+    const char *dir = qy->descending ? "DESC" : "ASC";
+    if (qy->sort_metric) {
+        pa_text(&p, qy->sort_metric);
+        sb_addf(&sql,
+                " ORDER BY jsonb_typeof(t.metrics_json -> $3) IS DISTINCT FROM 'number', "
+                "CASE WHEN jsonb_typeof(t.metrics_json -> $3) = 'number' THEN "
+                "(t.metrics_json ->> $3)::float8 END %s, t.number",
+                dir);
+    } else {
+        sb_addf(&sql, " ORDER BY t.number %s", dir);
+    }
+    if (qy->limit)
+        sb_addf(&sql, " LIMIT %zu", qy->limit);
+    PGresult *r;
+    rc = q_sql(s, sb_str(&sql), &p, &r, "list trials");
+    sb_release(&sql);
+    if (rc < 0)
+        return rc;
+    op->n = (size_t)PQntuples(r);
+    op->trials = xcalloc(op->n ? op->n : 1, sizeof *op->trials);
+    for (size_t i = 0; i < op->n; i++)
+        read_trial(r, (int)i, &op->trials[i]);
+    PQclear(r);
+    return 0;
+}
+
+static int pg_list_trials(store *st, const store_trial_query *q, store_trial **out, size_t *n)
+{
+    read_op op = {.query = q};
+    int rc = run_op(to_pg(st), true, list_trials_fn, &op);
+    if (rc < 0)
+        return rc;
+    *out = op.trials;
+    *n = op.n;
+    return 0;
+}
+
+static int get_trial_fn(pg_store *s, void *arg)
+{
+    read_op *op = arg;
+    PGresult *r;
+    pargs p = {0};
+    pa_text(&p, op->name);
+    pa_int(&p, (int64_t)op->number);
+    int rc = q_run(s, S_TRIAL_GET, &p, &r, "read a trial");
+    if (rc < 0)
+        return rc;
+    if (PQntuples(r) == 1) {
+        op->trials = xmalloc(sizeof *op->trials);
+        read_trial(r, 0, op->trials);
+        PQclear(r);
+        return 0;
+    }
+    PQclear(r);
+    int64_t id;
+    int cur;
+    rc = sweep_id_state(s, op->name, &id, &cur);
+    return rc < 0 ? rc
+                  : sq_error_set(SQ_ENOTFOUND, "no trial %llu in sweep '%s'",
+                                 (unsigned long long)op->number, op->name);
+}
+
+static int pg_get_trial(store *st, const char *sweep, uint64_t number, store_trial **out)
+{
+    read_op op = {.name = sweep, .number = number};
+    int rc = run_op(to_pg(st), false, get_trial_fn, &op);
+    if (rc == 0)
+        *out = op.trials;
+    return rc;
+}
+
+/* Reads the trial's fencing columns; *found false when it is gone. */
+static int read_fence(pg_store *s, int64_t trial_id, bool *found, int *state, int *attempt,
+                      bool *cancel_requested)
+{
+    PGresult *r;
+    pargs p = {0};
+    pa_int(&p, trial_id);
+    int rc = q_run(s, S_TRIAL_FENCE, &p, &r, "read a trial");
+    if (rc < 0)
+        return rc;
+    *found = PQntuples(r) == 1;
+    if (*found) {
+        *state = col_int(r, 0, 0);
+        *attempt = col_int(r, 0, 1);
+        *cancel_requested = col_bool(r, 0, 2);
+    }
+    PQclear(r);
+    return 0;
+}
+
+static int trial_exists(pg_store *s, int64_t trial_id)
+{
+    bool found = false, cancel;
+    int state, attempt;
+    int rc = read_fence(s, trial_id, &found, &state, &attempt, &cancel);
+    if (rc == 0 && !found)
+        rc = sq_error_set(SQ_ENOTFOUND, "no trial with id %lld in store '%s'", (long long)trial_id,
+                          s->shown);
+    return rc;
+}
+
+static int attempts_fn(pg_store *s, void *arg)
+{
+    read_op *op = arg;
+    PGresult *r;
+    pargs p = {0};
+    pa_int(&p, op->id);
+    int rc = q_run(s, S_ATTEMPTS, &p, &r, "list attempts");
+    if (rc < 0)
+        return rc;
+    op->n = (size_t)PQntuples(r);
+    op->attempts = xcalloc(op->n ? op->n : 1, sizeof *op->attempts);
+    for (size_t i = 0; i < op->n; i++) {
+        store_attempt *a = &op->attempts[i];
+        int row = (int)i;
+        a->attempt = col_int(r, row, 0);
+        a->agent_id = col_text(r, row, 1);
+        a->started_at = col_dbl(r, row, 2);
+        a->finished_at = col_dbl(r, row, 3);
+        a->outcome = (attempt_outcome)col_int(r, row, 4);
+        a->exit_code = col_int(r, row, 5);
+        a->term_signal = col_int(r, row, 6);
+        a->error = col_text(r, row, 7);
+    }
+    PQclear(r);
+    return op->n ? 0 : trial_exists(s, op->id);
+}
+
+static int pg_list_attempts(store *st, int64_t trial_id, store_attempt **out, size_t *n)
+{
+    read_op op = {.id = trial_id};
+    int rc = run_op(to_pg(st), false, attempts_fn, &op);
+    if (rc < 0) {
+        store_attempts_free(op.attempts, op.n);
+        return rc;
+    }
+    *out = op.attempts;
+    *n = op.n;
+    return 0;
+}
+
+/* ---- agents ------------------------------------------------------------ */
+
+static int register_fn(pg_store *s, void *arg)
+{
+    const store_agent_info *a = arg;
+    pargs p = {0};
+    pa_text(&p, a->id);
+    pa_text(&p, a->host);
+    pa_int(&p, a->pid);
+    pa_int(&p, a->slots);
+    pa_text(&p, a->gpus_json);
+    pa_text(&p, a->version);
+    return q_run(s, S_AGENT_REGISTER, &p, NULL, "register an agent");
+}
+
+static int pg_register_agent(store *st, const store_agent_info *a)
+{
+    return run_op(to_pg(st), false, register_fn, (void *)a);
+}
+
+static int deregister_fn(pg_store *s, void *arg)
+{
+    pargs p = {0};
+    pa_text(&p, arg);
+    return q_run(s, S_AGENT_DELETE, &p, NULL, "deregister an agent");
+}
+
+static int pg_deregister_agent(store *st, const char *agent_id)
+{
+    return run_op(to_pg(st), false, deregister_fn, (void *)agent_id);
+}
+
+static int agents_fn(pg_store *s, void *arg)
+{
+    read_op *op = arg;
+    PGresult *r;
+    int rc = q_run(s, S_NOW, NULL, &r, "read the clock");
+    if (rc < 0)
+        return rc;
+    double now = col_dbl(r, 0, 1), alive_for = AGENT_ALIVE_MIN;
+    if (2 * col_dbl(r, 0, 2) > alive_for)
+        alive_for = 2 * col_dbl(r, 0, 2);
+    PQclear(r);
+    if ((rc = q_run(s, S_AGENTS, NULL, &r, "list agents")) < 0)
+        return rc;
+    op->n = (size_t)PQntuples(r);
+    op->agents = xcalloc(op->n ? op->n : 1, sizeof *op->agents);
+    for (size_t i = 0; i < op->n; i++) {
+        store_agent *a = &op->agents[i];
+        int row = (int)i;
+        a->id = col_text(r, row, 0);
+        a->host = col_text(r, row, 1);
+        a->pid = col_int(r, row, 2);
+        a->slots = col_int(r, row, 3);
+        a->gpus_json = col_text(r, row, 4);
+        a->version = col_text(r, row, 5);
+        a->started_at = col_dbl(r, row, 6);
+        a->last_seen = col_dbl(r, row, 7);
+        a->running = col_int(r, row, 8);
+        a->alive = now - a->last_seen <= alive_for;
+    }
+    PQclear(r);
+    return 0;
+}
+
+static int pg_list_agents(store *st, store_agent **out, size_t *n)
+{
+    read_op op = {0};
+    int rc = run_op(to_pg(st), true, agents_fn, &op);
+    if (rc < 0)
+        return rc;
+    *out = op.agents;
+    *n = op.n;
+    return 0;
+}
+
+/* ---- claim, heartbeat, finish, reap ------------------------------------- */
+
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* Expires leases whose time has passed and settles their sweeps. */
+static int reap_locked(pg_store *s, uint64_t *out_n)
+{
+    PGresult *r;
+    *out_n = 0;
+    int rc = q_run(s, S_REAP, NULL, &r, "expire leases");
+    if (rc < 0)
+        return rc;
+    size_t n = (size_t)PQntuples(r);
+    int64_t *ids = xcalloc(n ? n : 1, sizeof *ids);
+    for (size_t i = 0; i < n; i++)
+        ids[i] = col_i64(r, (int)i, 0);
+    PQclear(r);
+    qsort(ids, n, sizeof *ids, cmp_i64);
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        if (i == 0 || ids[i] != ids[i - 1])
+            rc = settle(s, ids[i]);
+    }
+    free(ids);
+    if (rc == 0)
+        *out_n = n;
+    return rc;
+}
+
+typedef struct claim_op {
+    const char *agent_id;
+    int64_t sweep_id;
+    size_t max;
+    store_claimed *v;
+    size_t n;
+} claim_op;
+
+static int cmp_claim(const void *a, const void *b)
+{
+    const store_claimed *x = a, *y = b;
+    return (x->number > y->number) - (x->number < y->number);
+}
+
+static int claim_fn(pg_store *s, void *arg)
+{
+    claim_op *op = arg;
+    uint64_t reaped;
+    store_claims_free(op->v, op->n);
+    op->v = NULL;
+    op->n = 0;
+    int rc = reap_locked(s, &reaped);
+    if (rc < 0)
+        return rc;
+    PGresult *r;
+    pargs p = {0};
+    pa_int(&p, op->sweep_id);
+    pa_text(&p, op->agent_id);
+    pa_int(&p, op->max > INT64_MAX ? INT64_MAX : (int64_t)op->max);
+    if ((rc = q_run(s, S_CLAIM, &p, &r, "claim trials")) < 0)
+        return rc;
+    size_t n = (size_t)PQntuples(r);
+    op->v = n ? xcalloc(n, sizeof *op->v) : NULL;
+    for (size_t i = 0; i < n; i++) {
+        store_claimed *c = &op->v[i];
+        int row = (int)i;
+        c->trial_id = col_i64(r, row, 0);
+        c->sweep_id = op->sweep_id;
+        c->number = (uint64_t)col_i64(r, row, 1);
+        c->attempt = col_int(r, row, 2);
+        c->failures = col_int(r, row, 3);
+        c->resume = c->attempt > 1;
+        c->params_json = col_text(r, row, 4);
+        c->key = col_text(r, row, 5);
+        c->lease_expires = col_dbl(r, row, 6);
+    }
+    op->n = n;
+    PQclear(r);
+    /* Nothing pending, not active, or no such sweep: the reaping stays
+     * committed either way. */
+    if (n == 0 && (rc = sweep_exists(s, op->sweep_id)) == SQ_ENOTFOUND) {
+        int crc = simple(s, "COMMIT", "commit a transaction");
+        rc = crc < 0 ? crc : SQ_ENOTFOUND;
+    }
+    return rc;
+}
+
+static int pg_claim(store *st, const char *agent_id, int64_t sweep_id, size_t max,
+                    store_claimed **out, size_t *n)
+{
+    pg_store *s = to_pg(st);
+    claim_op op = {.agent_id = agent_id, .sweep_id = sweep_id, .max = max};
+    int rc = run_op(s, true, claim_fn, &op);
+    if (rc == SQ_ENOTFOUND)
+        rc = sq_error_set(SQ_ENOTFOUND, "no sweep with id %lld in store '%s'", (long long)sweep_id,
+                          s->shown);
+    if (rc < 0) {
+        store_claims_free(op.v, op.n);
+        return rc;
+    }
+    if (op.n > 1)
+        qsort(op.v, op.n, sizeof *op.v, cmp_claim);
+    *out = op.v;
+    *n = op.n;
+    return 0;
+}
+
+typedef struct heartbeat_op {
+    const char *agent_id;
+    store_lease *leases;
+    size_t n;
+} heartbeat_op;
+
+static int heartbeat_fn(pg_store *s, void *arg)
+{
+    heartbeat_op *op = arg;
+    strbuf ids = SB_INIT, attempts = SB_INIT;
+    array_start(&ids);
+    array_start(&attempts);
+    for (size_t i = 0; i < op->n; i++) {
+        sb_addc(&ids, ids.len > 1 ? ',' : '{');
+        sb_addf(&ids, "%lld", (long long)op->leases[i].trial_id);
+        sb_addc(&attempts, attempts.len > 1 ? ',' : '{');
+        sb_addf(&attempts, "%d", op->leases[i].attempt);
+    }
+    pargs p = {0};
+    pa_text(&p, op->agent_id);
+    pa_text(&p, array_end(&ids));
+    pa_text(&p, array_end(&attempts));
+    PGresult *r;
+    int rc = q_run(s, S_HEARTBEAT, &p, &r, "renew leases");
+    sb_release(&ids);
+    sb_release(&attempts);
+    if (rc < 0)
+        return rc;
+    for (int row = 0; row < PQntuples(r); row++) {
+        int64_t id = col_i64(r, row, 0);
+        int attempt = col_int(r, row, 1);
+        for (size_t i = 0; i < op->n; i++) {
+            store_lease *l = &op->leases[i];
+            if (l->trial_id != id || l->attempt != attempt)
+                continue;
+            l->cancel = !col_bool(r, row, 2) && col_bool(r, row, 3);
+            l->lost = !col_bool(r, row, 2) && !l->cancel;
+        }
+    }
+    PQclear(r);
+    return 0;
+}
+
+static int pg_heartbeat(store *st, const char *agent_id, store_lease *leases, size_t n)
+{
+    heartbeat_op op = {.agent_id = agent_id, .leases = leases, .n = n};
+    return run_op(to_pg(st), false, heartbeat_fn, &op);
+}
+
+/* SQ_ELEASE_LOST with what the trial is now. */
+static int lease_lost(pg_store *s, int64_t trial_id, int attempt, const char *what)
+{
+    bool found = false, cancel = false;
+    int state = 0, cur = 0;
+    int rc = read_fence(s, trial_id, &found, &state, &cur, &cancel);
+    if (rc < 0)
+        return rc;
+    if (!found)
+        return sq_error_set(SQ_ELEASE_LOST,
+                            "cannot %s of trial %lld attempt %d: lease lost: the trial was "
+                            "deleted",
+                            what, (long long)trial_id, attempt);
+    return sq_error_set(SQ_ELEASE_LOST,
+                        "cannot %s of trial %lld attempt %d: lease lost: the trial is %s at "
+                        "attempt %d",
+                        what, (long long)trial_id, attempt, trial_state_name((trial_state)state),
+                        cur);
+}
+
+/* SQ_EINVAL unless text is a JSON object. */
+static int check_object(const char *text, const char *what)
+{
+    json_error_t err;
+    json_t *v = json_loads(text, 0, &err);
+    bool ok = json_is_object(v);
+    json_decref(v);
+    if (!ok)
+        return sq_error_set(SQ_EINVAL, "invalid %s '%.60s': expected a JSON object%s%s", what, text,
+                            v ? "" : ": ", v ? "" : err.text);
+    return 0;
+}
+
+typedef struct finish_op {
+    int64_t trial_id;
+    int attempt;
+    const store_result *r;
+} finish_op;
+
+static int finish_fn(pg_store *s, void *arg)
+{
+    finish_op *op = arg;
+    const store_result *res = op->r;
+    bool uses_try = res->outcome == OUTCOME_FAILED || res->outcome == OUTCOME_TIMED_OUT ||
+                    res->outcome == OUTCOME_LOST;
+    int next = res->outcome == OUTCOME_SUCCEEDED   ? TRIAL_SUCCEEDED
+               : res->outcome == OUTCOME_CANCELLED ? TRIAL_CANCELLED
+                                                   : TRIAL_PENDING;
+    pargs p = {0};
+    pa_int(&p, op->trial_id);
+    pa_int(&p, op->attempt);
+    pa_int(&p, res->outcome);
+    pa_int(&p, uses_try);
+    pa_int(&p, next);
+    pa_int(&p, res->exit_code);
+    pa_int(&p, res->term_signal);
+    pa_text(&p, res->error);
+    pa_text(&p, res->metrics_json);
+    PGresult *r;
+    int rc = q_run(s, S_FINISH, &p, &r, "record a trial's end");
+    if (rc < 0)
+        return rc;
+    if (PQntuples(r) == 0) {
+        PQclear(r);
+        return lease_lost(s, op->trial_id, op->attempt, "record the end");
+    }
+    int64_t sweep_id = col_i64(r, 0, 0);
+    int state = col_int(r, 0, 1);
+    PQclear(r);
+    /* Back to pending: the sweep cannot be finishing. */
+    return state == TRIAL_PENDING ? run_id(s, S_TOUCH, sweep_id, NULL, "update the sweep's state")
+                                  : settle(s, sweep_id);
+}
+
+static int pg_finish(store *st, int64_t trial_id, int attempt, const store_result *r)
+{
+    int rc = r->metrics_json ? check_object(r->metrics_json, "final metrics") : 0;
+    if (rc < 0)
+        return rc;
+    finish_op op = {.trial_id = trial_id, .attempt = attempt, .r = r};
+    return run_op(to_pg(st), true, finish_fn, &op);
+}
+
+typedef struct metrics_op {
+    int64_t trial_id;
+    int attempt;
+    json_t *rows;
+    char *json;
+} metrics_op;
+
+static int metrics_fn(pg_store *s, void *arg)
+{
+    metrics_op *op = arg;
+    json_t *latest = json_object();
+    strbuf steps = SB_INIT, times = SB_INIT, names = SB_INIT, values = SB_INIT;
+    array_start(&steps);
+    array_start(&times);
+    array_start(&names);
+    array_start(&values);
+    size_t i;
+    json_t *row;
+    json_array_foreach(op->rows, i, row)
+    {
+        if (!json_is_object(row))
+            continue;
+        json_t *step_v = json_object_get(row, "step"), *time_v = json_object_get(row, "time");
+        const char *name;
+        json_t *value;
+        json_object_foreach(row, name, value)
+        {
+            if (!json_is_number(value) || strcmp(name, "step") == 0 || strcmp(name, "time") == 0)
+                continue;
+            sb_addc(&steps, steps.len > 1 ? ',' : '{');
+            if (json_is_number(step_v))
+                sb_addf(&steps, "%lld", (long long)json_number_value(step_v));
+            else
+                sb_adds(&steps, "NULL");
+            sb_addc(&times, times.len > 1 ? ',' : '{');
+            if (json_is_number(time_v))
+                sb_addf(&times, "%.17g", json_number_value(time_v));
+            else
+                sb_adds(&times, "NULL");
+            array_add_text(&names, name);
+            sb_addc(&values, values.len > 1 ? ',' : '{');
+            sb_addf(&values, "%.17g", json_number_value(value));
+            json_object_set(latest, name, value);
+        }
+    }
+    char *patch = json_dumps(latest, JSON_COMPACT | JSON_REAL_PRECISION(15));
+    pargs p = {0};
+    pa_int(&p, op->trial_id);
+    pa_int(&p, op->attempt);
+    pa_text(&p, array_end(&steps));
+    pa_text(&p, array_end(&times));
+    pa_text(&p, array_end(&names));
+    pa_text(&p, array_end(&values));
+    int rc = q_run(s, S_METRIC_INSERT, &p, NULL, "record metrics");
+    /* The fence comes last so that it also covers the inserts above. */
+    pargs q = {0};
+    pa_int(&q, op->trial_id);
+    pa_int(&q, op->attempt);
+    pa_text(&q, patch ? patch : "{}");
+    PGresult *r = NULL;
+    if (rc == 0 && (rc = q_run(s, S_METRICS_PATCH, &q, &r, "record metrics")) == 0) {
+        bool changed = strcmp(PQcmdTuples(r), "1") == 0;
+        PQclear(r);
+        if (!changed)
+            rc = lease_lost(s, op->trial_id, op->attempt, "record metrics");
+    }
+    free(patch);
+    json_decref(latest);
+    sb_release(&steps);
+    sb_release(&times);
+    sb_release(&names);
+    sb_release(&values);
+    return rc;
+}
+
+static int pg_append_metrics(store *st, int64_t trial_id, int attempt, const char *rows_json)
+{
+    json_error_t err;
+    json_t *rows = json_loads(rows_json, JSON_DECODE_ANY, &err);
+    if (json_is_object(rows)) { /* one row alone is fine too */
+        json_t *arr = json_array();
+        json_array_append_new(arr, rows);
+        rows = arr;
+    }
+    int rc;
+    if (!json_is_array(rows)) {
+        rc = sq_error_set(SQ_EINVAL,
+                          "invalid metrics of trial %lld: expected a JSON array of objects%s%s",
+                          (long long)trial_id, rows ? "" : ": ", rows ? "" : err.text);
+    } else {
+        metrics_op op = {.trial_id = trial_id, .attempt = attempt, .rows = rows};
+        rc = run_op(to_pg(st), true, metrics_fn, &op);
+    }
+    json_decref(rows);
+    return rc;
+}
+
+static int get_metrics_fn(pg_store *s, void *arg)
+{
+    metrics_op *op = arg;
+    int rc = trial_exists(s, op->trial_id);
+    if (rc < 0)
+        return rc;
+    PGresult *r;
+    pargs p = {0};
+    pa_int(&p, op->trial_id);
+    if ((rc = q_run(s, S_METRICS_GET, &p, &r, "read metrics")) < 0)
+        return rc;
+    json_t *arr = json_array();
+    for (int row = 0; row < PQntuples(r); row++) {
+        json_t *o = json_object();
+        json_object_set_new(o, "attempt", json_integer(col_i64(r, row, 0)));
+        json_object_set_new(
+            o, "step", PQgetisnull(r, row, 1) ? json_null() : json_integer(col_i64(r, row, 1)));
+        json_object_set_new(o, "time", json_real(col_dbl(r, row, 2)));
+        json_object_set_new(o, "name", json_string(PQgetvalue(r, row, 3)));
+        json_object_set_new(o, "value",
+                            PQgetisnull(r, row, 4) ? json_null() : json_real(col_dbl(r, row, 4)));
+        json_array_append_new(arr, o);
+    }
+    PQclear(r);
+    char *text = json_dumps(arr, JSON_COMPACT | JSON_REAL_PRECISION(15));
+    json_decref(arr);
+    free(op->json);
+    op->json = xstrdup(text ? text : "[]");
+    free(text);
+    return 0;
+}
+
+static int pg_get_metrics(store *st, int64_t trial_id, char **out_json)
+{
+    metrics_op op = {.trial_id = trial_id};
+    int rc = run_op(to_pg(st), true, get_metrics_fn, &op);
+    if (rc < 0) {
+        free(op.json);
+        return rc;
+    }
+    *out_json = op.json;
+    return 0;
+}
+
+typedef struct reap_op {
+    uint64_t n;
+} reap_op;
+
+static int reap_fn(pg_store *s, void *arg)
+{
+    reap_op *op = arg;
+    return reap_locked(s, &op->n);
+}
+
+static int pg_reap(store *st, uint64_t *out_n)
+{
+    reap_op op = {0};
+    int rc = run_op(to_pg(st), true, reap_fn, &op);
+    if (rc == 0)
+        *out_n = op.n;
+    return rc;
+}
+
+typedef struct import_op {
+    int64_t trial_id;
+    const char *metrics_json;
+} import_op;
+
+static int import_fn(pg_store *s, void *arg)
+{
+    import_op *op = arg;
+    PGresult *r;
+    pargs p = {0};
+    pa_int(&p, op->trial_id);
+    pa_text(&p, op->metrics_json);
+    int rc = q_run(s, S_IMPORT, &p, &r, "import a result");
+    if (rc < 0)
+        return rc;
+    if (PQntuples(r) == 1) {
+        int64_t sweep_id = col_i64(r, 0, 0);
+        PQclear(r);
+        return settle(s, sweep_id);
+    }
+    PQclear(r);
+    bool found, cancel;
+    int state = 0, attempt = 0;
+    if ((rc = read_fence(s, op->trial_id, &found, &state, &attempt, &cancel)) < 0)
+        return rc;
+    return found ? sq_error_set(SQ_ECONFLICT,
+                                "cannot import a result for trial %lld: it is %s, not pending",
+                                (long long)op->trial_id, trial_state_name((trial_state)state))
+                 : sq_error_set(SQ_ENOTFOUND, "no trial with id %lld in store '%s'",
+                                (long long)op->trial_id, s->shown);
+}
+
+static int pg_import_result(store *st, int64_t trial_id, const char *metrics_json)
+{
+    int rc = check_object(metrics_json, "imported metrics");
+    if (rc < 0)
+        return rc;
+    import_op op = {.trial_id = trial_id, .metrics_json = metrics_json};
+    return run_op(to_pg(st), true, import_fn, &op);
+}
+
+const store_backend store_postgres_backend = {
+    .version = STORE_BACKEND_VERSION,
+    .scheme = "postgresql",
+    .open = pg_open,
+    .close = pg_close,
+    .now = pg_now,
+    .create_sweep = pg_create_sweep,
+    .add_trials = pg_add_trials,
+    .get_sweep = pg_get_sweep,
+    .list_sweeps = pg_list_sweeps,
+    .set_sweep_state = pg_set_sweep_state,
+    .cancel = pg_cancel,
+    .retry = pg_retry,
+    .gc = pg_gc,
+    .claim_completion = pg_claim_completion,
+    .list_trials = pg_list_trials,
+    .get_trial = pg_get_trial,
+    .list_attempts = pg_list_attempts,
+    .register_agent = pg_register_agent,
+    .deregister_agent = pg_deregister_agent,
+    .list_agents = pg_list_agents,
+    .claim = pg_claim,
+    .heartbeat = pg_heartbeat,
+    .finish = pg_finish,
+    .append_metrics = pg_append_metrics,
+    .get_metrics = pg_get_metrics,
+    .reap = pg_reap,
+    .import_result = pg_import_result,
+};
