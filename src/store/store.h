@@ -71,16 +71,16 @@ typedef enum {
 } sweep_state;
 
 typedef enum {
-    OUTCOME_NONE = 0,  /* attempt still running */
+    OUTCOME_NONE = 0, /* attempt still running */
     OUTCOME_SUCCEEDED,
-    OUTCOME_FAILED,    /* non-zero exit or killed by a signal */
+    OUTCOME_FAILED, /* non-zero exit or killed by a signal */
     OUTCOME_TIMED_OUT,
     OUTCOME_PREEMPTED, /* agent stopped it (signal); no try used */
     OUTCOME_LOST,      /* lease expired: the agent vanished */
     OUTCOME_CANCELLED,
 } attempt_outcome;
 
-const char *trial_state_name(trial_state s);   /* "pending", ... */
+const char *trial_state_name(trial_state s); /* "pending", ... */
 int trial_state_parse(const char *name, trial_state *out);
 const char *sweep_state_name(sweep_state s);
 const char *attempt_outcome_name(attempt_outcome o);
@@ -103,8 +103,8 @@ double store_now(store *st);
 /* ---- sweeps ------------------------------------------------------------ */
 
 typedef struct store_trial_def {
-    uint64_t number;   /* 1-based, stable */
-    const char *key;   /* spec_params_key */
+    uint64_t number;         /* 1-based, stable */
+    const char *key;         /* spec_params_key */
     const char *params_json; /* canonical JSON object */
 } store_trial_def;
 
@@ -115,15 +115,15 @@ typedef struct store_sweep_def {
     const char *command_json; /* the command template; a change is a conflict */
     const char **tags;
     size_t ntags;
-    const char *metric_name;  /* NULL if none */
+    const char *metric_name; /* NULL if none */
     bool maximize;
     int max_attempts;
-    double lease_ttl;         /* seconds */
-    double timeout;           /* seconds, 0 = none */
-    int cpus, gpus;           /* per trial */
-    uint64_t gpu_memory;      /* bytes per trial, 0 = none */
-    bool open_ended;          /* random without run_cap: agents add trials */
-    uint64_t total;           /* expected trial count; 0 when open-ended */
+    double lease_ttl;    /* seconds */
+    double timeout;      /* seconds, 0 = none */
+    int cpus, gpus;      /* per trial */
+    uint64_t gpu_memory; /* bytes per trial, 0 = none */
+    bool open_ended;     /* random without run_cap: agents add trials */
+    uint64_t total;      /* expected trial count; 0 when open-ended */
     const store_trial_def *trials;
     size_t ntrials;
 } store_sweep_def;
@@ -147,7 +147,7 @@ typedef struct store_sweep {
     uint64_t gpu_memory;
     bool open_ended;
     uint64_t total;
-    uint64_t next_number;  /* one past the highest trial number stored */
+    uint64_t next_number;                       /* one past the highest trial number stored */
     double created_at, updated_at, finished_at; /* 0 = not yet */
     store_counts counts;
     bool completion_claimed;
@@ -212,13 +212,13 @@ typedef struct store_trial {
     char *key;
     char *params_json;
     trial_state state;
-    int attempt;        /* current/last attempt number (fencing token) */
+    int attempt; /* current/last attempt number (fencing token) */
     int failures;
-    char *agent_id;     /* running: who holds it */
+    char *agent_id; /* running: who holds it */
     double lease_expires;
     double created_at, started_at, finished_at;
-    int exit_code;      /* -1 if none */
-    int term_signal;    /* 0 if none */
+    int exit_code;   /* -1 if none */
+    int term_signal; /* 0 if none */
     attempt_outcome last_outcome;
     char *error;        /* "CUDA out of memory", "timed out after 30s", ... */
     char *metrics_json; /* final metrics {"loss": 0.2}; "{}" if none */
@@ -229,11 +229,11 @@ void store_trial_free(store_trial *t);
 void store_trials_free(store_trial *t, size_t n);
 
 typedef struct store_trial_query {
-    const char *sweep;      /* name, required */
-    int state;              /* -1: any; else a trial_state */
-    const char *sort_metric;/* NULL: by number */
+    const char *sweep;       /* name, required */
+    int state;               /* -1: any; else a trial_state */
+    const char *sort_metric; /* NULL: by number */
     bool descending;
-    size_t limit;           /* 0: all */
+    size_t limit; /* 0: all */
 } store_trial_query;
 
 int store_list_trials(store *st, const store_trial_query *q, store_trial **out, size_t *n);
@@ -254,10 +254,10 @@ int store_list_attempts(store *st, int64_t trial_id, store_attempt **out, size_t
 /* ---- agents: claim, heartbeat, finish ---------------------------------- */
 
 typedef struct store_agent_info {
-    const char *id;     /* unique: host:pid:random */
+    const char *id; /* unique: host:pid:random */
     const char *host;
     int pid;
-    int slots;          /* CPU slots */
+    int slots;             /* CPU slots */
     const char *gpus_json; /* the GPUs it has, or NULL */
     const char *version;
 } store_agent_info;
@@ -269,7 +269,7 @@ typedef struct store_agent {
     char *id, *host, *gpus_json, *version;
     int pid, slots, running;
     double started_at, last_seen;
-    bool alive;         /* last_seen within 2x the largest lease TTL (>= 120 s) */
+    bool alive; /* last_seen within 2x the largest lease TTL (>= 120 s) */
 } store_agent;
 void store_agents_free(store_agent *a, size_t n);
 int store_list_agents(store *st, store_agent **out, size_t *n);
@@ -281,9 +281,9 @@ typedef struct store_claim {
     int64_t trial_id;
     int64_t sweep_id;
     uint64_t number;
-    int attempt;        /* the fencing token to quote in every write */
-    int failures;       /* earlier failed tries */
-    bool resume;        /* an earlier attempt ran */
+    int attempt;  /* the fencing token to quote in every write */
+    int failures; /* earlier failed tries */
+    bool resume;  /* an earlier attempt ran */
     char *params_json;
     char *key;
     double lease_expires;
@@ -297,15 +297,15 @@ void store_claims_free(store_claimed *c, size_t n);
  * sweep's lease_ttl. Reaps expired leases first. *n may be 0 (nothing to
  * claim). SQ_ENOTFOUND if the sweep is gone.
  */
-int store_claim(store *st, const char *agent_id, int64_t sweep_id, size_t max,
-                store_claimed **out, size_t *n);
+int store_claim(store *st, const char *agent_id, int64_t sweep_id, size_t max, store_claimed **out,
+                size_t *n);
 
 typedef struct store_lease {
     int64_t trial_id;
     int attempt;
     /* out: what the agent must do */
-    bool lost;          /* no longer this attempt: kill the child, write nothing */
-    bool cancel;        /* cancelled by the user: kill the child */
+    bool lost;   /* no longer this attempt: kill the child, write nothing */
+    bool cancel; /* cancelled by the user: kill the child */
 } store_lease;
 
 /*
@@ -316,9 +316,9 @@ int store_heartbeat(store *st, const char *agent_id, store_lease *leases, size_t
 
 typedef struct store_result {
     attempt_outcome outcome;
-    int exit_code;          /* -1 if killed by a signal */
+    int exit_code; /* -1 if killed by a signal */
     int term_signal;
-    const char *error;      /* one line, or NULL */
+    const char *error;        /* one line, or NULL */
     const char *metrics_json; /* final metrics object, or NULL */
 } store_result;
 
