@@ -22,6 +22,7 @@ fi
 D=${1:-$(mktemp -d /tmp/sqpg.XXXXXX)}
 mkdir -p "$D"
 D=$(cd "$D" && pwd)
+cd / # the server and runuser need no access to the caller's directory
 DB=sweep
 
 if [ "$(id -u)" -eq 0 ]; then
