@@ -1206,7 +1206,7 @@ static int list_sweeps_fn(pg_store *s, void *arg)
     if (rc < 0)
         return rc;
     op->n = (size_t)PQntuples(r);
-    op->sweeps = xcalloc(op->n ? op->n : 1, sizeof *op->sweeps);
+    op->sweeps = op->n ? xcalloc(op->n, sizeof *op->sweeps) : NULL;
     for (size_t i = 0; i < op->n; i++)
         read_sweep(r, (int)i, &op->sweeps[i]);
     PQclear(r);
@@ -1415,7 +1415,7 @@ static int list_trials_fn(pg_store *s, void *arg)
     if (rc < 0)
         return rc;
     op->n = (size_t)PQntuples(r);
-    op->trials = xcalloc(op->n ? op->n : 1, sizeof *op->trials);
+    op->trials = op->n ? xcalloc(op->n, sizeof *op->trials) : NULL;
     for (size_t i = 0; i < op->n; i++)
         read_trial(r, (int)i, &op->trials[i]);
     PQclear(r);
@@ -1503,12 +1503,15 @@ static int attempts_fn(pg_store *s, void *arg)
     read_op *op = arg;
     PGresult *r;
     pargs p = {0};
+    store_attempts_free(op->attempts, op->n); /* from an earlier try of run_op */
+    op->attempts = NULL;
+    op->n = 0;
     pa_int(&p, op->id);
     int rc = q_run(s, S_ATTEMPTS, &p, &r, "list attempts");
     if (rc < 0)
         return rc;
     op->n = (size_t)PQntuples(r);
-    op->attempts = xcalloc(op->n ? op->n : 1, sizeof *op->attempts);
+    op->attempts = op->n ? xcalloc(op->n, sizeof *op->attempts) : NULL;
     for (size_t i = 0; i < op->n; i++) {
         store_attempt *a = &op->attempts[i];
         int row = (int)i;
@@ -1584,7 +1587,7 @@ static int agents_fn(pg_store *s, void *arg)
     if ((rc = q_run(s, S_AGENTS, NULL, &r, "list agents")) < 0)
         return rc;
     op->n = (size_t)PQntuples(r);
-    op->agents = xcalloc(op->n ? op->n : 1, sizeof *op->agents);
+    op->agents = op->n ? xcalloc(op->n, sizeof *op->agents) : NULL;
     for (size_t i = 0; i < op->n; i++) {
         store_agent *a = &op->agents[i];
         int row = (int)i;
