@@ -55,7 +55,7 @@ extern char **environ;
 #define TICK_PERIOD 0.25
 #define BACKOFF_BASE 0.05
 #define BACKOFF_CAP 5.0
-#define METRICS_BATCH 500 /* pending rows that trigger an append before the tick */
+#define META_AFTER 1.0 /* seconds: params.json and command.txt for trials past it */
 #define ERROR_LINE_MAX 200
 
 /* ---- small pieces ---------------------------------------------------------- */
@@ -87,6 +87,7 @@ typedef struct agent_sweep {
     double lease_ttl, timeout;
     int cpus;
     bool open_ended;
+    bool params_file;     /* the command reads TRIAL_DIR/params.json */
     bool usable;          /* false: cannot run here (message given once) */
     bool exhausted;       /* the last claim found nothing */
     bool completion_due;  /* try store_claim_completion */
@@ -112,8 +113,11 @@ typedef struct job {
     double deadline; /* timeout (mono), 0: none */
     stop_reason stop;
     double term_at, kill_at;
-    bool reaped; /* ended, not yet settled (output read, outcome decided) */
-    bool exited; /* settled, waiting for its outcome to be recorded */
+    char *params_json; /* the claim's, for params.json */
+    char *display;     /* the command as one line, for command.txt */
+    bool meta_written; /* params.json and command.txt are there */
+    bool reaped;       /* ended, not yet settled (output read, outcome decided) */
+    bool exited;       /* settled, waiting for its outcome to be recorded */
     store_result result;
     char *error, *final, *rows;
     backoff bo;
@@ -363,6 +367,19 @@ static agent_sweep *sweep_find(agent *a, int64_t id)
     return NULL;
 }
 
+/* True when the command template of sp (command, env, workdir) holds text. */
+static bool spec_mentions(const spec *sp, const char *text)
+{
+    for (size_t i = 0; i < sp->ncommand; i++)
+        if (strstr(sp->command[i], text))
+            return true;
+    for (size_t i = 0; i < sp->nenv; i++)
+        if (strstr(sp->env[i].value, text))
+            return true;
+    return (sp->command_shell && strstr(sp->command_shell, text)) ||
+           (sp->workdir && strstr(sp->workdir, text));
+}
+
 /* Adds sweep s to the cache; a sweep that cannot run here is cached as
  * unusable, with one warning. */
 static agent_sweep *sweep_add(agent *a, const store_sweep *s)
@@ -401,6 +418,7 @@ static agent_sweep *sweep_add(agent *a, const store_sweep *s)
              s->name, sw->cpus, a->slots, sw->cpus);
         return sw;
     }
+    sw->params_file = spec_mentions(sw->sp, "${args_json_file}");
     build_base_env(sw);
     sw->usable = true;
     return sw;
@@ -530,6 +548,36 @@ static void log_line(const job *j, const char *text)
 }
 
 /*
+ * Writes params.json and command.txt into the trial directory. They are for
+ * people (and for ${args_json_file}, written before the start then), so they
+ * are written once a trial has run for META_AFTER seconds or has ended
+ * otherwise than by succeeding: a trial that succeeds at once costs two
+ * files fewer, which is most of an agent's time per trial when trials are
+ * short. Its parameters are in the store either way.
+ */
+static int job_write_meta(job *j)
+{
+    if (j->meta_written)
+        return 0;
+    j->meta_written = true;
+    json_t *params = json_loads(j->params_json ? j->params_json : "{}", 0, NULL);
+    char *pj = spec_args_json(params ? params : json_object());
+    json_decref(params);
+    char *path = xasprintf("%s/params.json", j->dir);
+    int rc = write_text_file(path, pj);
+    free(pj);
+    free(path);
+    if (rc)
+        return rc;
+    path = xasprintf("%s/command.txt", j->dir);
+    char *line = xasprintf("%s\n", j->display ? j->display : "");
+    rc = write_text_file(path, line);
+    free(line);
+    free(path);
+    return rc;
+}
+
+/*
  * Prepares the trial directory and starts the child. Returns 0, or an error
  * whose message becomes the attempt's error (*exec_failed when the program
  * itself could not be run).
@@ -571,22 +619,16 @@ static int job_spawn(agent *a, job *j, const store_claimed *c, bool *exec_failed
     }
     have_cmd = true;
 
-    path = xasprintf("%s/params.json", j->dir);
-    if (!c->resume || access(path, F_OK) != 0) {
-        char *pj = spec_args_json(params);
-        rc = write_text_file(path, pj);
-        free(pj);
-        if (rc)
-            goto out;
+    j->display = xstrdup(cmd.display ? cmd.display : "");
+    if (sw->params_file) { /* the command reads it: it must be there first */
+        path = xasprintf("%s/params.json", j->dir);
+        if (!c->resume || access(path, F_OK) != 0) {
+            rc = job_write_meta(j);
+            if (rc)
+                goto out;
+        }
         free(path);
-        path = xasprintf("%s/command.txt", j->dir);
-        char *line = xasprintf("%s\n", cmd.display ? cmd.display : "");
-        rc = write_text_file(path, line);
-        free(line);
-        if (rc)
-            goto out;
     }
-    free(path);
     path = xasprintf("%s/attempt-%d.log", j->dir, j->attempt);
     j->log_fd = open(path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     if (j->log_fd < 0) {
@@ -659,6 +701,8 @@ static void job_free(job *j)
     metrics_free(j->m);
     sb_release(&j->last_line);
     free(j->dir);
+    free(j->params_json);
+    free(j->display);
     free(j->error);
     free(j->final);
     free(j->rows);
@@ -696,6 +740,7 @@ static void job_start(agent *a, agent_sweep *sw, const store_claimed *c)
     sb_init(&j->last_line, ERROR_LINE_MAX + 1);
     j->m = metrics_new(sw->pattern);
     j->dir = xasprintf("%s/%llu", sw->trials_dir, (unsigned long long)c->number);
+    j->params_json = xstrdup(c->params_json);
     XGROW(a->jobs, a->jobs_cap, a->njobs + 1);
     a->jobs[a->njobs++] = j;
     sw->running++;
@@ -713,6 +758,8 @@ static void job_start(agent *a, agent_sweep *sw, const store_claimed *c)
     /* It never ran: record a failed attempt with the reason, also in its log. */
     j->error = xstrdup(sq_error_msg());
     log_line(j, j->error);
+    if (j->log_fd >= 0)
+        job_write_meta(j);
     j->exited = true;
     j->result.outcome = OUTCOME_FAILED;
     j->result.exit_code = exec_failed ? 127 : -1;
@@ -893,6 +940,8 @@ static void job_settle(agent *a, job *j, double now)
     }
     job_collect(a, j, true);
     outcome(a, j);
+    if (j->result.outcome != OUTCOME_SUCCEEDED && job_write_meta(j) != 0)
+        warn(a, j->sw, "trial %llu: %s", (unsigned long long)j->number, sq_error_msg());
     j->final = metrics_final_json(j->m);
     j->result.metrics_json = j->final;
     j->exited = true;
@@ -1099,6 +1148,8 @@ static void run_timers(agent *a, double now)
     for (size_t i = 0; i < a->njobs;) {
         job *j = a->jobs[i];
         if (j->live) {
+            if (!j->meta_written && now >= j->started + META_AFTER && job_write_meta(j) != 0)
+                warn(a, j->sw, "trial %llu: %s", (unsigned long long)j->number, sq_error_msg());
             if (j->deadline && now >= j->deadline) {
                 j->deadline = 0;
                 job_stop(a, j, STOP_TIMEOUT, SIGTERM, now);
@@ -1370,6 +1421,8 @@ static double next_wake(const agent *a, double now)
     for (size_t i = 0; i < a->njobs; i++) {
         const job *j = a->jobs[i];
         if (j->live) {
+            if (!j->meta_written)
+                EARLIER(j->started + META_AFTER);
             EARLIER(j->deadline);
             EARLIER(j->term_at);
             EARLIER(j->kill_at);

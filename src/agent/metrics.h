@@ -19,7 +19,7 @@
  *     ignored; names longer than METRICS_MAX_NAME are ignored.
  *   - Memory is bounded: at most METRICS_MAX_NAMES distinct names are kept;
  *     rows wait in memory only until metrics_take_rows, which the agent
- *     calls on every tick and whenever metrics_pending passes its batch.
+ *     calls on every tick (it reads at most 4 MiB of output per tick).
  */
 #ifndef SQ_METRICS_H
 #define SQ_METRICS_H

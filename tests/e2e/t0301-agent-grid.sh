@@ -9,7 +9,8 @@ cat >sweep.yaml <<EOF
 name: grid
 method: grid
 program: $TRAINER
-command: [$PYTHON, "\${program}", --ledger=$TEST_DIR/ledger, --dump_env=1, --metrics=both, "\${args}"]
+command: [$PYTHON, "\${program}", --ledger=$TEST_DIR/ledger, --dump_env=1, --metrics=both,
+          --sleep=1.2, "\${args}"]
 metric: {name: loss, goal: minimize}
 env: {EXTRA_SETTING: "x-\${param.x}"}
 parameters:
@@ -91,6 +92,22 @@ expect 'running the same spec again runs nothing' '
 
 expect 'plain progress lines name each trial with its metrics' '
     grep -Eq "^trial [0-9] succeeded in [0-9.]+m?s: loss=" run.err
+'
+
+cat >jsonfile.yaml <<EOF
+name: jsonfile
+method: grid
+command: [$PYTHON, -c, "import json, sys; print(\"lr=%s\" % json.load(open(sys.argv[1]))[\"lr\"])",
+          "\${args_json_file}"]
+metric: {name: lr, goal: minimize}
+parameters:
+  lr: {values: [0.25, 0.5]}
+EOF
+
+expect 'a command reading \${args_json_file} finds params.json at its start' '
+    sq run jsonfile.yaml >jsonfile.out 2>jsonfile.err &&
+    sq trials jsonfile --json >jsonfile.json &&
+    test "$(json_get "[t[\"metrics\"][\"lr\"] for t in d]" <jsonfile.json)" = "[0.25, 0.5]"
 '
 
 finish
