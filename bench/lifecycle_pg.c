@@ -9,8 +9,9 @@
  * (postgresql://USER@HOST:PORT; bench/lifecycle_pg.sh starts one). For
  * P = 1, 4 and 16 agent processes and each store (a new SQLite file; a new
  * PostgreSQL database), each process loops store_claim(max 1) +
- * store_finish(succeeded) until nothing is left: everything an agent's
- * store calls cost (reaping, fencing, settling the sweep). Processes open
+ * store_heartbeat(that lease) + store_finish(succeeded) until nothing is
+ * left: everything an agent's store calls cost for a short trial (reaping,
+ * renewing, fencing, settling the sweep). Processes open
  * their store before a common start; the clock runs from the start to the
  * last process's exit; every trial is checked succeeded at the end.
  *
@@ -115,7 +116,7 @@ static int64_t create(const char *url, uint64_t n, double *secs)
     return id;
 }
 
-/* One agent process: claim one, finish it, until nothing is left. */
+/* One agent process: claim one, renew its lease, finish it, until nothing is left. */
 static int child(const char *url, int64_t id, int slot, int gate)
 {
     store *st = NULL;
@@ -135,6 +136,12 @@ static int child(const char *url, int64_t id, int slot, int gate)
             return 11;
         if (n == 0)
             break;
+        /* one renewal per trial, as an agent's heartbeat would do */
+        store_lease l = {.trial_id = cl[0].trial_id, .attempt = cl[0].attempt};
+        while ((rc = store_heartbeat(st, agent, &l, 1)) < 0 && sq_error_is_transient(rc))
+            ;
+        if (rc < 0 || l.lost)
+            return 13;
         store_result r = {.outcome = OUTCOME_SUCCEEDED, .exit_code = 0};
         while ((rc = store_finish(st, cl[0].trial_id, cl[0].attempt, &r)) < 0 &&
                sq_error_is_transient(rc))
@@ -259,7 +266,8 @@ int main(int argc, char **argv)
     static const int procs[] = {1, 4, 16};
     static const char *const kinds[] = {"sqlite", "postgresql"};
     double rate[2][3];
-    printf("claim + finish of %llu trials through the store (trials/s)\n", (unsigned long long)n);
+    printf("claim + heartbeat + finish of %llu trials through the store (trials/s)\n",
+           (unsigned long long)n);
     printf("  agents    sqlite  postgresql  postgresql/sqlite\n");
     for (size_t p = 0; p < ARRAY_SIZE(procs); p++) {
         for (size_t k = 0; k < ARRAY_SIZE(kinds); k++) {
