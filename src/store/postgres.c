@@ -50,6 +50,7 @@
 #define AGENT_ALIVE_MIN 120.0 /* as sqlite.c */
 #define INSERT_CHUNK 5000     /* trials per INSERT ... unnest */
 #define MAX_PARAMS 20
+#define CONNECT_TIMEOUT "10" /* seconds, unless the URL says otherwise */
 
 #define NOW_EPOCH "extract(epoch from now())::float8"
 
@@ -460,6 +461,32 @@ static void disconnect(pg_store *s)
 }
 
 /*
+ * Connects with conninfo, under defaults that conninfo (or the PG*
+ * environment) overrides: give up connecting after CONNECT_TIMEOUT, and
+ * notice a peer that vanished mid-call within about half a minute (TCP
+ * keepalives and a user timeout) rather than the system's hours, so that an
+ * agent cut off from the database gets SQ_EIO and keeps its trials running.
+ */
+static PGconn *connect_with_defaults(const char *conninfo)
+{
+    static const char *const keys[] = {"connect_timeout",     "keepalives_idle",
+                                       "keepalives_interval", "keepalives_count",
+                                       "tcp_user_timeout",    "dbname"};
+    static const char *const envs[] = {"PGCONNECT_TIMEOUT", NULL, NULL, NULL, NULL, NULL};
+    static const char *const defaults[] = {CONNECT_TIMEOUT, "10", "5", "3", "30000", NULL};
+    const char *k[ARRAY_SIZE(keys) + 1], *v[ARRAY_SIZE(keys) + 1];
+    size_t n = 0;
+    for (size_t i = 0; i < ARRAY_SIZE(keys); i++) {
+        if (envs[i] && getenv(envs[i]))
+            continue;
+        k[n] = keys[i];
+        v[n++] = defaults[i] ? defaults[i] : conninfo; /* dbname last: expanded, it wins */
+    }
+    k[n] = v[n] = NULL;
+    return PQconnectdbParams(k, v, 1);
+}
+
+/*
  * Makes sure there is a working connection: after a loss, waits out the
  * backoff and connects anew (prepared statements are per connection).
  */
@@ -471,7 +498,7 @@ static int ensure_conn(pg_store *s)
     if (wait > 0)
         time_sleep(wait);
     disconnect(s);
-    s->conn = PQconnectdb(s->conninfo);
+    s->conn = connect_with_defaults(s->conninfo);
     if (s->conn && PQstatus(s->conn) == CONNECTION_OK) {
         s->broken = false;
         s->backoff = 0;
@@ -1179,13 +1206,13 @@ static int list_sweeps_fn(pg_store *s, void *arg)
     pargs p = {0};
     PGresult *r = NULL;
     sb_adds(&sql, SWEEP_COLS " WHERE true");
+    strbuf names = SB_INIT;
     if (f->nnames) {
-        sb_adds(&sql, " AND name IN (");
-        for (size_t i = 0; i < f->nnames && i < MAX_PARAMS - 3; i++) {
-            pa_text(&p, f->names[i]);
-            sb_addf(&sql, "%s$%d", i ? ", " : "", p.n);
-        }
-        sb_adds(&sql, ")");
+        array_start(&names);
+        for (size_t i = 0; i < f->nnames; i++)
+            array_add_text(&names, f->names[i]);
+        pa_text(&p, array_end(&names));
+        sb_addf(&sql, " AND name = ANY($%d::text[])", p.n);
     }
     if (f->tag) {
         pa_text(&p, f->tag);
@@ -1198,11 +1225,9 @@ static int list_sweeps_fn(pg_store *s, void *arg)
     if (f->runnable_only)
         sb_adds(&sql, " AND state = 0 AND (open_ended OR " HAS_STATE("sweeps.id", "0") ")");
     sb_adds(&sql, " ORDER BY created_at, id");
-    int rc = f->nnames > MAX_PARAMS - 3
-                 ? sq_error_set(SQ_EINVAL, "cannot list sweeps: more than %d names given",
-                                MAX_PARAMS - 3)
-                 : q_sql(s, sb_str(&sql), &p, &r, "list sweeps");
+    int rc = q_sql(s, sb_str(&sql), &p, &r, "list sweeps");
     sb_release(&sql);
+    sb_release(&names);
     if (rc < 0)
         return rc;
     op->n = (size_t)PQntuples(r);
