@@ -85,6 +85,7 @@ enum stmt_id {
     S_SWEEP_ADDED,
     S_SWEEP_SET_STATE,
     S_PENDING_PROBE,
+    S_PENDING_PROBE_BY_TRIAL,
     S_SWEEP_LOCK,
     S_SETTLE,
     S_TOUCH,
@@ -140,6 +141,10 @@ static const char *const stmt_sql[S_COUNT] = {
     [S_SWEEP_SET_STATE] = "UPDATE sweeps SET state = $2, updated_at = " NOW_EPOCH " WHERE id = $1",
     [S_PENDING_PROBE] = "SELECT id FROM trials WHERE sweep_id = $1 AND state = 0 "
                         "ORDER BY number DESC LIMIT 1 FOR UPDATE SKIP LOCKED",
+    /* The same for the sweep of trial $1 (finish sends it with its update). */
+    [S_PENDING_PROBE_BY_TRIAL] = "SELECT id FROM trials WHERE sweep_id = (SELECT sweep_id FROM "
+                                 "trials WHERE id = $1) AND state = 0 "
+                                 "ORDER BY number DESC LIMIT 1 FOR UPDATE SKIP LOCKED",
     [S_SWEEP_LOCK] = "SELECT state FROM sweeps WHERE id = $1 FOR NO KEY UPDATE",
     [S_SETTLE] = "UPDATE sweeps SET state = 3, finished_at = " NOW_EPOCH ", updated_at = " NOW_EPOCH
                  " WHERE id = $1 AND " NOW_FINISHED("$1"),
@@ -385,22 +390,120 @@ static int take_result(pg_store *s, PGresult *res, PGresult **out, const char *w
     return 0;
 }
 
+/* Prepares statement id on this connection (once) and names it. */
+static int q_prepare(pg_store *s, enum stmt_id id, char name[16], const char *what)
+{
+    snprintf(name, 16, "s%d", (int)id);
+    if (s->prepared[id])
+        return 0;
+    int rc = take_result(s, PQprepare(s->conn, name, stmt_sql[id], 0, NULL), NULL, what);
+    if (rc == 0)
+        s->prepared[id] = true;
+    return rc;
+}
+
 /* Runs the cached statement id (prepared on first use on this connection). */
 static int q_run(pg_store *s, enum stmt_id id, const pargs *p, PGresult **out, const char *what)
 {
     char name[16];
-    snprintf(name, sizeof name, "s%d", (int)id);
     if (out)
         *out = NULL;
-    if (!s->prepared[id]) {
-        PGresult *res = PQprepare(s->conn, name, stmt_sql[id], 0, NULL);
-        int rc = take_result(s, res, NULL, what);
-        if (rc < 0)
-            return rc;
-        s->prepared[id] = true;
-    }
+    int rc = q_prepare(s, id, name, what);
+    if (rc < 0)
+        return rc;
     PGresult *res = PQexecPrepared(s->conn, name, p ? p->n : 0, p ? p->v : NULL, NULL, NULL, 0);
     return take_result(s, res, out, what);
+}
+
+/* One statement of a pipeline: the cached statement id, or sql when set. */
+typedef struct pstep {
+    enum stmt_id id;
+    const char *sql;
+    const pargs *p;
+} pstep;
+
+/* The connection is in a state this file cannot trust: drop it. */
+static int pipe_broken(pg_store *s, const char *what)
+{
+    char msg[512];
+    pg_message(s, NULL, msg, sizeof msg);
+    s->broken = true;
+    s->retryable = false;
+    return sq_error_set(SQ_EIO,
+                        "cannot %s: lost the connection to store '%s': %s: the next call "
+                        "reconnects",
+                        what, s->shown, msg);
+}
+
+/*
+ * Sends n statements in one libpq pipeline (one network round trip) and
+ * reads their results: out[i] gets step i's (the caller clears them). The
+ * first failure is returned and the steps after it did not run; inside a
+ * transaction the caller then rolls back. This is how a claim or a finish
+ * costs two round trips instead of four or five.
+ */
+static int q_pipeline(pg_store *s, const pstep *steps, size_t n, PGresult **out, const char *what)
+{
+    char names[8][16];
+    int rc = 0;
+    if (n > ARRAY_SIZE(names))
+        SQ_BUG("pipeline of %zu statements", n);
+    for (size_t i = 0; i < n; i++)
+        out[i] = NULL;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        if (!steps[i].sql)
+            rc = q_prepare(s, steps[i].id, names[i], what);
+    }
+    if (rc < 0)
+        return rc;
+    if (!PQenterPipelineMode(s->conn))
+        return pipe_broken(s, what);
+    for (size_t i = 0; i < n; i++) {
+        const pargs *p = steps[i].p;
+        int np = p ? p->n : 0;
+        const char *const *v = p ? p->v : NULL;
+        int ok = steps[i].sql ? PQsendQueryParams(s->conn, steps[i].sql, np, NULL, v, NULL, NULL, 0)
+                              : PQsendQueryPrepared(s->conn, names[i], np, v, NULL, NULL, 0);
+        if (!ok)
+            return pipe_broken(s, what);
+    }
+    if (!PQpipelineSync(s->conn))
+        return pipe_broken(s, what);
+    for (size_t i = 0; i < n; i++) {
+        PGresult *r = PQgetResult(s->conn);
+        if (!r || PQstatus(s->conn) == CONNECTION_BAD) {
+            PQclear(r);
+            rc = pipe_broken(s, what);
+            goto out;
+        }
+        ExecStatusType st = PQresultStatus(r);
+        if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK) {
+            out[i] = r;
+        } else {
+            if (st != PGRES_PIPELINE_ABORTED && rc == 0)
+                rc = pg_fail(s, r, what);
+            PQclear(r);
+        }
+        PGresult *end = PQgetResult(s->conn); /* each statement's results end with NULL */
+        if (end) {
+            PQclear(end);
+            rc = pipe_broken(s, what);
+            goto out;
+        }
+    }
+    PGresult *sync = PQgetResult(s->conn);
+    bool synced = sync && PQresultStatus(sync) == PGRES_PIPELINE_SYNC;
+    PQclear(sync);
+    if (!synced || !PQexitPipelineMode(s->conn))
+        rc = pipe_broken(s, what);
+out:
+    if (rc < 0) {
+        for (size_t i = 0; i < n; i++) {
+            PQclear(out[i]);
+            out[i] = NULL;
+        }
+    }
+    return rc;
 }
 
 /* Runs SQL built per call (list queries with variable filters). */
@@ -1650,6 +1753,8 @@ static int cmp_i64(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+static int settle_reaped(pg_store *s, const PGresult *r, uint64_t *out_n);
+
 /* Expires leases whose time has passed and settles their sweeps. */
 static int reap_locked(pg_store *s, uint64_t *out_n)
 {
@@ -1658,19 +1763,8 @@ static int reap_locked(pg_store *s, uint64_t *out_n)
     int rc = q_run(s, S_REAP, NULL, &r, "expire leases");
     if (rc < 0)
         return rc;
-    size_t n = (size_t)PQntuples(r);
-    int64_t *ids = xcalloc(n ? n : 1, sizeof *ids);
-    for (size_t i = 0; i < n; i++)
-        ids[i] = col_i64(r, (int)i, 0);
+    rc = settle_reaped(s, r, out_n);
     PQclear(r);
-    qsort(ids, n, sizeof *ids, cmp_i64);
-    for (size_t i = 0; i < n && rc == 0; i++) {
-        if (i == 0 || ids[i] != ids[i - 1])
-            rc = settle(s, ids[i]);
-    }
-    free(ids);
-    if (rc == 0)
-        *out_n = n;
     return rc;
 }
 
@@ -1688,6 +1782,26 @@ static int cmp_claim(const void *a, const void *b)
     return (x->number > y->number) - (x->number < y->number);
 }
 
+/* The rows of a reap: settles each sweep a reaped trial belonged to. */
+static int settle_reaped(pg_store *s, const PGresult *r, uint64_t *out_n)
+{
+    size_t n = (size_t)PQntuples(r);
+    int64_t *ids = xcalloc(n ? n : 1, sizeof *ids);
+    int rc = 0;
+    for (size_t i = 0; i < n; i++)
+        ids[i] = col_i64(r, (int)i, 0);
+    qsort(ids, n, sizeof *ids, cmp_i64);
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        if (i == 0 || ids[i] != ids[i - 1])
+            rc = settle(s, ids[i]);
+    }
+    free(ids);
+    *out_n = rc == 0 ? n : 0;
+    return rc;
+}
+
+/* Runs in its own transaction: BEGIN, the reap and the claim go in one
+ * pipeline; the settling of reaped sweeps (rare) and COMMIT follow. */
 static int claim_fn(pg_store *s, void *arg)
 {
     claim_op *op = arg;
@@ -1695,16 +1809,16 @@ static int claim_fn(pg_store *s, void *arg)
     store_claims_free(op->v, op->n);
     op->v = NULL;
     op->n = 0;
-    int rc = reap_locked(s, &reaped);
-    if (rc < 0)
-        return rc;
-    PGresult *r;
     pargs p = {0};
     pa_int(&p, op->sweep_id);
     pa_text(&p, op->agent_id);
     pa_int(&p, op->max > INT64_MAX ? INT64_MAX : (int64_t)op->max);
-    if ((rc = q_run(s, S_CLAIM, &p, &r, "claim trials")) < 0)
+    const pstep steps[] = {{.sql = "BEGIN"}, {.id = S_REAP}, {.id = S_CLAIM, .p = &p}};
+    PGresult *res[ARRAY_SIZE(steps)];
+    int rc = q_pipeline(s, steps, ARRAY_SIZE(steps), res, "claim trials");
+    if (rc < 0)
         return rc;
+    PGresult *r = res[2];
     size_t n = (size_t)PQntuples(r);
     op->v = n ? xcalloc(n, sizeof *op->v) : NULL;
     for (size_t i = 0; i < n; i++) {
@@ -1721,14 +1835,16 @@ static int claim_fn(pg_store *s, void *arg)
         c->lease_expires = col_dbl(r, row, 6);
     }
     op->n = n;
-    PQclear(r);
-    /* Nothing pending, not active, or no such sweep: the reaping stays
+    rc = PQntuples(res[1]) ? settle_reaped(s, res[1], &reaped) : 0;
+    PQclear(res[0]);
+    PQclear(res[1]);
+    PQclear(res[2]);
+    /* Nothing pending, not active, or no such sweep: the reaping is
      * committed either way. */
-    if (n == 0 && (rc = sweep_exists(s, op->sweep_id)) == SQ_ENOTFOUND) {
-        int crc = simple(s, "COMMIT", "commit a transaction");
-        rc = crc < 0 ? crc : SQ_ENOTFOUND;
-    }
-    return rc;
+    if (rc == 0 && n == 0)
+        rc = sweep_exists(s, op->sweep_id);
+    int crc = rc == 0 || rc == SQ_ENOTFOUND ? simple(s, "COMMIT", "commit a transaction") : 0;
+    return crc < 0 ? crc : rc;
 }
 
 static int pg_claim(store *st, const char *agent_id, int64_t sweep_id, size_t max,
@@ -1736,7 +1852,7 @@ static int pg_claim(store *st, const char *agent_id, int64_t sweep_id, size_t ma
 {
     pg_store *s = to_pg(st);
     claim_op op = {.agent_id = agent_id, .sweep_id = sweep_id, .max = max};
-    int rc = run_op(s, true, claim_fn, &op);
+    int rc = run_op(s, false, claim_fn, &op); /* claim_fn begins and commits */
     if (rc == SQ_ENOTFOUND)
         rc = sq_error_set(SQ_ENOTFOUND, "no sweep with id %lld in store '%s'", (long long)sweep_id,
                           s->shown);
@@ -1839,6 +1955,12 @@ typedef struct finish_op {
     const store_result *r;
 } finish_op;
 
+/*
+ * Runs in its own transaction, in two round trips: BEGIN, the fenced
+ * update and settle's probe (by the trial's sweep) in one pipeline; then
+ * COMMIT, after the sweep's lock and check when the probe found no pending
+ * trial (see settle).
+ */
 static int finish_fn(pg_store *s, void *arg)
 {
     finish_op *op = arg;
@@ -1848,7 +1970,7 @@ static int finish_fn(pg_store *s, void *arg)
     int next = res->outcome == OUTCOME_SUCCEEDED   ? TRIAL_SUCCEEDED
                : res->outcome == OUTCOME_CANCELLED ? TRIAL_CANCELLED
                                                    : TRIAL_PENDING;
-    pargs p = {0};
+    pargs p = {0}, t = {0};
     pa_int(&p, op->trial_id);
     pa_int(&p, op->attempt);
     pa_int(&p, res->outcome);
@@ -1858,20 +1980,35 @@ static int finish_fn(pg_store *s, void *arg)
     pa_int(&p, res->term_signal);
     pa_text(&p, res->error);
     pa_text(&p, res->metrics_json);
-    PGresult *r;
-    int rc = q_run(s, S_FINISH, &p, &r, "record a trial's end");
+    pa_int(&t, op->trial_id);
+    const pstep steps[] = {
+        {.sql = "BEGIN"}, {.id = S_FINISH, .p = &p}, {.id = S_PENDING_PROBE_BY_TRIAL, .p = &t}};
+    PGresult *r[ARRAY_SIZE(steps)];
+    int rc = q_pipeline(s, steps, ARRAY_SIZE(steps), r, "record a trial's end");
     if (rc < 0)
         return rc;
-    if (PQntuples(r) == 0) {
-        PQclear(r);
+    bool found = PQntuples(r[1]) == 1;
+    int64_t sweep_id = found ? col_i64(r[1], 0, 0) : 0;
+    bool pending = PQntuples(r[2]) > 0; /* the sweep is not finishing */
+    for (size_t i = 0; i < ARRAY_SIZE(r); i++)
+        PQclear(r[i]);
+    if (!found)
         return lease_lost(s, op->trial_id, op->attempt, "record the end");
-    }
-    int64_t sweep_id = col_i64(r, 0, 0);
-    int state = col_int(r, 0, 1);
-    PQclear(r);
-    /* Back to pending: the sweep cannot be finishing. */
-    return state == TRIAL_PENDING ? run_id(s, S_TOUCH, sweep_id, NULL, "update the sweep's state")
-                                  : settle(s, sweep_id);
+    uint64_t settled = 0;
+    if (!pending &&
+        ((rc = run_id(s, S_SWEEP_LOCK, sweep_id, NULL, "lock a sweep")) < 0 ||
+         (rc = run_id(s, S_SETTLE, sweep_id, &settled, "update the sweep's state")) < 0))
+        return rc;
+    if (settled)
+        return simple(s, "COMMIT", "commit a transaction");
+    pargs q = {0};
+    pa_int(&q, sweep_id);
+    const pstep tail[] = {{.id = S_TOUCH, .p = &q}, {.sql = "COMMIT"}};
+    PGresult *tr[ARRAY_SIZE(tail)];
+    rc = q_pipeline(s, tail, ARRAY_SIZE(tail), tr, "record a trial's end");
+    for (size_t i = 0; rc == 0 && i < ARRAY_SIZE(tr); i++)
+        PQclear(tr[i]);
+    return rc;
 }
 
 static int pg_finish(store *st, int64_t trial_id, int attempt, const store_result *r)
@@ -1880,7 +2017,7 @@ static int pg_finish(store *st, int64_t trial_id, int attempt, const store_resul
     if (rc < 0)
         return rc;
     finish_op op = {.trial_id = trial_id, .attempt = attempt, .r = r};
-    return run_op(to_pg(st), true, finish_fn, &op);
+    return run_op(to_pg(st), false, finish_fn, &op); /* finish_fn begins and commits */
 }
 
 typedef struct metrics_op {
