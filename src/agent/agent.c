@@ -5,11 +5,16 @@
  * Structure: one poll() loop on a self-pipe. Signal handlers only count
  * their signal and write a byte to the pipe; each turn of the loop
  *   1. acts on new signals (drain, stop),
- *   2. looks at its children after a SIGCHLD (by pid, never waitpid(-1)),
- *   3. runs what is due: stop escalations and timeouts, the heartbeat, the
+ *   2. after a SIGCHLD, reaps the children that ended (by pid, never
+ *      waitpid(-1)), freeing their slots,
+ *   3. claims what fits the free slots and starts it: a slot is refilled
+ *      before anything else is done about the trial that left it,
+ *   4. settles the ended trials: reads the rest of their output, decides
+ *      the outcome, records it,
+ *   5. runs what is due: stop escalations and timeouts, the heartbeat, the
  *      reading of logs and metrics files, retries of store writes,
- *   4. claims what fits the free slots and starts it,
- *   5. sleeps until the earliest deadline (at most IDLE_POLL).
+ *   6. sleeps until the earliest deadline (at most IDLE_POLL), or not at
+ *      all when this turn changed something.
  *
  * Invariants:
  *   - A job exists from its claim until its outcome is recorded or its
@@ -46,10 +51,11 @@
 extern char **environ;
 
 #define DEFAULT_GRACE 10.0
-#define HEARTBEAT_MAX 1.0   /* renew at least this often: cancel seen within 1 s */
-#define HEARTBEAT_IDLE 10.0 /* the agent's liveness while nothing runs */
-#define IDLE_POLL 1.0       /* look for new work this often when idle */
-#define TAIL_PERIOD 1.0     /* read logs and metrics files this often */
+#define HEARTBEAT_MAX 1.0    /* renew at least this often: cancel seen within 1 s */
+#define HEARTBEAT_IDLE 10.0  /* the agent's liveness while nothing runs */
+#define IDLE_POLL 1.0        /* look for new work this often when idle */
+#define COMPLETION_POLL 10.0 /* look for ended sweeps nobody completed this often */
+#define TAIL_PERIOD 1.0      /* read logs and metrics files this often */
 #define TAIL_PERIOD_SHOWN 0.1
 #define TAIL_TICK_BYTES ((size_t)4 << 20)
 #define TICK_PERIOD 0.25
@@ -84,6 +90,7 @@ typedef struct agent_sweep {
     char **owned_env; /* the strings of base_env this struct allocated */
     size_t nowned_env;
     char *trials_dir;
+    char *program_abs; /* a relative `program` found in the project root, made absolute */
     double lease_ttl, timeout;
     int cpus;
     bool open_ended;
@@ -146,7 +153,7 @@ typedef struct agent {
     uint64_t claimed;
     bool draining, stopping;
     bool progress; /* something changed this turn: turn again at once */
-    double last_refresh, last_job_end, empty_round_at, last_done_check;
+    double last_refresh, last_job_end, empty_round_at, last_done_check, last_ended_check;
     double next_heartbeat, next_tail, next_tick;
     backoff claim_bo, hb_bo;
     uint64_t rng;
@@ -283,7 +290,7 @@ static int signals_install(saved_signals *saved)
         memset(&sa, 0, sizeof sa);
         /* SIGPIPE: a closed terminal or pipe must not kill the agent. */
         sa.sa_handler = handled_signals[i] == SIGPIPE ? SIG_IGN : on_signal;
-        sigemptyset(&sa.sa_mask);
+        sigfillset(&sa.sa_mask); /* handlers never nest: each count is exact */
         sa.sa_flags = SA_RESTART | (handled_signals[i] == SIGCHLD ? SA_NOCLDSTOP : 0);
         sigaction(handled_signals[i], &sa, &saved->old[i]);
     }
@@ -356,6 +363,7 @@ static void sweep_free(agent_sweep *sw)
     free(sw->owned_env);
     free(sw->base_env);
     free(sw->trials_dir);
+    free(sw->program_abs);
     free(sw);
 }
 
@@ -419,6 +427,14 @@ static agent_sweep *sweep_add(agent *a, const store_sweep *s)
         return sw;
     }
     sw->params_file = spec_mentions(sw->sp, "${args_json_file}");
+    const char *prog = sw->sp->program;
+    if (prog && prog[0] != '/') {
+        char *abs = xasprintf("%s/%s", a->cfg->ws->root, prog);
+        if (access(abs, F_OK) == 0)
+            sw->program_abs = abs;
+        else
+            free(abs);
+    }
     build_base_env(sw);
     sw->usable = true;
     return sw;
@@ -485,24 +501,16 @@ static int make_trial_dir(const char *dir)
     return mkdir_p(dir, 0755);
 }
 
-/* argv with a relative ${program} made absolute against the project root:
- * the trial runs in its own directory, the program lives in the project. */
-static char **resolve_argv(const agent *a, const agent_sweep *sw, const spec_command *cmd,
-                           char **owned)
+/* argv with the items that are exactly a relative ${program} replaced by
+ * sw->program_abs: the trial runs in its own directory, the program lives in
+ * the project. The strings stay cmd's (or sw's). */
+static char **resolve_argv(const agent_sweep *sw, const spec_command *cmd)
 {
     char **argv = xmalloc((cmd->argc + 1) * sizeof *argv);
-    const char *prog = sw->sp->program;
-    *owned = NULL;
     for (size_t i = 0; i < cmd->argc; i++) {
         argv[i] = cmd->argv[i];
-        if (!*owned && prog && prog[0] != '/' && !strcmp(cmd->argv[i], prog)) {
-            char *abs = xasprintf("%s/%s", a->cfg->ws->root, prog);
-            if (access(abs, F_OK) == 0) {
-                argv[i] = *owned = abs;
-            } else {
-                free(abs);
-            }
-        }
+        if (sw->program_abs && !strcmp(cmd->argv[i], sw->sp->program))
+            argv[i] = sw->program_abs;
     }
     argv[cmd->argc] = NULL;
     return argv;
@@ -561,7 +569,9 @@ static int job_write_meta(job *j)
         return 0;
     j->meta_written = true;
     json_t *params = json_loads(j->params_json ? j->params_json : "{}", 0, NULL);
-    char *pj = spec_args_json(params ? params : json_object());
+    if (!params)
+        params = json_object();
+    char *pj = spec_args_json(params);
     json_decref(params);
     char *path = xasprintf("%s/params.json", j->dir);
     int rc = write_text_file(path, pj);
@@ -590,7 +600,7 @@ static int job_spawn(agent *a, job *j, const store_claimed *c, bool *exec_failed
     memset(&cmd, 0, sizeof cmd);
     bool have_cmd = false;
     char **argv = NULL, **env = NULL, **env_owned = NULL;
-    char *prog_owned = NULL, *path = NULL, *workdir = NULL;
+    char *path = NULL, *workdir = NULL;
     size_t nenv_owned = 0;
     int rc = 0;
     *exec_failed = false;
@@ -645,7 +655,7 @@ static int job_spawn(agent *a, job *j, const store_claimed *c, bool *exec_failed
             j->metrics_start = stt.st_size;
     }
 
-    argv = resolve_argv(a, sw, &cmd, &prog_owned);
+    argv = resolve_argv(sw, &cmd);
     env = build_env(sw, j, c, &cmd, &env_owned, &nenv_owned);
     if (cmd.workdir && cmd.workdir[0] != '/')
         workdir = xasprintf("%s/%s", a->cfg->ws->root, cmd.workdir);
@@ -679,7 +689,6 @@ out:
     free(env_owned);
     free(env);
     free(argv);
-    free(prog_owned);
     free(workdir);
     free(path);
     if (have_cmd)
@@ -1189,11 +1198,14 @@ static void run_timers(agent *a, double now)
     }
 }
 
-/* Runs sw's on_complete when this agent wins the sweep's completion. */
+/* Claims the completion of sw, which has nothing left to run here; runs
+ * its on_complete when this agent won it. */
 static void try_complete(agent *a, agent_sweep *sw, double now)
 {
     sw->completion_due = false;
-    if (sw->completion_done || !sw->usable || !sw->sp->on_complete || sw->running)
+    /* Claimed even without on_complete: the sweep's end is then handled
+     * for good, and no agent looks at it again. */
+    if (sw->completion_done || !sw->usable || sw->running)
         return;
     bool won = false;
     int rc = store_claim_completion(a->st, sw->id, a->id, &won);
@@ -1208,7 +1220,7 @@ static void try_complete(agent *a, agent_sweep *sw, double now)
         warn(a, sw, "cannot claim the completion of sweep '%s': %s", sw->name, sq_error_msg());
         return;
     }
-    if (!won)
+    if (!won || !sw->sp->on_complete)
         return;
     size_t n = 0;
     while (environ[n])
@@ -1242,6 +1254,43 @@ static void try_complete(agent *a, agent_sweep *sw, double now)
     }
     free(mine);
     free(env);
+}
+
+/* True when nothing of s is left to run and its completion is unclaimed. */
+static bool ended_unclaimed(const store_sweep *s)
+{
+    bool ended = s->state == SWEEP_FINISHED || s->state == SWEEP_CANCELLED ||
+                 (!s->open_ended && s->counts.pending == 0 && s->counts.running == 0);
+    return ended && s->counts.running == 0 && !s->completion_claimed;
+}
+
+/*
+ * Sweeps can end with nobody there to see it: the last trial failed for
+ * good when its lease expired, or the agent that finished it was killed
+ * before it claimed the completion. An idle agent looks for such sweeps
+ * among its own (names, tag) now and then, and runs their on_complete.
+ */
+static int complete_ended_sweeps(agent *a, double now)
+{
+    store_sweep_filter f = {.names = a->cfg->sweeps, .nnames = a->cfg->nsweeps, .tag = a->cfg->tag};
+    store_sweep *list = NULL;
+    size_t n = 0;
+    int rc = store_list_sweeps(a->st, &f, &list, &n);
+    if (rc)
+        return rc;
+    a->last_ended_check = now;
+    for (size_t i = 0; i < n; i++) {
+        if (!ended_unclaimed(&list[i]))
+            continue;
+        agent_sweep *sw = sweep_find(a, list[i].id);
+        if (!sw)
+            sw = sweep_add(a, &list[i]);
+        sw->exhausted = true;
+        if (!sw->completion_done)
+            try_complete(a, sw, now);
+    }
+    store_sweeps_free(list, n);
+    return 0;
 }
 
 /* Claims from sw what fits; returns how many trials were started, or a
@@ -1310,7 +1359,7 @@ static bool all_exhausted(const agent *a)
 
 static void claim_work(agent *a, double now)
 {
-    for (size_t i = 0; i < a->nsweeps; i++)
+    for (size_t i = 0; i < a->nsweeps && !a->stopping; i++)
         if (a->sweeps[i]->completion_due && now >= a->claim_bo.next)
             try_complete(a, a->sweeps[i], now);
     if (a->draining || a->stopping || now < a->claim_bo.next)
@@ -1333,6 +1382,8 @@ static void claim_work(agent *a, double now)
         int rc = store_reap(a->st, &reaped);
         if (rc == 0)
             rc = refresh_sweeps(a, now);
+        if (rc == 0 && idle && now - a->last_ended_check >= COMPLETION_POLL)
+            rc = complete_ended_sweeps(a, now);
         if (rc) {
             if (sq_error_is_transient(rc)) {
                 backoff_fail(a, &a->claim_bo, now);
@@ -1381,8 +1432,10 @@ static bool sweeps_done(agent *a, double now)
         bool done = s->state == SWEEP_FINISHED || s->state == SWEEP_CANCELLED ||
                     (!s->open_ended && s->counts.pending == 0 && s->counts.running == 0) ||
                     (sw && !sw->usable);
-        bool complete = done && sw && sw->usable && sw->sp->on_complete && !s->completion_claimed &&
-                        !sw->completion_done && s->counts.running == 0;
+        if (!sw && ended_unclaimed(s)) /* ended before this agent saw it run */
+            sw = sweep_add(a, s);
+        bool complete = done && sw && sw->usable && sw->sp->on_complete && ended_unclaimed(s) &&
+                        !sw->completion_done;
         store_sweep_free(s);
         if (!done)
             return false;

@@ -43,4 +43,28 @@ expect 'running the sweep again does not run on_complete again' '
     test "$(ledger_count completed)" = 1
 '
 
+cat >orphan.yaml <<EOF
+name: orphan
+method: grid
+command: [$PYTHON, $TRAINER, --sleep=30, --started=$TEST_DIR/orphan-started, "\${args}"]
+lease_ttl: 2s
+max_attempts: 1
+on_complete: echo "\$SWEEPQ_SWEEP" >>$TEST_DIR/completed
+parameters:
+  x: {values: [1]}
+EOF
+
+expect 'a sweep that ends when a dead agent'"'"'s lease expires still completes, once' '
+    sq create orphan.yaml >orphan-create.out 2>&1 &&
+    bg sq agent --sweep orphan >orphan1.out 2>orphan1.err &&
+    victim=$! &&
+    wait_for 30 "test -s orphan-started" &&
+    kill -9 $victim &&
+    { sq run orphan.yaml >orphan.out 2>orphan.err; test $? = 1; } &&
+    grep -q "^orphan: finished, 0 succeeded, 1 failed" orphan.out &&
+    test "$(grep -c "^orphan$" completed)" = 1 &&
+    timeout 30 "$SWEEPQ" agent --exit-when-idle >idle.out 2>idle.err &&
+    test "$(grep -c "^orphan$" completed)" = 1
+'
+
 finish
