@@ -10,22 +10,31 @@
  * LIFE OF A TRIAL HERE
  *   claim      store_claim for at most the trials whose resources.cpus fit
  *              the free slots (GPUs will join the same check).
- *   prepare    TRIAL_DIR (stable across attempts) with params.json and
- *              command.txt before the first attempt; attempt-K.log opened
- *              O_APPEND for the child's stdout and stderr.
+ *   prepare    TRIAL_DIR (stable across attempts); attempt-K.log opened
+ *              O_APPEND for the child's stdout and stderr. params.json and
+ *              command.txt are written before the start when the command
+ *              reads ${args_json_file}, else once the attempt has run for a
+ *              second or has ended without succeeding: on a busy filesystem
+ *              two more files per trial are most of the agent's time when
+ *              trials are short, and a trial that succeeded at once has its
+ *              parameters in the store.
  *   run        spawn_start: own process group, dies with the agent, stdin
  *              /dev/null, cwd = the spec's workdir or TRIAL_DIR.
  *   watch      every tick the log and $SWEEPQ_METRICS_FILE are read as they
  *              grow (metrics rows are appended in batches); the leases of
  *              all running trials are renewed in ONE store_heartbeat every
  *              min(lease_ttl / 4, 1 s), which also brings cancellations.
- *   end        the process group's leftovers are killed, the rest of the
- *              output and wandb-summary.json are read, and the outcome is
- *              recorded with store_finish, fenced by the attempt number.
+ *   end        the child is reaped and its process group's leftovers
+ *              killed; the freed slot gets its next trial first, then the
+ *              rest of the output and wandb-summary.json are read and the
+ *              outcome is recorded with store_finish, fenced by the attempt
+ *              number.
  *
  * OUTCOMES (the store_result of an attempt)
- *   exit 0                      succeeded (also after a stop signal: the
- *                               program said it finished)
+ *   exit 0                      succeeded, also after a stop signal: the
+ *                               program says it finished, so a program that
+ *                               checkpoints on SIGUSR1/SIGTERM to resume
+ *                               later must exit non-zero
  *   exit != 0 / killed          failed; error "exited with status N: LAST
  *                               LINE", "killed by signal 9 (Killed)" or
  *                               "CUDA out of memory" when its log says so
@@ -60,7 +69,11 @@
  *   When a sweep has nothing left to claim and none of its trials runs here,
  *   the agent calls store_claim_completion; the one winner runs the sweep's
  *   on_complete with /bin/sh -c in the project root, SWEEPQ_SWEEP set, its
- *   output going to the agent's own stdout and stderr.
+ *   output going to the agent's own stdout and stderr. The claim is made
+ *   even without on_complete, so that an ended sweep is handled for good.
+ *   Sweeps can end unseen (the last lease expired, or the agent that ended
+ *   them was killed first): an idle agent looks for such sweeps among its
+ *   own every 10 s, and run when its sweeps end.
  */
 #ifndef SQ_AGENT_H
 #define SQ_AGENT_H
