@@ -152,7 +152,8 @@ typedef struct agent {
     size_t nhooks, hooks_cap;
     uint64_t claimed;
     bool draining, stopping;
-    bool progress; /* something changed this turn: turn again at once */
+    bool progress;      /* something changed this turn: turn again at once */
+    bool paused_warned; /* run was told that it waits for a paused sweep */
     double last_refresh, last_job_end, empty_round_at, last_done_check, last_ended_check;
     double next_heartbeat, next_tail, next_tick;
     backoff claim_bo, hb_bo;
@@ -1436,6 +1437,11 @@ static bool sweeps_done(agent *a, double now)
             sw = sweep_add(a, s);
         bool complete = done && sw && sw->usable && sw->sp->on_complete && ended_unclaimed(s) &&
                         !sw->completion_done;
+        if (!done && s->state == SWEEP_PAUSED && !a->paused_warned) {
+            a->paused_warned = true;
+            warn(a, NULL, "sweep '%s' is paused: waiting for 'sweepq resume %s' (or press Ctrl-C)",
+                 s->name, s->name);
+        }
         store_sweep_free(s);
         if (!done)
             return false;

@@ -159,12 +159,20 @@ void agent_output_event(const agent_event *ev, void *ud)
         break;
     case AGENT_EV_DRAINING:
         erase(o);
-        fprintf(stderr, "sweepq: finishing %zu running trial%s; press Ctrl-C again to stop them\n",
-                ev->running, ev->running == 1 ? "" : "s");
+        if (ev->running == 0)
+            fputs("sweepq: interrupted; no trial was running\n", stderr);
+        else
+            fprintf(stderr,
+                    "sweepq: finishing %zu running trial%s; press Ctrl-C again to stop them\n",
+                    ev->running, ev->running == 1 ? "" : "s");
         break;
     case AGENT_EV_STOPPING: {
         char g[32];
         erase(o);
+        if (ev->running == 0) {
+            fputs("sweepq: stopping; no trial was running\n", stderr);
+            break;
+        }
         fprintf(stderr,
                 "sweepq: stopping %zu running trial%s (%s, then SIGKILL after %s); they go back "
                 "to pending\n",
