@@ -194,8 +194,9 @@ static double run(const char *url, int procs, uint64_t n, double interval)
             time_sleep(interval);
             double now = time_mono();
             uint64_t d = done_total(procs);
-            printf("    %3d-%-3ds  %8.0f\n", (int)(k * interval), (int)((k + 1) * interval),
-                   (double)(d - last_n) / (now - last_t));
+            printf("    %3d-%-3ds  %8.0f%s\n", (int)(k * interval), (int)((k + 1) * interval),
+                   (double)(d - last_n) / (now - last_t),
+                   d == n ? "  (the sweep ended in this interval)" : "");
             fflush(stdout);
             k++;
             last_t = now;

@@ -21,6 +21,10 @@
  *   - trials_pending (pending trials by number) serves claims with
  *     FOR UPDATE SKIP LOCKED; trials_running (running trials by sweep)
  *     serves counts, the reaper and settling. Both stay small.
+ *   - sweeps.reopened counts the times trials of the sweep went back to
+ *     pending (reaped, retried, failed with tries left, preempted) or were
+ *     added: a claim that starts its scan past the numbers it claimed before
+ *     does so only while it has not moved (see postgres.c, claim_fn).
  *   - metrics_json is jsonb (merged with ||); postgres.c hands it out as
  *     compact JSON text, as sqlite does.
  */
@@ -52,6 +56,7 @@ static const char *const schema_postgres_migrations[] = {
     "    total bigint NOT NULL DEFAULT 0,\n"
     "    next_number bigint NOT NULL DEFAULT 1,\n"
     "    n_total bigint NOT NULL DEFAULT 0,\n"
+    "    reopened bigint NOT NULL DEFAULT 0,\n"
     "    created_at float8 NOT NULL,\n"
     "    updated_at float8 NOT NULL,\n"
     "    finished_at float8 NOT NULL DEFAULT 0,\n"
