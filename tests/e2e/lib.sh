@@ -20,7 +20,9 @@ SQ_SOURCE_DIR=${SQ_SOURCE_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pw
 TEST_NAME=$(basename "$0" .sh)
 TEST_DIR=$(mktemp -d "${TMPDIR:-/tmp}/sweepq-$TEST_NAME.XXXXXX")
 TRAINER="$SQ_SOURCE_DIR/tests/e2e/trainer.py"
-PYTHON=$(command -v python3)
+# The interpreter itself, not a wrapper script (pyenv's shims cost a shell
+# start in every trial).
+PYTHON=$(python3 -c 'import sys; print(sys.executable)' 2>/dev/null || command -v python3)
 PASSED=0
 FAILED=0
 BG_PIDS=()
