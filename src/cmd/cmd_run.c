@@ -139,7 +139,9 @@ static int summarize(store *st, const char **names, int n, const agent_summary *
     }
     if (sum->interrupted && unfinished)
         return EXIT_INTERRUPTED;
-    return failures ? EXIT_FAILED : EXIT_OK;
+    /* Unfinished without an interruption: trials this machine cannot run
+     * (the agent said why); not every trial succeeded. */
+    return failures || unfinished ? EXIT_FAILED : EXIT_OK;
 }
 
 int cmd_run(int argc, char **argv)

@@ -98,4 +98,12 @@ expect 'run refuses an invalid spec before touching the store' '
     grep -q "^bad.yaml:" bad.err
 '
 
+expect 'run exits 1 when its trials need more slots than it has, saying why' '
+    printf "name: big\nmethod: grid\ncommand: [\"true\"]\nresources: {cpus: 4}\nparameters: {x: {values: [1]}}\n" >big.yaml &&
+    { timeout 30 "$SWEEPQ" run big.yaml -j 2 >big.out 2>big.err; test $? = 1; } &&
+    grep -q "each trial needs 4 CPU slots and this agent has 2; start it with -j 4" big.err &&
+    sq run big.yaml -j 4 >big4.out 2>big4.err &&
+    grep -q "^big: finished, 1 succeeded" big4.out
+'
+
 finish
