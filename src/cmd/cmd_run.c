@@ -44,8 +44,8 @@ static const sq_usage usage = {
     "and run again next time. SIGUSR1: SIGUSR1 to the trials first (checkpoint).\n"
     "\n"
     "Exit status: 0 every trial succeeded; 1 a spec is invalid, or some trial\n"
-    "failed or was cancelled; 130 interrupted before the sweeps ended;\n"
-    "3, 4, 5 as for create.",
+    "failed, was cancelled or cannot run here; 130 interrupted before the\n"
+    "sweeps ended; 3, 4, 5 as for create.",
     false,
 };
 
