@@ -1298,6 +1298,10 @@ static int complete_ended_sweeps(agent *a, double now)
  * transient error code (the caller backs off). */
 static int claim_from(agent *a, agent_sweep *sw, double now)
 {
+    /* The CPU slots bound the claim; a sweep with resources.gpus will also
+     * be bounded here by gpu_alloc_count over the free GPUs (docs/gpus.md,
+     * "the calling sequence"), and each started trial then gets its grant
+     * in build_env as CUDA_VISIBLE_DEVICES. */
     int free_slots = a->slots - a->used;
     size_t want = (size_t)(free_slots / sw->cpus);
     if (a->cfg->max_trials && a->cfg->max_trials - a->claimed < want)
