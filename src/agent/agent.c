@@ -427,6 +427,11 @@ static agent_sweep *sweep_add(agent *a, const store_sweep *s)
              s->name, sw->cpus, a->slots, sw->cpus);
         return sw;
     }
+    if (s->gpus > 0 || s->gpu_memory > 0)
+        warn(a, sw,
+             "sweep '%s' asks for GPUs per trial; this agent does not hand GPUs out yet, so its "
+             "trials see every GPU of this machine",
+             s->name);
     sw->params_file = spec_mentions(sw->sp, "${args_json_file}");
     const char *prog = sw->sp->program;
     if (prog && prog[0] != '/') {
