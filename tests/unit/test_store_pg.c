@@ -206,6 +206,44 @@ static void test_a_restarted_server_is_transient_and_nothing_is_lost(void **stat
     store_claims_free(c, 1);
 }
 
+/* Claims start past what their connection claimed before (postgres.c):
+ * a trial that another connection puts back to pending below that point
+ * is still the next one claimed, lowest number first. */
+static void test_a_trial_back_to_pending_below_a_claims_hint_is_claimed_first(void **state)
+{
+    conf_fixture *f = *state;
+    int64_t id = conf_create(f->st, "hint", 6, 3, 600);
+    store_claimed *c1 = conf_claim1(f->st, "a", id), *c2 = conf_claim1(f->st, "a", id);
+    assert_int_equal(c2->number, 2);
+    store *other = NULL;
+    assert_ok(store_open(&other, f->url));
+    assert_ok(conf_finish(other, c1->trial_id, c1->attempt, OUTCOME_PREEMPTED, NULL));
+    store_claimed *c = conf_claim1(f->st, "a", id);
+    assert_int_equal(c->number, 1);
+    store_claims_free(c, 1);
+    c = conf_claim1(f->st, "a", id);
+    assert_int_equal(c->number, 3);
+    /* and one put back by a retry from the other connection */
+    assert_ok(conf_finish(f->st, c2->trial_id, c2->attempt, OUTCOME_FAILED, NULL));
+    store_claimed *again = conf_claim1(other, "b", id);
+    assert_int_equal(again->number, 2);
+    assert_ok(conf_finish(other, again->trial_id, again->attempt, OUTCOME_FAILED, NULL));
+    store_claims_free(again, 1);
+    again = conf_claim1(other, "b", id);
+    assert_ok(conf_finish(other, again->trial_id, again->attempt, OUTCOME_FAILED, NULL));
+    store_claims_free(again, 1);
+    uint64_t n = 0;
+    assert_ok(store_retry(other, "hint", true, false, &n));
+    assert_int_equal(n, 1);
+    store_claims_free(c, 1);
+    c = conf_claim1(f->st, "a", id);
+    assert_int_equal(c->number, 2);
+    store_claims_free(c, 1);
+    store_claims_free(c1, 1);
+    store_claims_free(c2, 1);
+    store_close(other);
+}
+
 static void test_an_unreachable_server_fails_to_open_with_a_transient_error(void **state)
 {
     store *st = NULL;
@@ -262,6 +300,7 @@ int main(void)
         CONF_TEST(test_lease_times_come_from_the_database_clock),
         CONF_TEST(test_a_killed_connection_is_transient_and_the_next_call_reconnects),
         CONF_TEST(test_a_restarted_server_is_transient_and_nothing_is_lost),
+        CONF_TEST(test_a_trial_back_to_pending_below_a_claims_hint_is_claimed_first),
         cmocka_unit_test(test_an_unreachable_server_fails_to_open_with_a_transient_error),
         cmocka_unit_test(test_a_password_in_the_url_is_not_shown_in_messages),
     };
