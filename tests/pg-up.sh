@@ -6,7 +6,8 @@
 #         With a DIR that holds a stopped server, starts it again on its port.
 # Prints DIR as the last line of stdout; DIR/url then holds the store URL
 # (postgresql://postgres@127.0.0.1:PORT/sweep) and DIR/port the port.
-# Stop with tests/pg-down.sh DIR [--rm]. Exits non-zero, saying why, when the
+# Stop with tests/pg-down.sh DIR [--rm] (and see SQ_PG_OWNER below). Exits
+# non-zero, saying why, when the
 # server cannot be started: tests that need it fail, they do not skip.
 #
 # The server listens on 127.0.0.1 only, on a port that was free when chosen
@@ -93,5 +94,12 @@ as_pg "$PGBIN/psql" -h "$D" -p "$PORT" -U postgres -d postgres -Atqc \
     "SELECT 1 FROM pg_database WHERE datname = '$DB'" | grep -q 1 ||
     as_pg "$PGBIN/createdb" -h "$D" -p "$PORT" -U postgres "$DB"
 echo "postgresql://postgres@127.0.0.1:$PORT/$DB" > "$D/url"
+# With SQ_PG_OWNER=PID, a watchdog stops the server and removes DIR once that
+# process is gone, so a test that crashes before its pg-down leaks nothing.
+if [ -n "${SQ_PG_OWNER:-}" ]; then
+    HERE=$(cd "$(dirname "$0")" && pwd)
+    setsid bash -c 'while [ -e /proc/$0 ] && ! grep -q "^State:.*Z" /proc/$0/status 2>/dev/null; do sleep 1; done
+        "$1/pg-down.sh" "$2" --rm' "$SQ_PG_OWNER" "$HERE" "$D" </dev/null >/dev/null 2>&1 &
+fi
 echo "pg-up: postgres $(head -n 1 "$D/data/postmaster.pid") on 127.0.0.1:$PORT in $D" >&2
 echo "$D"

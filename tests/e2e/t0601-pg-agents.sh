@@ -5,7 +5,7 @@
 # trials write), the sweep finishes and its completion is claimed once.
 . "$(dirname "$0")/lib.sh"
 
-PG_DIR=$("$SQ_SOURCE_DIR/tests/pg-up.sh") || { echo "not ok - PostgreSQL did not start"; exit 1; }
+PG_DIR=$(SQ_PG_OWNER=$$ "$SQ_SOURCE_DIR/tests/pg-up.sh") || { echo "not ok - PostgreSQL did not start"; exit 1; }
 trap '"$SQ_SOURCE_DIR/tests/pg-down.sh" "$PG_DIR" --rm; lib_cleanup' EXIT
 URL=$(cat "$PG_DIR/url")
 

@@ -265,7 +265,11 @@ static void test_a_password_in_the_url_is_not_shown_in_messages(void **state)
 int main(void)
 {
     char *up = script("pg-up.sh");
+    char *owner = xasprintf("%d", (int)getpid());
+    setenv("SQ_PG_OWNER", owner, 1); /* stopped even if this test crashes */
+    free(owner);
     pg_dir = run_last_line(up); /* its messages go to stderr */
+    unsetenv("SQ_PG_OWNER");
     free(up);
     if (!pg_dir || !*pg_dir) {
         fprintf(stderr, "FAIL: cannot start PostgreSQL with tests/pg-up.sh (see above): the "
