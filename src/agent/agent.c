@@ -23,12 +23,18 @@
  *     worst, so signalling its process group can never reach a stranger.
  *   - Nothing is written about a job whose lease is lost.
  *   - a->used is the sum of resources.cpus over jobs whose child lives.
+ *   - A job holds a GPU reservation (a->gpu_alloc, owner j->gpu_owner) from
+ *     its start until its child is reaped, and never longer.
+ *   - The GPUs are read only for sweeps that ask for GPUs: a CPU-only
+ *     agent never loads NVML nor runs nvidia-smi.
  *   - Store calls that fail with SQ_EBUSY/SQ_EIO are retried later on their
  *     own backoff schedule; the loop never sleeps inside a retry.
  */
 #include "util/common.h"
 
 #include "agent/agent.h"
+#include "agent/gpu.h"
+#include "agent/gpu_alloc.h"
 #include "agent/metrics.h"
 #include "agent/register.h"
 #include "agent/spawn.h"
@@ -63,6 +69,7 @@ extern char **environ;
 #define BACKOFF_CAP 5.0
 #define META_AFTER 1.0 /* seconds: params.json and command.txt for trials past it */
 #define ERROR_LINE_MAX 200
+#define GPU_REREAD 1.0 /* seconds: read the GPUs at most this often */
 
 /* ---- small pieces ---------------------------------------------------------- */
 
@@ -93,12 +100,14 @@ typedef struct agent_sweep {
     char *program_abs; /* a relative `program` found in the project root, made absolute */
     double lease_ttl, timeout;
     int cpus;
+    gpu_request gpu; /* what each trial asks of the GPUs */
     bool open_ended;
     bool params_file;     /* the command reads TRIAL_DIR/params.json */
     bool usable;          /* false: cannot run here (message given once) */
     bool exhausted;       /* the last claim found nothing */
     bool completion_due;  /* try store_claim_completion */
     bool completion_done; /* tried since the last claim from it */
+    bool gpu_waiting;     /* its trials wait for GPUs this agent holds */
     size_t running;       /* jobs of it that hold a lease here */
 } agent_sweep;
 
@@ -130,6 +139,7 @@ typedef struct job {
     backoff bo;
     strbuf last_line;
     bool oom;
+    char *gpu_owner; /* its GPU reservation's name, while it holds one */
 } job;
 
 typedef struct hook {
@@ -157,6 +167,15 @@ typedef struct agent {
     double last_refresh, last_job_end, empty_round_at, last_done_check, last_ended_check;
     double next_heartbeat, next_tail, next_tick;
     backoff claim_bo, hb_bo;
+    /* GPUs: read lazily, when a sweep asks for them (gpu_refresh) */
+    gpu_probe *gpu_probe;
+    gpu_table gpu_table;
+    gpu_alloc gpu_alloc;
+    double gpu_read_at;
+    bool gpu_ok;     /* the last read worked and --gpus was valid */
+    bool gpu_broken; /* --gpus names GPUs that are not here: none usable */
+    bool gpu_read_failed, gpu_registered;
+    char *host;
     uint64_t rng;
     agent_summary sum;
 } agent;
@@ -309,7 +328,7 @@ static void signals_restore(const saved_signals *saved)
 
 /* ---- sweeps ------------------------------------------------------------------- */
 
-static bool is_reserved_env(const char *entry, const spec *sp)
+static bool is_reserved_env(const char *entry, const spec *sp, bool gpu)
 {
     static const char *const ours[] = {
         "SWEEPQ_SWEEP",    "SWEEPQ_TRIAL",        "SWEEPQ_ATTEMPT", "SWEEPQ_TRIAL_DIR",
@@ -321,6 +340,11 @@ static bool is_reserved_env(const char *entry, const spec *sp)
     for (size_t i = 0; i < ARRAY_SIZE(ours); i++)
         if (strlen(ours[i]) == n && !strncmp(entry, ours[i], n))
             return true;
+    /* A GPU trial's variables replace the agent's (docs/gpus.md); a CPU
+     * trial keeps the agent's environment as it is. */
+    if (gpu && ((n == 20 && !strncmp(entry, "CUDA_VISIBLE_DEVICES", n)) ||
+                (n == 17 && !strncmp(entry, "CUDA_DEVICE_ORDER", n))))
+        return true;
     for (size_t i = 0; sp && i < sp->nenv; i++)
         if (strlen(sp->env[i].name) == n && !strncmp(entry, sp->env[i].name, n))
             return true;
@@ -338,10 +362,10 @@ static void build_base_env(agent_sweep *sw)
     sw->owned_env = xmalloc(3 * sizeof *sw->owned_env);
     size_t k = 0;
     for (size_t i = 0; i < n; i++)
-        if (!is_reserved_env(environ[i], sw->sp))
+        if (!is_reserved_env(environ[i], sw->sp, gpu_request_wants_gpu(&sw->gpu)))
             sw->base_env[k++] = environ[i];
-    /* CUDA_VISIBLE_DEVICES and CUDA_DEVICE_ORDER join per trial when the
-     * agent hands out GPUs (gpu.c); until then the agent's own pass through. */
+    /* CUDA_VISIBLE_DEVICES and CUDA_DEVICE_ORDER join per trial (build_env)
+     * for a sweep that asks for GPUs. */
     sw->owned_env[0] = xasprintf("SWEEPQ_SWEEP=%s", sw->name);
     sw->owned_env[1] = xasprintf("WANDB_RUN_GROUP=%s", sw->name);
     sw->owned_env[2] = xstrdup("WANDB_RESUME=allow");
@@ -427,11 +451,13 @@ static agent_sweep *sweep_add(agent *a, const store_sweep *s)
              s->name, sw->cpus, a->slots, sw->cpus);
         return sw;
     }
-    if (s->gpus > 0 || s->gpu_memory > 0)
-        warn(a, sw,
-             "sweep '%s' asks for GPUs per trial; this agent does not hand GPUs out yet, so its "
-             "trials see every GPU of this machine",
-             s->name);
+    sw->gpu = (gpu_request){
+        .gpus = s->gpus,
+        .memory = s->gpu_memory,
+        .min_free = sw->sp->resources.min_free_gpu_memory ? sw->sp->resources.min_free_gpu_memory
+                    : a->cfg->min_free                    ? a->cfg->min_free
+                                                          : GPU_MIN_FREE_DEFAULT,
+    };
     sw->params_file = spec_mentions(sw->sp, "${args_json_file}");
     const char *prog = sw->sp->program;
     if (prog && prog[0] != '/') {
@@ -523,9 +549,10 @@ static char **resolve_argv(const agent_sweep *sw, const spec_command *cmd)
 }
 
 static char **build_env(const agent_sweep *sw, const job *j, const store_claimed *c,
-                        const spec_command *cmd, char ***owned, size_t *nowned)
+                        const spec_command *cmd, const char *cuda_visible, char ***owned,
+                        size_t *nowned)
 {
-    enum { EXTRA = 7 };
+    enum { EXTRA = 9 };
     char **env = xmalloc((sw->nbase_env + EXTRA + cmd->nenv + 1) * sizeof *env);
     char **mine = xmalloc(EXTRA * sizeof *mine);
     char run_id[32];
@@ -538,6 +565,10 @@ static char **build_env(const agent_sweep *sw, const job *j, const store_claimed
     mine[k++] = xasprintf("SWEEPQ_METRICS_FILE=%s/metrics.jsonl", j->dir);
     mine[k++] = xasprintf("WANDB_RUN_ID=%s", run_id);
     mine[k++] = xasprintf("WANDB_DIR=%s", j->dir);
+    if (cuda_visible) {
+        mine[k++] = xasprintf("CUDA_VISIBLE_DEVICES=%s", cuda_visible);
+        mine[k++] = xstrdup("CUDA_DEVICE_ORDER=PCI_BUS_ID");
+    }
     size_t n = 0;
     for (size_t i = 0; i < sw->nbase_env; i++)
         env[n++] = sw->base_env[i];
@@ -606,7 +637,8 @@ static int job_spawn(agent *a, job *j, const store_claimed *c, bool *exec_failed
     memset(&cmd, 0, sizeof cmd);
     bool have_cmd = false;
     char **argv = NULL, **env = NULL, **env_owned = NULL;
-    char *path = NULL, *workdir = NULL;
+    char *path = NULL, *workdir = NULL, *cuda_visible = NULL;
+    gpu_grant grant = GPU_GRANT_INIT;
     size_t nenv_owned = 0;
     int rc = 0;
     *exec_failed = false;
@@ -661,8 +693,20 @@ static int job_spawn(agent *a, job *j, const store_claimed *c, bool *exec_failed
             j->metrics_start = stt.st_size;
     }
 
+    if (gpu_request_wants_gpu(&sw->gpu)) {
+        /* claim_from claimed no more than gpu_alloc_count allows with this
+         * table, so this succeeds */
+        rc = gpu_alloc_choose(&grant, &a->gpu_table, &a->gpu_alloc, &sw->gpu);
+        if (rc) {
+            rc = sq_error_set(rc, "no GPU for it here: %s", sq_error_msg());
+            goto out;
+        }
+        j->gpu_owner = xasprintf("%s/%llu/%d", sw->name, (unsigned long long)j->number, j->attempt);
+        gpu_alloc_take(&a->gpu_alloc, j->gpu_owner, &grant);
+        cuda_visible = gpu_grant_cuda_visible(&grant, false);
+    }
     argv = resolve_argv(sw, &cmd);
-    env = build_env(sw, j, c, &cmd, &env_owned, &nenv_owned);
+    env = build_env(sw, j, c, &cmd, cuda_visible, &env_owned, &nenv_owned);
     if (cmd.workdir && cmd.workdir[0] != '/')
         workdir = xasprintf("%s/%s", a->cfg->ws->root, cmd.workdir);
     else if (cmd.workdir)
@@ -685,6 +729,8 @@ static int job_spawn(agent *a, job *j, const store_claimed *c, bool *exec_failed
     }
     j->pid = pid;
     j->live = true;
+    if (j->gpu_owner) /* the child leads its process group */
+        gpu_alloc_started(&a->gpu_alloc, j->gpu_owner, pid);
     j->started = time_mono();
     j->deadline = sw->timeout > 0 ? j->started + sw->timeout : 0;
     a->used += sw->cpus;
@@ -697,6 +743,8 @@ out:
     free(argv);
     free(workdir);
     free(path);
+    free(cuda_visible);
+    gpu_grant_release(&grant);
     if (have_cmd)
         spec_command_release(&cmd);
     json_decref(params);
@@ -721,11 +769,30 @@ static void job_free(job *j)
     free(j->error);
     free(j->final);
     free(j->rows);
+    free(j->gpu_owner);
     free(j);
+}
+
+/* Drops j's GPU reservation, if any; sweeps that waited for GPUs may claim
+ * again. */
+static void job_gpu_drop(agent *a, job *j)
+{
+    if (!j->gpu_owner)
+        return;
+    gpu_alloc_drop(&a->gpu_alloc, j->gpu_owner);
+    free(j->gpu_owner);
+    j->gpu_owner = NULL;
+    for (size_t i = 0; i < a->nsweeps; i++) {
+        if (a->sweeps[i]->gpu_waiting) {
+            a->sweeps[i]->gpu_waiting = false;
+            a->sweeps[i]->exhausted = false;
+        }
+    }
 }
 
 static void jobs_remove(agent *a, job *j)
 {
+    job_gpu_drop(a, j); /* it never started, or its lease was lost */
     for (size_t i = 0; i < a->njobs; i++) {
         if (a->jobs[i] == j) {
             a->jobs[i] = a->jobs[--a->njobs];
@@ -938,6 +1005,7 @@ static void job_ended(agent *a, job *j, double now)
     j->result.exit_code = st.exit_code;
     j->result.term_signal = st.term_signal;
     a->used -= j->sw->cpus;
+    job_gpu_drop(a, j);
     a->last_job_end = now;
     j->elapsed = now - j->started;
 }
@@ -1299,18 +1367,108 @@ static int complete_ended_sweeps(agent *a, double now)
     return 0;
 }
 
+/* ---- GPUs ------------------------------------------------------------------------------- */
+
+static int agent_register(agent *a, const char *gpus_json);
+
+static bool gpus_none(const agent *a)
+{
+    return a->cfg->gpus && !strcmp(a->cfg->gpus, "none");
+}
+
+/* Registers the agent again with its GPUs, for `sweepq status`. */
+static void gpu_register(agent *a)
+{
+    json_t *j = gpu_table_json(&a->gpu_table);
+    char *text = json_dumps(j, JSON_COMPACT);
+    json_decref(j);
+    if (agent_register(a, text) != 0)
+        warn(a, NULL, "cannot register this agent's GPUs: %s", sq_error_msg());
+    free(text);
+    a->gpu_registered = true;
+}
+
+/*
+ * Reads the GPUs again, at most every GPU_REREAD seconds: only sweeps that
+ * ask for GPUs call it, so a CPU-only agent never probes. a->gpu_ok tells
+ * whether the table may be used; a failed read claims no GPU trial.
+ */
+static void gpu_refresh(agent *a, double now)
+{
+    if (a->gpu_read_at > 0 && now - a->gpu_read_at < GPU_REREAD)
+        return;
+    a->gpu_read_at = now;
+    if (gpus_none(a)) { /* no GPUs: the empty table */
+        a->gpu_ok = true;
+        return;
+    }
+    if (!a->gpu_probe) {
+        gpu_probe_opts o = {.snapshot = a->cfg->gpu_snapshot};
+        a->gpu_probe = gpu_probe_new(&o);
+    }
+    gpu_table_release(&a->gpu_table);
+    a->gpu_ok = false;
+    if (gpu_probe_read(a->gpu_probe, &a->gpu_table) != 0) {
+        if (!a->gpu_read_failed)
+            warn(a, NULL, "cannot read the GPUs, no GPU trial starts until they can be read: %s",
+                 sq_error_msg());
+        a->gpu_read_failed = true;
+        return;
+    }
+    a->gpu_read_failed = false;
+    const char *cuda_visible = getenv("CUDA_VISIBLE_DEVICES");
+    if (gpu_table_restrict(&a->gpu_table, cuda_visible, a->gpu_broken ? "none" : a->cfg->gpus)) {
+        warn(a, NULL, "this agent uses no GPU: %s", sq_error_msg());
+        a->gpu_broken = true;
+        gpu_table_restrict(&a->gpu_table, cuda_visible, "none");
+    }
+    if (!a->gpu_registered) {
+        for (size_t i = 0; i < a->gpu_table.nnotes; i++)
+            warn(a, NULL, "GPUs: %s", a->gpu_table.notes[i]);
+        gpu_register(a);
+    }
+    a->gpu_ok = true;
+}
+
+/* How many of sw's trials (at most want) fit the free GPUs now; 0 also for
+ * a sweep that never can here, which is then left for other agents. */
+static size_t gpu_want(agent *a, agent_sweep *sw, double now, size_t want)
+{
+    gpu_refresh(a, now);
+    if (!a->gpu_ok) { /* looked at again at the next listing of sweeps */
+        sw->gpu_waiting = sw->exhausted = true;
+        return 0;
+    }
+    char *why = NULL;
+    gpu_fit fit = gpu_alloc_fit(&why, &a->gpu_table, &a->gpu_alloc, &sw->gpu);
+    if (fit == GPU_FIT_NEVER) {
+        warn(a, sw, "sweep '%s' is left for other agents: each trial %s", sw->name,
+             why ? why : "asks for more GPU than this agent has");
+        sw->usable = false;
+    }
+    free(why);
+    if (fit != GPU_FIT_NOW) {
+        /* claimed again when one of this agent's GPU trials ends, or at the
+         * next listing of sweeps (other users' work can end too) */
+        sw->gpu_waiting = sw->exhausted = fit == GPU_FIT_LATER;
+        return 0;
+    }
+    return gpu_alloc_count(&a->gpu_table, &a->gpu_alloc, &sw->gpu, want);
+}
+
 /* Claims from sw what fits; returns how many trials were started, or a
  * transient error code (the caller backs off). */
 static int claim_from(agent *a, agent_sweep *sw, double now)
 {
-    /* The CPU slots bound the claim; a sweep with resources.gpus will also
-     * be bounded here by gpu_alloc_count over the free GPUs (docs/gpus.md,
-     * "the calling sequence"), and each started trial then gets its grant
-     * in build_env as CUDA_VISIBLE_DEVICES. */
+    /* The CPU slots bound the claim, and for a sweep that asks for GPUs
+     * what fits the free GPUs now; each started trial then gets its grant
+     * (job_spawn). */
     int free_slots = a->slots - a->used;
     size_t want = (size_t)(free_slots / sw->cpus);
     if (a->cfg->max_trials && a->cfg->max_trials - a->claimed < want)
         want = (size_t)(a->cfg->max_trials - a->claimed);
+    if (want > 0 && gpu_request_wants_gpu(&sw->gpu))
+        want = gpu_want(a, sw, now, want);
     if (want == 0)
         return 0;
     size_t started = 0;
@@ -1513,14 +1671,15 @@ static double next_wake(const agent *a, double now)
 
 /* ---- run ------------------------------------------------------------------------------ */
 
-static int agent_register(agent *a, const char *host)
+/* gpus_json: NULL until the GPUs were read (only for sweeps that ask). */
+static int agent_register(agent *a, const char *gpus_json)
 {
     store_agent_info info = {
         .id = a->id,
-        .host = host,
+        .host = a->host,
         .pid = (int)getpid(),
         .slots = a->slots,
-        .gpus_json = NULL,
+        .gpus_json = gpus_json,
         .version = SQ_VERSION,
     };
     backoff bo = {0, 0, 0};
@@ -1547,6 +1706,10 @@ static void agent_release(agent *a)
     for (size_t i = 0; i < a->nsweeps; i++)
         sweep_free(a->sweeps[i]);
     free(a->sweeps);
+    gpu_alloc_release(&a->gpu_alloc);
+    gpu_table_release(&a->gpu_table);
+    gpu_probe_free(a->gpu_probe);
+    free(a->host);
     free(a->id);
 }
 
@@ -1569,16 +1732,22 @@ int agent_run(store *st, const agent_config *cfg, agent_summary *out)
         snprintf(host, sizeof host, "localhost");
     host[sizeof host - 1] = '\0';
     a.id = xasprintf("%s:%d:%08x", host, (int)getpid(), (unsigned)(rnd >> 32));
+    a.host = xstrdup(host);
+    a.gpu_table = (gpu_table)GPU_TABLE_INIT;
+    a.gpu_alloc = (gpu_alloc)GPU_ALLOC_INIT;
 
     saved_signals saved;
     int rc = signals_install(&saved);
     if (rc) {
         free(a.id);
+        free(a.host);
         return rc;
     }
-    rc = agent_register(&a, host);
+    rc = agent_register(&a, NULL);
     if (rc)
         goto out;
+    if (gpus_none(&a)) /* registered as having no GPUs, without probing */
+        gpu_register(&a);
 
     seen_signals seen = {0, 0, 0, 0};
     for (;;) {

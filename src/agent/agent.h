@@ -9,7 +9,14 @@
  *
  * LIFE OF A TRIAL HERE
  *   claim      store_claim for at most the trials whose resources.cpus fit
- *              the free slots (GPUs will join the same check).
+ *              the free slots and, for a sweep that asks for GPUs, whose
+ *              resources fit the free GPUs now (gpu_alloc_count; the GPUs
+ *              are read only while such a sweep is claimed from, at most
+ *              once a second). A sweep whose trials can never fit this
+ *              agent's GPUs is left for other agents, with one warning.
+ *              Each GPU trial gets CUDA_VISIBLE_DEVICES (UUIDs) and
+ *              CUDA_DEVICE_ORDER=PCI_BUS_ID; its reservation is dropped
+ *              when its child ends, whatever the outcome.
  *   prepare    TRIAL_DIR (stable across attempts); attempt-K.log opened
  *              O_APPEND for the child's stdout and stderr. params.json and
  *              command.txt are written before the start when the command
@@ -115,15 +122,20 @@ typedef struct agent_config {
     int slots;           /* CPU slots; 0: the CPUs this process may use */
     const char **sweeps; /* only these sweeps (NULL/0: every sweep) */
     size_t nsweeps;
-    const char *tag;         /* only sweeps with this tag (NULL: any) */
-    bool exit_when_idle;     /* return when nothing is claimable and nothing runs */
-    bool until_sweeps_end;   /* (run) return when every named sweep is done
-                                everywhere: nothing pending or running */
-    uint64_t max_trials;     /* claim at most this many attempts (0: no limit) */
-    double grace;            /* seconds between SIGTERM and SIGKILL (0: 10) */
-    bool show_output;        /* AGENT_EV_OUTPUT for every line trials print */
-    const char *interpreter; /* ${interpreter} when the spec has none (NULL: python3) */
-    agent_event_fn on_event; /* may be NULL */
+    const char *tag;          /* only sweeps with this tag (NULL: any) */
+    bool exit_when_idle;      /* return when nothing is claimable and nothing runs */
+    bool until_sweeps_end;    /* (run) return when every named sweep is done
+                                 everywhere: nothing pending or running */
+    uint64_t max_trials;      /* claim at most this many attempts (0: no limit) */
+    double grace;             /* seconds between SIGTERM and SIGKILL (0: 10) */
+    bool show_output;         /* AGENT_EV_OUTPUT for every line trials print */
+    const char *interpreter;  /* ${interpreter} when the spec has none (NULL: python3) */
+    const char *gpus;         /* --gpus: NULL or "auto", "none", indices/UUIDs */
+    uint64_t min_free;        /* GPU free-memory floor when the spec gives none
+                                 (0: GPU_MIN_FREE_DEFAULT, 4 GiB) */
+    const char *gpu_snapshot; /* a testing aid: read GPUs from this JSON file
+                                 (NULL: $SWEEPQ_GPU_SNAPSHOT) */
+    agent_event_fn on_event;  /* may be NULL */
     void *ud;
 } agent_config;
 

@@ -7,6 +7,7 @@
 #include "util/common.h"
 
 #include "agent/agent.h"
+#include "agent/gpu_alloc.h"
 #include "cmd/agent_output.h"
 #include "cmd/cmd.h"
 #include "cmd/exitcodes.h"
@@ -28,6 +29,12 @@ static const sq_usage usage = {
     "SIGUSR1: SIGUSR1 to the trials (their cue to checkpoint), SIGTERM at half\n"
     "the grace period, then as for SIGTERM. Exit status 0 after such a drain.\n"
     "\n"
+    "GPUs: a trial whose spec asks for resources.gpus or gpu_memory starts only\n"
+    "when it fits the GPUs free now (never overcommitted), with\n"
+    "CUDA_VISIBLE_DEVICES naming its GPUs and CUDA_DEVICE_ORDER=PCI_BUS_ID; the\n"
+    "GPUs are read only while such a sweep runs. An inherited\n"
+    "CUDA_VISIBLE_DEVICES limits the GPUs used (docs/gpus.md).\n"
+    "\n"
     "Examples:\n"
     "  sweepq agent -j 4                      run trials of every sweep\n"
     "  sweepq agent --tag batch-7 --exit-when-idle\n"
@@ -42,6 +49,8 @@ int cmd_agent(int argc, char **argv)
     int jobs = 0, max_trials = 0;
     bool exit_when_idle = false, show_output = false;
     double grace = 10;
+    const char *gpus = NULL, *gpu_snapshot = NULL;
+    uint64_t min_free = GPU_MIN_FREE_DEFAULT;
     const sq_option opts[] = {
         OPT_LIST(0, "sweep", &sweeps, "NAME", "run only this sweep's trials (repeatable)"),
         OPT_STRING('t', "tag", &tag, "TAG", "run only sweeps with this tag"),
@@ -52,6 +61,13 @@ int cmd_agent(int argc, char **argv)
         OPT_DURATION(0, "grace", &grace, "DUR",
                      "time between SIGTERM and SIGKILL when stopping a trial (default 10s)"),
         OPT_BOOL(0, "show-output", &show_output, "print trials' output, prefixed with [N]"),
+        OPT_STRING(0, "gpus", &gpus, "SPEC",
+                   "GPUs to use: auto (default), none, or indices/UUIDs such as 0,2"),
+        OPT_SIZE(0, "min-free", &min_free, "SIZE",
+                 "skip GPUs with less free memory than this when the spec gives no "
+                 "min_free_gpu_memory (default 4GiB)"),
+        OPT_STRING(0, "gpu-snapshot", &gpu_snapshot, "FILE",
+                   "read the GPUs from this JSON file (a testing aid; docs/gpus.md)"),
         OPT_END(),
     };
     sq_globals g = {0};
@@ -89,6 +105,9 @@ int cmd_agent(int argc, char **argv)
         .max_trials = (uint64_t)max_trials,
         .grace = grace,
         .show_output = show_output,
+        .gpus = gpus,
+        .min_free = min_free,
+        .gpu_snapshot = gpu_snapshot,
         .on_event = agent_output_event,
         .ud = &out,
     };

@@ -12,6 +12,7 @@
 #include "util/common.h"
 
 #include "agent/agent.h"
+#include "agent/gpu_alloc.h"
 #include "agent/register.h"
 #include "cmd/agent_output.h"
 #include "cmd/cmd.h"
@@ -42,6 +43,12 @@ static const sq_usage usage = {
     "Ctrl-C once: start no new trial, let running ones finish. Ctrl-C again or\n"
     "SIGTERM: stop them (SIGTERM, SIGKILL after --grace); they go back to pending\n"
     "and run again next time. SIGUSR1: SIGUSR1 to the trials first (checkpoint).\n"
+    "\n"
+    "GPUs: a trial whose spec asks for resources.gpus or gpu_memory starts only\n"
+    "when it fits the GPUs free now (never overcommitted), with\n"
+    "CUDA_VISIBLE_DEVICES naming its GPUs and CUDA_DEVICE_ORDER=PCI_BUS_ID; the\n"
+    "GPUs are read only while such a sweep runs. An inherited\n"
+    "CUDA_VISIBLE_DEVICES limits the GPUs used (docs/gpus.md).\n"
     "\n"
     "Exit status: 0 every trial succeeded; 1 a spec is invalid, or some trial\n"
     "failed, was cancelled or cannot run here; 130 interrupted before the\n"
@@ -150,10 +157,19 @@ int cmd_run(int argc, char **argv)
     int jobs = 0, max_trials = 0;
     bool show_output = false;
     double grace = 10;
+    const char *gpus = NULL, *gpu_snapshot = NULL;
+    uint64_t min_free = GPU_MIN_FREE_DEFAULT;
     const sq_option opts[] = {
         OPT_INT('j', "jobs", &jobs, "N", "CPU slots (default: the CPUs this process may use)"),
         OPT_STRING('t', "tag", &tag, "TAG", "tag every sweep of this batch with TAG"),
         OPT_BOOL(0, "show-output", &show_output, "print trials' output, prefixed with [N]"),
+        OPT_STRING(0, "gpus", &gpus, "SPEC",
+                   "GPUs to use: auto (default), none, or indices/UUIDs such as 0,2"),
+        OPT_SIZE(0, "min-free", &min_free, "SIZE",
+                 "skip GPUs with less free memory than this when the spec gives no "
+                 "min_free_gpu_memory (default 4GiB)"),
+        OPT_STRING(0, "gpu-snapshot", &gpu_snapshot, "FILE",
+                   "read the GPUs from this JSON file (a testing aid; docs/gpus.md)"),
         OPT_DURATION(0, "grace", &grace, "DUR",
                      "time between SIGTERM and SIGKILL when stopping a trial (default 10s)"),
         OPT_INT(0, "max-trials", &max_trials, "K", "run at most K trial attempts here"),
@@ -208,6 +224,9 @@ int cmd_run(int argc, char **argv)
         .max_trials = (uint64_t)max_trials,
         .grace = grace,
         .show_output = show_output,
+        .gpus = gpus,
+        .min_free = min_free,
+        .gpu_snapshot = gpu_snapshot,
         .on_event = agent_output_event,
         .ud = &out,
     };

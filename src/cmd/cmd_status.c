@@ -6,9 +6,16 @@
  * The rate is trials finished per minute over the last ten minutes (the
  * window never reaching back before the sweep's first trial started), so a
  * sweep resumed after a night's pause is judged by how it runs now.
+ *
+ * A sweep whose pending trials ask for GPUs that no live agent has (judged
+ * on each agent's registered GPUs by gpu_alloc_fit, without reservations
+ * nor free-memory floors: the count and size of its GPUs) gets a note
+ * under the table and "no_live_agent_can_take" in --json. An agent that
+ * has not read its GPUs yet (it has run no GPU sweep) is assumed able to.
  */
 #include "util/common.h"
 
+#include "agent/gpu_alloc.h"
 #include "cmd/cmd.h"
 #include "cmd/exitcodes.h"
 #include "cmd/open_store.h"
@@ -67,7 +74,49 @@ static int load_sweeps(store *st, char **names, int n, store_sweep **out, size_t
     return EXIT_OK;
 }
 
-static int print_json(FILE *f, store *st, store_sweep *s, size_t n)
+/* Why no live agent can take s's pending trials, or NULL when one can (or
+ * they ask for no GPU, or none is pending). Caller frees. */
+static char *gpu_blocked(const store_sweep *s, const store_agent *ag, size_t nag)
+{
+    if (nag == SIZE_MAX) /* the agents could not be listed */
+        return NULL;
+    gpu_request r = {.gpus = s->gpus, .memory = s->gpu_memory, .min_free = 0};
+    if (!gpu_request_wants_gpu(&r) || s->counts.pending == 0 || s->state != SWEEP_ACTIVE)
+        return NULL;
+    char *why = NULL;
+    size_t live = 0;
+    for (size_t i = 0; i < nag; i++) {
+        if (!ag[i].alive)
+            continue;
+        live++;
+        gpu_table t = GPU_TABLE_INIT;
+        if (!ag[i].gpus_json || gpu_parse_snapshot(&t, ag[i].gpus_json, ag[i].id) != 0) {
+            free(why);
+            return NULL; /* it has not said: it may */
+        }
+        char *one = NULL;
+        gpu_fit fit = gpu_alloc_fit(&one, &t, NULL, &r);
+        gpu_table_release(&t);
+        if (fit != GPU_FIT_NEVER) {
+            free(one);
+            free(why);
+            return NULL;
+        }
+        free(why);
+        why = xasprintf("agent %s: %s", ag[i].id, one ? one : "");
+        free(one);
+    }
+    if (live == 0)
+        return xstrdup("no live agent");
+    if (live == 1)
+        return why;
+    char *all = xasprintf("none of %zu live agents has such GPUs (e.g. %s)", live, why);
+    free(why);
+    return all;
+}
+
+static int print_json(FILE *f, store *st, store_sweep *s, size_t n, const store_agent *ag,
+                      size_t nag)
 {
     json_t *arr = json_array();
     double now = store_now(st);
@@ -79,6 +128,11 @@ static int print_json(FILE *f, store *st, store_sweep *s, size_t n)
             return open_store_fail(rc, "read the trials of sweep '%s'", s[i].name);
         }
         json_t *o = report_sweep_json(&s[i]);
+        char *blocked = gpu_blocked(&s[i], ag, nag);
+        json_object_set_new(o, "no_live_agent_can_take", json_boolean(blocked != NULL));
+        json_object_set_new(o, "no_live_agent_can_take_why",
+                            blocked ? json_string(blocked) : json_null());
+        free(blocked);
         json_object_set_new(o, "progress",
                             json_pack("{s:I, s:I, s:f, s:o}", "done", (json_int_t)p.done, "total",
                                       (json_int_t)p.total, "rate_per_min",
@@ -90,7 +144,8 @@ static int print_json(FILE *f, store *st, store_sweep *s, size_t n)
     return EXIT_OK;
 }
 
-static int print_table(FILE *f, store *st, store_sweep *s, size_t n)
+static int print_table(FILE *f, store *st, store_sweep *s, size_t n, const store_agent *ag,
+                       size_t nag)
 {
     static const char *const headers[] = {"sweep", "state", "progress", "done",     "ok", "run",
                                           "pend",  "fail",  "canc",     "rate/min", "eta"};
@@ -129,6 +184,13 @@ static int print_table(FILE *f, store *st, store_sweep *s, size_t n)
     }
     report_table_print(f, t, 0);
     report_table_free(t);
+    for (size_t i = 0; i < n; i++) {
+        char *blocked = gpu_blocked(&s[i], ag, nag);
+        if (blocked)
+            fprintf(f, "note: no live agent can take the pending trials of '%s': %s\n", s[i].name,
+                    blocked);
+        free(blocked);
+    }
     return EXIT_OK;
 }
 
@@ -144,14 +206,22 @@ static int print_once(FILE *f, store *st, char **names, int nnames, bool json, b
     for (size_t i = 0; i < n; i++)
         if (!report_sweep_done(&s[i]))
             *all_done = false;
+    store_agent *ag = NULL;
+    size_t nag = 0;
+    if (store_list_agents(st, &ag, &nag) != 0) { /* only the GPU notes need them */
+        ag = NULL;
+        nag = SIZE_MAX;
+    }
     if (json)
-        code = print_json(f, st, s, n);
+        code = print_json(f, st, s, n, ag, nag);
     else if (n == 0)
         fputs("no sweeps in this project yet; start one with 'sweepq run sweep.yaml' "
               "(or 'sweepq init' to write a sweep.yaml)\n",
               f);
     else
-        code = print_table(f, st, s, n);
+        code = print_table(f, st, s, n, ag, nag);
+    if (ag)
+        store_agents_free(ag, nag);
     store_sweeps_free(s, n);
     return code;
 }

@@ -21,6 +21,9 @@ Options (all --name=value):
   --dump_env=1       write the SWEEPQ_*, WANDB_*, CUDA_* and EXTRA_*
                      environment, cwd and argv to TRIAL_DIR/env.json
   --exit=N           exit with status N instead of 0 on success
+  --record_gpu=1     write TRIAL_DIR/gpu-ATTEMPT.json: CUDA_VISIBLE_DEVICES,
+                     CUDA_DEVICE_ORDER, and the start and end times (end is
+                     null until it ends by itself; a killed trial leaves null)
 
 Checkpointing: on SIGUSR1 it writes {"step": S} to
 $SWEEPQ_TRIAL_DIR/checkpoint.json and exits 99. When SWEEPQ_RESUME=1 and a
@@ -34,7 +37,7 @@ import sys
 import time
 
 OWN = {"steps", "sleep", "metrics", "ledger", "fail_attempts", "fail_if", "oom",
-       "ignore_term", "started", "dump_env", "exit"}
+       "ignore_term", "started", "dump_env", "exit", "record_gpu"}
 
 
 def parse_args(argv):
@@ -141,5 +144,23 @@ def main():
     return int(opts.get("exit", "0"))
 
 
+def record_gpu(start, end):
+    trial_dir = os.environ.get("SWEEPQ_TRIAL_DIR", ".")
+    attempt = os.environ.get("SWEEPQ_ATTEMPT", "1")
+    path = os.path.join(trial_dir, f"gpu-{attempt}.json")
+    with open(path + ".tmp", "w") as f:
+        json.dump({"cuda": os.environ.get("CUDA_VISIBLE_DEVICES"),
+                   "order": os.environ.get("CUDA_DEVICE_ORDER"),
+                   "start": start, "end": end}, f)
+    os.replace(path + ".tmp", path)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    recording = "--record_gpu=1" in sys.argv[1:]
+    began = time.time()
+    if recording:
+        record_gpu(began, None)
+    code = main()
+    if recording:
+        record_gpu(began, time.time())
+    sys.exit(code)
