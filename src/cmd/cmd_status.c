@@ -107,7 +107,7 @@ static char *gpu_blocked(const store_sweep *s, const store_agent *ag, size_t nag
         free(one);
     }
     if (live == 0)
-        return xstrdup("no live agent");
+        return xstrdup("no agent is running");
     if (live == 1)
         return why;
     char *all = xasprintf("none of %zu live agents has such GPUs (e.g. %s)", live, why);
