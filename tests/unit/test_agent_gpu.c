@@ -2,9 +2,9 @@
  * test_agent_gpu.c - agent_run handing GPUs out, against a real SQLite
  * store and GPU snapshots (docs/gpus.md), with real child processes that
  * write the CUDA_VISIBLE_DEVICES they got: shares packed by memory and
- * never overcommitted, whole GPUs exclusive, a trial too big for any GPU
- * left pending with a warning, --gpus none, an unreadable snapshot, and
- * CPU trials left with the agent's own environment. (The scenarios with a
+ * never overcommitted, whole GPUs exclusive, a GPU freed by a timeout, a
+ * trial too big for any GPU left pending with a warning, --gpus none, an
+ * unreadable snapshot, and CPU trials left with the agent's own environment. (The scenarios with a
  * snapshot rewritten mid-sweep and an inherited CUDA_VISIBLE_DEVICES are
  * tests/e2e/t0501-agent-gpus.sh.)
  */
@@ -219,6 +219,17 @@ static void test_two_gpus_per_trial(void **state)
     free(cuda);
 }
 
+static void test_a_timed_out_trial_frees_its_gpu(void **state)
+{
+    fixture *f = *state;
+    register_yaml(f, "name: slow\nmethod: grid\nresources: {gpus: 1}\ntimeout: 1s\n"
+                     "max_attempts: 1\ncommand: [sleep, '30']\n"
+                     "parameters: {x: {values: [1, 2]}}\n");
+    agent_summary sum = run_agent(f, 2, f->one_gpu, NULL);
+    assert_int_equal(sum.timed_out, 2); /* the second ran once the first's GPU was free */
+    assert_int_equal(f->max_running, 1);
+}
+
 static void test_a_trial_too_big_is_left_pending_with_one_warning(void **state)
 {
     fixture *f = *state;
@@ -303,6 +314,7 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_whole_gpus_are_exclusive, setup, teardown),
         cmocka_unit_test_setup_teardown(test_two_gpus_per_trial, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_a_timed_out_trial_frees_its_gpu, setup, teardown),
         cmocka_unit_test_setup_teardown(test_a_trial_too_big_is_left_pending_with_one_warning,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_gpus_none_runs_cpu_trials_only, setup, teardown),
