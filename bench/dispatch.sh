@@ -7,7 +7,10 @@ set -euo pipefail
 build=$(cd "${1:?usage: dispatch.sh BUILD_DIR [N]}" && pwd)
 n=${2:-5000}
 sweepq=$build/sweepq
-work=$(mktemp -d /tmp/sq-dispatch.XXXXXX)
+# The project (and so every trial directory and log) lives under
+# DISPATCH_DIR, default /tmp; run it again with DISPATCH_DIR=/dev/shm to see
+# how much of the gap to the bare loop is the file system's.
+work=$(mktemp -d "${DISPATCH_DIR:-/tmp}/sq-dispatch.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 
 rate() { awk -v n="$n" -v t="$1" 'BEGIN { printf "%.0f", n / t }'; }
@@ -19,7 +22,7 @@ seconds() { # seconds CMD...: wall time of CMD, output discarded
   awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }'
 }
 
-echo "dispatch: $n trials of 'true', 2 slots, $(nproc) cores"
+echo "dispatch: $n trials of 'true', 2 slots, $(nproc) cores, project on $(df --output=fstype "$work" | tail -1) ($work)"
 
 t_bare=$(seconds "$build/bench_spawn_loop" "$n" 2 true)
 r_bare=$(rate "$t_bare")

@@ -215,7 +215,7 @@ void options_print_help(FILE *f, const sq_usage *usage, const sq_option *opts)
     if (usage->reads)
         print_option(f, 0, "json", NULL, "print machine-readable JSON");
     print_option(f, 0, "store", "URL",
-                 "the store (sqlite:PATH); default $SWEEPQ_STORE, else the project's .sweepq/");
+                 "sqlite:PATH or postgresql://...; default $SWEEPQ_STORE, else .sweepq/");
     print_option(f, 'h', "help", NULL, "show this help");
     if (usage->details)
         fprintf(f, "\n%s\n", usage->details);
