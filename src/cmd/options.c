@@ -73,7 +73,8 @@ static int store_value(const sq_usage *usage, const sq_option *o, const char *ar
         errno = 0;
         long v = strtol(arg, &end, 10);
         if (errno || end == arg || *end || v < INT_MIN || v > INT_MAX)
-            return options_usage_error(usage, "option '%s' expects an integer, not '%s'", label, arg);
+            return options_usage_error(usage, "option '%s' expects an integer, not '%s'", label,
+                                       arg);
         *(int *)o->value = (int)v;
         return 0;
     }
@@ -197,9 +198,9 @@ int options_parse(int argc, char **argv, const sq_usage *usage, const sq_option 
 static void print_option(FILE *f, char s, const char *l, const char *arg, const char *help)
 {
     char left[64];
-    int n = snprintf(left, sizeof left, "  %s%c%s%s%s%s%s", s ? "-" : "  ", s ? s : ' ',
-                     s && l ? "," : " ", l ? " --" : "", l ? l : "", arg ? " " : "",
-                     arg ? arg : "");
+    int n =
+        snprintf(left, sizeof left, "  %s%c%s%s%s%s%s", s ? "-" : "  ", s ? s : ' ',
+                 s && l ? "," : " ", l ? " --" : "", l ? l : "", arg ? " " : "", arg ? arg : "");
     if (n < 28)
         fprintf(f, "%-28s %s\n", left, help);
     else

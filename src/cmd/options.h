@@ -37,14 +37,38 @@ typedef struct sq_option {
     void *value;
 } sq_option;
 
-#define OPT_BOOL(s, l, v, h) {OPT_BOOL, (s), (l), NULL, (h), (v)}
-#define OPT_STRING(s, l, v, a, h) {OPT_STRING, (s), (l), (a), (h), (v)}
-#define OPT_INT(s, l, v, a, h) {OPT_INT, (s), (l), (a), (h), (v)}
-#define OPT_LIST(s, l, v, a, h) {OPT_LIST, (s), (l), (a), (h), (v)}
-#define OPT_SIZE(s, l, v, a, h) {OPT_SIZE, (s), (l), (a), (h), (v)}
-#define OPT_DURATION(s, l, v, a, h) {OPT_DURATION, (s), (l), (a), (h), (v)}
-#define OPT_COUNT(s, l, v, h) {OPT_COUNT, (s), (l), NULL, (h), (v)}
-#define OPT_END() {OPT_END, 0, NULL, NULL, NULL, NULL}
+#define OPT_BOOL(s, l, v, h)                                                                       \
+    {                                                                                              \
+        OPT_BOOL, (s), (l), NULL, (h), (v)                                                         \
+    }
+#define OPT_STRING(s, l, v, a, h)                                                                  \
+    {                                                                                              \
+        OPT_STRING, (s), (l), (a), (h), (v)                                                        \
+    }
+#define OPT_INT(s, l, v, a, h)                                                                     \
+    {                                                                                              \
+        OPT_INT, (s), (l), (a), (h), (v)                                                           \
+    }
+#define OPT_LIST(s, l, v, a, h)                                                                    \
+    {                                                                                              \
+        OPT_LIST, (s), (l), (a), (h), (v)                                                          \
+    }
+#define OPT_SIZE(s, l, v, a, h)                                                                    \
+    {                                                                                              \
+        OPT_SIZE, (s), (l), (a), (h), (v)                                                          \
+    }
+#define OPT_DURATION(s, l, v, a, h)                                                                \
+    {                                                                                              \
+        OPT_DURATION, (s), (l), (a), (h), (v)                                                      \
+    }
+#define OPT_COUNT(s, l, v, h)                                                                      \
+    {                                                                                              \
+        OPT_COUNT, (s), (l), NULL, (h), (v)                                                        \
+    }
+#define OPT_END()                                                                                  \
+    {                                                                                              \
+        OPT_END, 0, NULL, NULL, NULL, NULL                                                         \
+    }
 
 /* What every verb accepts; filled by options_parse. */
 typedef struct sq_globals {

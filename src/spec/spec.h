@@ -60,13 +60,13 @@ typedef enum {
 const char *spec_dist_name(spec_dist d);
 
 typedef struct spec_param {
-    char *name;        /* full dotted name: "optimizer.lr" */
+    char *name; /* full dotted name: "optimizer.lr" */
     spec_dist dist;
-    json_t *values;    /* array: CONSTANT has one item, CATEGORICAL the values */
-    double *probabilities; /* NULL, or one per value, summing to 1 */
+    json_t *values;                /* array: CONSTANT has one item, CATEGORICAL the values */
+    double *probabilities;         /* NULL, or one per value, summing to 1 */
     double min, max, mu, sigma, q; /* as given (W&B's meaning per dist) */
-    bool int_valued;   /* int_uniform, or min/max written as integers */
-    int group;         /* -1: grid/independent; else index into spec.groups */
+    bool int_valued;               /* int_uniform, or min/max written as integers */
+    int group;                     /* -1: grid/independent; else index into spec.groups */
 } spec_param;
 
 typedef struct spec_group {
@@ -87,31 +87,31 @@ typedef struct spec_env {
 } spec_env;
 
 typedef struct spec {
-    char *path;           /* the file it came from ("<string>" otherwise) */
-    char *source;         /* the file's text, as read */
+    char *path;   /* the file it came from ("<string>" otherwise) */
+    char *source; /* the file's text, as read */
 
     /* metadata */
-    char *name;           /* sweepq name; else W&B name; else file's stem */
+    char *name; /* sweepq name; else W&B name; else file's stem */
     char *description, *entity, *project;
     char **tags;
     size_t ntags;
 
     /* what to run */
-    char *program;        /* ${program}; may be NULL */
-    char *interpreter;    /* ${interpreter}; NULL = the caller's default */
-    char **command;       /* list form, items may hold macros; NULL if shell form */
+    char *program;     /* ${program}; may be NULL */
+    char *interpreter; /* ${interpreter}; NULL = the caller's default */
+    char **command;    /* list form, items may hold macros; NULL if shell form */
     size_t ncommand;
-    char *command_shell;  /* string form, run under /bin/sh -c; else NULL */
+    char *command_shell; /* string form, run under /bin/sh -c; else NULL */
     spec_env *env;
     size_t nenv;
-    char *workdir;        /* NULL = the trial directory */
-    char *on_complete;    /* shell command run once when the sweep ends */
-    char *metrics_pattern;/* POSIX ERE with 2 groups (name, value); NULL = default */
+    char *workdir;         /* NULL = the trial directory */
+    char *on_complete;     /* shell command run once when the sweep ends */
+    char *metrics_pattern; /* POSIX ERE with 2 groups (name, value); NULL = default */
 
     /* search */
     spec_method method;
     struct {
-        char *name;       /* NULL when there is no metric */
+        char *name; /* NULL when there is no metric */
         spec_goal goal;
         bool has_target;
         double target;
@@ -120,25 +120,25 @@ typedef struct spec {
     size_t nparams;
     spec_group *groups;
     size_t ngroups;
-    uint64_t run_cap;     /* 0 = none */
+    uint64_t run_cap;        /* 0 = none */
     json_t *early_terminate; /* validated, kept as given; NULL if absent */
-    uint64_t seed;        /* default 0 */
-    uint64_t grid_cap;    /* most grid trials allowed; default 10,000,000 */
+    uint64_t seed;           /* default 0 */
+    uint64_t grid_cap;       /* most grid trials allowed; default 10,000,000 */
 
     /* execution */
     spec_resources resources;
-    int max_attempts;     /* default 3 */
-    double timeout;       /* seconds; 0 = none */
-    double lease_ttl;     /* seconds; default 60 */
+    int max_attempts; /* default 3 */
+    double timeout;   /* seconds; 0 = none */
+    double lease_ttl; /* seconds; default 60 */
 
-    json_t *canonical;    /* the whole spec as canonical JSON (sorted keys) */
+    json_t *canonical; /* the whole spec as canonical JSON (sorted keys) */
 } spec;
 
 /* One problem found in a spec. */
 typedef struct spec_diag {
     char *file;
-    int line, col;        /* 1-based; 0 when unknown */
-    char *message;        /* "key 'parameters.lr.min': expected a number, got 'abc'" */
+    int line, col; /* 1-based; 0 when unknown */
+    char *message; /* "key 'parameters.lr.min': expected a number, got 'abc'" */
 } spec_diag;
 
 typedef struct spec_diags {
@@ -146,7 +146,10 @@ typedef struct spec_diags {
     size_t n, cap;
 } spec_diags;
 
-#define SPEC_DIAGS_INIT {NULL, 0, 0}
+#define SPEC_DIAGS_INIT                                                                            \
+    {                                                                                              \
+        NULL, 0, 0                                                                                 \
+    }
 void spec_diags_release(spec_diags *d);
 /* Appends a copy of message at file:line:col (line 0: no position) unless the
  * very same diagnostic is already in d; returns true when it was appended. */
@@ -157,7 +160,7 @@ void spec_diags_sort(spec_diags *d, size_t from);
 char *spec_diag_format(const spec_diag *d);
 
 typedef struct spec_load_options {
-    uint64_t grid_cap;    /* overrides the spec's and the default cap; 0 = keep */
+    uint64_t grid_cap; /* overrides the spec's and the default cap; 0 = keep */
 } spec_load_options;
 
 /*
@@ -224,18 +227,18 @@ char *spec_format_value(const json_t *v);
 typedef struct spec_command_ctx {
     const char *sweep_name;
     uint64_t trial_number;
-    const char *trial_dir;      /* absolute; ${args_json_file} is TRIAL_DIR/params.json */
-    const char *interpreter;    /* default for ${interpreter} when the spec has none */
-    const char *env_program;    /* ${env}; default "/usr/bin/env" */
+    const char *trial_dir;   /* absolute; ${args_json_file} is TRIAL_DIR/params.json */
+    const char *interpreter; /* default for ${interpreter} when the spec has none */
+    const char *env_program; /* ${env}; default "/usr/bin/env" */
 } spec_command_ctx;
 
 typedef struct spec_command {
-    char **argv;     /* NULL-terminated; for the shell form: /bin/sh -c STRING */
+    char **argv; /* NULL-terminated; for the shell form: /bin/sh -c STRING */
     size_t argc;
-    char **env;      /* NULL-terminated "NAME=value" from the spec's env */
+    char **env; /* NULL-terminated "NAME=value" from the spec's env */
     size_t nenv;
-    char *workdir;   /* resolved workdir, or NULL for the trial directory */
-    char *display;   /* the command as one shell-quoted line, for humans */
+    char *workdir; /* resolved workdir, or NULL for the trial directory */
+    char *display; /* the command as one shell-quoted line, for humans */
 } spec_command;
 
 /*

@@ -17,9 +17,15 @@ int sq_error_set(int code, const char *fmt, ...)
     return code;
 }
 
-const char *sq_error_msg(void) { return last_msg; }
+const char *sq_error_msg(void)
+{
+    return last_msg;
+}
 
-int sq_error_code(void) { return last_code; }
+int sq_error_code(void)
+{
+    return last_code;
+}
 
 void sq_error_clear(void)
 {

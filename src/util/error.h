@@ -42,7 +42,10 @@ void sq_error_clear(void);
 const char *sq_error_name(int code);
 
 /* True for codes that mean "try again later" (busy, I/O). */
-static inline int sq_error_is_transient(int code) { return code == SQ_EBUSY || code == SQ_EIO; }
+static inline int sq_error_is_transient(int code)
+{
+    return code == SQ_EBUSY || code == SQ_EIO;
+}
 
 /* Programmer errors: abort loudly with the location. Never for runtime input. */
 #define SQ_BUG(...)                                                                                \

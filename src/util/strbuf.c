@@ -55,9 +55,15 @@ int sb_add(strbuf *sb, const void *data, size_t n)
     return 0;
 }
 
-int sb_adds(strbuf *sb, const char *s) { return sb_add(sb, s, strlen(s)); }
+int sb_adds(strbuf *sb, const char *s)
+{
+    return sb_add(sb, s, strlen(s));
+}
 
-int sb_addc(strbuf *sb, char c) { return sb_add(sb, &c, 1); }
+int sb_addc(strbuf *sb, char c)
+{
+    return sb_add(sb, &c, 1);
+}
 
 int sb_vaddf(strbuf *sb, const char *fmt, va_list ap)
 {
@@ -84,7 +90,10 @@ int sb_addf(strbuf *sb, const char *fmt, ...)
     return rc;
 }
 
-const char *sb_str(const strbuf *sb) { return sb->buf ? sb->buf : ""; }
+const char *sb_str(const strbuf *sb)
+{
+    return sb->buf ? sb->buf : "";
+}
 
 char *sb_detach(strbuf *sb)
 {

@@ -20,7 +20,10 @@ typedef struct strbuf {
 } strbuf;
 
 #define SB_DEFAULT_MAX ((size_t)1 << 30)
-#define SB_INIT {NULL, 0, 0, SB_DEFAULT_MAX}
+#define SB_INIT                                                                                    \
+    {                                                                                              \
+        NULL, 0, 0, SB_DEFAULT_MAX                                                                 \
+    }
 
 void sb_init(strbuf *sb, size_t max);
 void sb_release(strbuf *sb);

@@ -13,9 +13,15 @@ static double clock_seconds(clockid_t id)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-double time_now(void) { return clock_seconds(CLOCK_REALTIME); }
+double time_now(void)
+{
+    return clock_seconds(CLOCK_REALTIME);
+}
 
-double time_mono(void) { return clock_seconds(CLOCK_MONOTONIC); }
+double time_mono(void)
+{
+    return clock_seconds(CLOCK_MONOTONIC);
+}
 
 void time_sleep(double seconds)
 {

@@ -18,12 +18,15 @@
 #include <stdint.h>
 
 typedef struct workspace {
-    char *root;     /* absolute directory that holds .sweepq/ */
-    char *dir;      /* root + "/.sweepq" */
-    char *store_url;/* the store to use */
+    char *root;      /* absolute directory that holds .sweepq/ */
+    char *dir;       /* root + "/.sweepq" */
+    char *store_url; /* the store to use */
 } workspace;
 
-#define WORKSPACE_INIT {NULL, NULL, NULL}
+#define WORKSPACE_INIT                                                                             \
+    {                                                                                              \
+        NULL, NULL, NULL                                                                           \
+    }
 
 /*
  * Finds the project and the store. store_override is --store (may be NULL).
