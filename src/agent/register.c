@@ -26,6 +26,26 @@ static void chunk_release(trial_chunk *c)
     memset(c, 0, sizeof *c);
 }
 
+/*
+ * The key of trial number of s. A grid trial is its parameters: the key
+ * hashes them alone, so an edited grid finds its old trials. A random trial
+ * is draw number N of the seed, and two draws may give equal parameters
+ * (a categorical search): its key hashes the number too, so no two trials
+ * of a random sweep share a key (nor a WANDB_RUN_ID), and raising run_cap
+ * adds the new draws even when their parameters were drawn before.
+ */
+static char *trial_key(const spec *s, uint64_t number, json_t *params)
+{
+    if (s->method == SPEC_METHOD_GRID)
+        return spec_params_key(params);
+    json_t *draw = json_pack("{s:O, s:I}", "params", params, "trial", (json_int_t)number);
+    if (!draw)
+        SQ_BUG("cannot pack the key of random trial %llu", (unsigned long long)number);
+    char *key = spec_params_key(draw);
+    json_decref(draw);
+    return key;
+}
+
 /* Makes trials first .. first + n - 1 of s into c. */
 static int chunk_make(trial_chunk *c, const spec *s, uint64_t first, size_t n)
 {
@@ -42,7 +62,7 @@ static int chunk_make(trial_chunk *c, const spec *s, uint64_t first, size_t n)
         /* The key hashes the canonical (sorted) form; the stored text keeps
          * the parameter order, so what reads it back (the agent's
          * params.json, trials, export) lists parameters as the spec does. */
-        char *key = spec_params_key(params), *text = spec_json_compact(params, false);
+        char *key = trial_key(s, first + i, params), *text = spec_json_compact(params, false);
         json_decref(params);
         c->strings[2 * i] = key;
         c->strings[2 * i + 1] = text;

@@ -180,6 +180,46 @@ static void test_edited_grid_adds_only_new_trials(void **state)
     json_decref(t.s.canonical);
 }
 
+/* Loads a random categorical sweep of run_cap trials from text. */
+static spec *random_categorical(int run_cap)
+{
+    char *text = xasprintf("name: draws\nmethod: random\nrun_cap: %d\ncommand: [\"true\"]\n"
+                           "parameters:\n  a:\n    values: [x, y]\n",
+                           run_cap);
+    spec_diags d = SPEC_DIAGS_INIT;
+    spec *sp = NULL;
+    if (spec_load_string(&sp, text, strlen(text), "draws.yaml", NULL, &d))
+        fail_msg("spec_load_string: %s", d.n ? d.items[0].message : "?");
+    spec_diags_release(&d);
+    free(text);
+    return sp;
+}
+
+static void test_random_draws_with_equal_params_are_distinct_trials(void **state)
+{
+    fixture *f = *state;
+    int64_t id;
+    uint64_t added;
+    spec *sp = random_categorical(10);
+    assert_int_equal(sweep_register(f->st, &f->ws, sp, &id, &added), 0);
+    assert_int_equal(added, 10); /* only two distinct parameter sets among them */
+    spec_free(sp);
+    /* Raising run_cap adds the new draws, though their parameters were drawn before. */
+    sp = random_categorical(12);
+    assert_int_equal(sweep_register(f->st, &f->ws, sp, &id, &added), 0);
+    assert_int_equal(added, 2);
+    spec_free(sp);
+    store_trial *t = NULL;
+    size_t n = 0;
+    store_trial_query q = {.sweep = "draws", .state = -1};
+    assert_int_equal(store_list_trials(f->st, &q, &t, &n), 0);
+    assert_int_equal(n, 12);
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = i + 1; j < n; j++)
+            assert_string_not_equal(t[i].key, t[j].key);
+    store_trials_free(t, n);
+}
+
 static void test_open_ended_sweep_starts_small_and_extends(void **state)
 {
     fixture *f = *state;
@@ -268,6 +308,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_changed_command_is_a_conflict, setup, teardown),
         cmocka_unit_test_setup_teardown(test_edited_grid_adds_only_new_trials, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_random_draws_with_equal_params_are_distinct_trials,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(test_open_ended_sweep_starts_small_and_extends, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_bounded_sweep_cannot_be_extended, setup, teardown),
