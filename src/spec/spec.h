@@ -65,7 +65,8 @@ typedef struct spec_param {
     json_t *values;                /* array: CONSTANT has one item, CATEGORICAL the values */
     double *probabilities;         /* NULL, or one per value, summing to 1 */
     double min, max, mu, sigma, q; /* as given (W&B's meaning per dist) */
-    bool int_valued;               /* int_uniform, or min/max written as integers */
+    bool int_valued;               /* draws are integers: int_uniform, or a q_* distribution
+                                      whose q is written as an integer (W&B's rule) */
     int group;                     /* -1: grid/independent; else index into spec.groups */
 } spec_param;
 

@@ -105,7 +105,7 @@ double store_now(store *st);
 typedef struct store_trial_def {
     uint64_t number;         /* 1-based, stable */
     const char *key;         /* spec_params_key */
-    const char *params_json; /* canonical JSON object */
+    const char *params_json; /* compact JSON object, keys in the spec's order */
 } store_trial_def;
 
 typedef struct store_sweep_def {
