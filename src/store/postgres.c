@@ -3,9 +3,15 @@
  * machines use directly (store_postgres_backend, selected by
  * "postgresql://..." or "postgres://...").
  *
- * The whole URL goes to PQconnectdb (or, for "postgresql:KEYWORDS", the
- * keyword string after the scheme), so libpq's URL and keyword forms,
- * PGPASSWORD, ~/.pgpass and sslmode work as libpq documents them.
+ * The whole URL goes to libpq's PQconnectdbParams (or, for
+ * "postgresql:KEYWORDS", the keyword string after the scheme), so libpq's URL
+ * and keyword forms, PGPASSWORD, ~/.pgpass and sslmode work as libpq
+ * documents them.
+ *
+ * libpq is not linked: the first open loads libpq.so.5 with dlopen (pq_load)
+ * and calls go through the table pq (pq.exec is PQexec). An agent that uses
+ * a SQLite store then never maps libpq and the TLS, Kerberos and LDAP
+ * libraries it pulls in, which were most of the agent's resident memory.
  *
  * How it stays correct with many machines:
  *   - Every time is the database's: NOW_EPOCH in the SQL, never time_now().
@@ -45,8 +51,10 @@
 #include "store/schema_postgres.h"
 #include "util/timeutil.h"
 
+#include <dlfcn.h>
 #include <jansson.h>
-#include <libpq-fe.h>
+#include <libpq-fe.h> /* the types; the functions come from pq_load */
+#include <pthread.h>
 #include <unistd.h>
 
 #define TX_TRIES 8            /* runs of a transaction that hit serialization failures */
@@ -57,6 +65,116 @@
 #define MAX_PARAMS 20
 #define FULL_SCAN_EVERY 64   /* claims between scans of the pending index from its start */
 #define CONNECT_TIMEOUT "10" /* seconds, unless the URL says otherwise */
+
+/* ---- libpq, loaded at run time ------------------------------------------- */
+
+#define PQ_LIBRARY "libpq.so.5"
+
+/* libpq's functions that this file calls, each named as in libpq minus the
+ * "PQ" prefix; typed from libpq-fe.h, so a call is checked as a direct one. */
+static struct {
+    __typeof__(PQclear) *clear;
+    __typeof__(PQcmdTuples) *cmdTuples;
+    __typeof__(PQconnectdbParams) *connectdbParams;
+    __typeof__(PQenterPipelineMode) *enterPipelineMode;
+    __typeof__(PQerrorMessage) *errorMessage;
+    __typeof__(PQexec) *exec;
+    __typeof__(PQexecParams) *execParams;
+    __typeof__(PQexecPrepared) *execPrepared;
+    __typeof__(PQexitPipelineMode) *exitPipelineMode;
+    __typeof__(PQfinish) *finish;
+    __typeof__(PQgetResult) *getResult;
+    __typeof__(PQgetisnull) *getisnull;
+    __typeof__(PQgetvalue) *getvalue;
+    __typeof__(PQntuples) *ntuples;
+    __typeof__(PQpipelineSync) *pipelineSync;
+    __typeof__(PQprepare) *prepare;
+    __typeof__(PQresultErrorField) *resultErrorField;
+    __typeof__(PQresultErrorMessage) *resultErrorMessage;
+    __typeof__(PQresultStatus) *resultStatus;
+    __typeof__(PQsendQueryParams) *sendQueryParams;
+    __typeof__(PQsendQueryPrepared) *sendQueryPrepared;
+    __typeof__(PQsetNoticeProcessor) *setNoticeProcessor;
+    __typeof__(PQstatus) *status;
+    __typeof__(PQtransactionStatus) *transactionStatus;
+} pq;
+
+/* Every slot of pq with its symbol (the static assert below keeps the two
+ * lists the same length). dlsym's void * goes into a function pointer
+ * through a void ** as POSIX's dlsym page does it. */
+static const struct {
+    const char *name;
+    void **slot;
+} pq_symbols[] = {
+    {"PQclear", (void **)&pq.clear},
+    {"PQcmdTuples", (void **)&pq.cmdTuples},
+    {"PQconnectdbParams", (void **)&pq.connectdbParams},
+    {"PQenterPipelineMode", (void **)&pq.enterPipelineMode},
+    {"PQerrorMessage", (void **)&pq.errorMessage},
+    {"PQexec", (void **)&pq.exec},
+    {"PQexecParams", (void **)&pq.execParams},
+    {"PQexecPrepared", (void **)&pq.execPrepared},
+    {"PQexitPipelineMode", (void **)&pq.exitPipelineMode},
+    {"PQfinish", (void **)&pq.finish},
+    {"PQgetResult", (void **)&pq.getResult},
+    {"PQgetisnull", (void **)&pq.getisnull},
+    {"PQgetvalue", (void **)&pq.getvalue},
+    {"PQntuples", (void **)&pq.ntuples},
+    {"PQpipelineSync", (void **)&pq.pipelineSync},
+    {"PQprepare", (void **)&pq.prepare},
+    {"PQresultErrorField", (void **)&pq.resultErrorField},
+    {"PQresultErrorMessage", (void **)&pq.resultErrorMessage},
+    {"PQresultStatus", (void **)&pq.resultStatus},
+    {"PQsendQueryParams", (void **)&pq.sendQueryParams},
+    {"PQsendQueryPrepared", (void **)&pq.sendQueryPrepared},
+    {"PQsetNoticeProcessor", (void **)&pq.setNoticeProcessor},
+    {"PQstatus", (void **)&pq.status},
+    {"PQtransactionStatus", (void **)&pq.transactionStatus},
+};
+_Static_assert(sizeof pq == ARRAY_SIZE(pq_symbols) * sizeof(void (*)(void)),
+               "pq and pq_symbols must list the same functions");
+
+static pthread_once_t pq_once = PTHREAD_ONCE_INIT;
+static bool pq_loaded;
+static char pq_why[256]; /* why libpq cannot be used, when !pq_loaded */
+
+static void pq_load_once(void)
+{
+    void *lib = dlopen(PQ_LIBRARY, RTLD_NOW | RTLD_LOCAL);
+    if (!lib) {
+        const char *e = dlerror();
+        if (!e || strstr(e, "No such file"))
+            snprintf(pq_why, sizeof pq_why,
+                     "%s not found: install PostgreSQL's client library (apt-get install libpq5)",
+                     PQ_LIBRARY);
+        else
+            snprintf(pq_why, sizeof pq_why, "cannot load %s: %s", PQ_LIBRARY, e);
+        return;
+    }
+    for (size_t i = 0; i < ARRAY_SIZE(pq_symbols); i++) {
+        *pq_symbols[i].slot = dlsym(lib, pq_symbols[i].name);
+        if (!*pq_symbols[i].slot) {
+            /* The pipeline functions came in libpq 14. */
+            snprintf(pq_why, sizeof pq_why,
+                     "%s has no %s: install libpq 14 or later (apt-get install libpq5)", PQ_LIBRARY,
+                     pq_symbols[i].name);
+            memset(&pq, 0, sizeof pq);
+            dlclose(lib);
+            return;
+        }
+    }
+    pq_loaded = true; /* lib stays loaded for the life of the process */
+}
+
+/* Loads libpq once per process (thread-safe). Returns 0, or SQ_EINVAL with
+ * the message "cannot open store 'shown': ..." when it cannot be used. */
+static int pq_load(const char *shown)
+{
+    pthread_once(&pq_once, pq_load_once);
+    if (pq_loaded)
+        return 0;
+    return sq_error_set(SQ_EINVAL, "cannot open store '%s': %s", shown, pq_why);
+}
 
 #define NOW_EPOCH "extract(epoch from now())::float8"
 
@@ -354,9 +472,9 @@ static const char *array_end(strbuf *sb)
 /* The message of res (or the connection) without its trailing newline. */
 static const char *pg_message(pg_store *s, const PGresult *res, char *buf, size_t size)
 {
-    const char *m = res ? PQresultErrorMessage(res) : "";
+    const char *m = res ? pq.resultErrorMessage(res) : "";
     if (!m || !*m)
-        m = s->conn ? PQerrorMessage(s->conn) : "no connection";
+        m = s->conn ? pq.errorMessage(s->conn) : "no connection";
     snprintf(buf, size, "%s", m);
     size_t n = strlen(buf);
     while (n && (buf[n - 1] == '\n' || buf[n - 1] == ' '))
@@ -371,11 +489,11 @@ static const char *pg_message(pg_store *s, const PGresult *res, char *buf, size_
 /* Maps a failed result (or a NULL one) to an SQ_E* code with the message. */
 static int pg_fail(pg_store *s, const PGresult *res, const char *what)
 {
-    const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+    const char *state = res ? pq.resultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
     char msg[512];
     pg_message(s, res, msg, sizeof msg);
     s->retryable = false;
-    if (!s->conn || PQstatus(s->conn) == CONNECTION_BAD ||
+    if (!s->conn || pq.status(s->conn) == CONNECTION_BAD ||
         (state && strncmp(state, "08", 2) == 0) || (state && strncmp(state, "57P", 3) == 0)) {
         s->broken = true;
         return sq_error_set(SQ_EIO,
@@ -400,16 +518,16 @@ static int pg_fail(pg_store *s, const PGresult *res, const char *what)
 /* Checks res; on success *out gets it (or it is cleared when out is NULL). */
 static int take_result(pg_store *s, PGresult *res, PGresult **out, const char *what)
 {
-    ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+    ExecStatusType st = res ? pq.resultStatus(res) : PGRES_FATAL_ERROR;
     if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
         int rc = pg_fail(s, res, what);
-        PQclear(res);
+        pq.clear(res);
         return rc;
     }
     if (out)
         *out = res;
     else
-        PQclear(res);
+        pq.clear(res);
     return 0;
 }
 
@@ -419,7 +537,7 @@ static int q_prepare(pg_store *s, enum stmt_id id, char name[16], const char *wh
     snprintf(name, 16, "s%d", (int)id);
     if (s->prepared[id])
         return 0;
-    int rc = take_result(s, PQprepare(s->conn, name, stmt_sql[id], 0, NULL), NULL, what);
+    int rc = take_result(s, pq.prepare(s->conn, name, stmt_sql[id], 0, NULL), NULL, what);
     if (rc == 0)
         s->prepared[id] = true;
     return rc;
@@ -434,7 +552,7 @@ static int q_run(pg_store *s, enum stmt_id id, const pargs *p, PGresult **out, c
     int rc = q_prepare(s, id, name, what);
     if (rc < 0)
         return rc;
-    PGresult *res = PQexecPrepared(s->conn, name, p ? p->n : 0, p ? p->v : NULL, NULL, NULL, 0);
+    PGresult *res = pq.execPrepared(s->conn, name, p ? p->n : 0, p ? p->v : NULL, NULL, NULL, 0);
     return take_result(s, res, out, what);
 }
 
@@ -479,50 +597,51 @@ static int q_pipeline(pg_store *s, const pstep *steps, size_t n, PGresult **out,
     }
     if (rc < 0)
         return rc;
-    if (!PQenterPipelineMode(s->conn))
+    if (!pq.enterPipelineMode(s->conn))
         return pipe_broken(s, what);
     for (size_t i = 0; i < n; i++) {
         const pargs *p = steps[i].p;
         int np = p ? p->n : 0;
         const char *const *v = p ? p->v : NULL;
-        int ok = steps[i].sql ? PQsendQueryParams(s->conn, steps[i].sql, np, NULL, v, NULL, NULL, 0)
-                              : PQsendQueryPrepared(s->conn, names[i], np, v, NULL, NULL, 0);
+        int ok = steps[i].sql
+                     ? pq.sendQueryParams(s->conn, steps[i].sql, np, NULL, v, NULL, NULL, 0)
+                     : pq.sendQueryPrepared(s->conn, names[i], np, v, NULL, NULL, 0);
         if (!ok)
             return pipe_broken(s, what);
     }
-    if (!PQpipelineSync(s->conn))
+    if (!pq.pipelineSync(s->conn))
         return pipe_broken(s, what);
     for (size_t i = 0; i < n; i++) {
-        PGresult *r = PQgetResult(s->conn);
-        if (!r || PQstatus(s->conn) == CONNECTION_BAD) {
-            PQclear(r);
+        PGresult *r = pq.getResult(s->conn);
+        if (!r || pq.status(s->conn) == CONNECTION_BAD) {
+            pq.clear(r);
             rc = pipe_broken(s, what);
             goto out;
         }
-        ExecStatusType st = PQresultStatus(r);
+        ExecStatusType st = pq.resultStatus(r);
         if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK) {
             out[i] = r;
         } else {
             if (st != PGRES_PIPELINE_ABORTED && rc == 0)
                 rc = pg_fail(s, r, what);
-            PQclear(r);
+            pq.clear(r);
         }
-        PGresult *end = PQgetResult(s->conn); /* each statement's results end with NULL */
+        PGresult *end = pq.getResult(s->conn); /* each statement's results end with NULL */
         if (end) {
-            PQclear(end);
+            pq.clear(end);
             rc = pipe_broken(s, what);
             goto out;
         }
     }
-    PGresult *sync = PQgetResult(s->conn);
-    bool synced = sync && PQresultStatus(sync) == PGRES_PIPELINE_SYNC;
-    PQclear(sync);
-    if (!synced || !PQexitPipelineMode(s->conn))
+    PGresult *sync = pq.getResult(s->conn);
+    bool synced = sync && pq.resultStatus(sync) == PGRES_PIPELINE_SYNC;
+    pq.clear(sync);
+    if (!synced || !pq.exitPipelineMode(s->conn))
         rc = pipe_broken(s, what);
 out:
     if (rc < 0) {
         for (size_t i = 0; i < n; i++) {
-            PQclear(out[i]);
+            pq.clear(out[i]);
             out[i] = NULL;
         }
     }
@@ -534,18 +653,18 @@ static int q_sql(pg_store *s, const char *sql, const pargs *p, PGresult **out, c
 {
     if (out)
         *out = NULL;
-    PGresult *res = PQexecParams(s->conn, sql, p ? p->n : 0, NULL, p ? p->v : NULL, NULL, NULL, 0);
+    PGresult *res = pq.execParams(s->conn, sql, p ? p->n : 0, NULL, p ? p->v : NULL, NULL, NULL, 0);
     return take_result(s, res, out, what);
 }
 
 static char *col_text(const PGresult *r, int row, int col)
 {
-    return PQgetisnull(r, row, col) ? NULL : xstrdup(PQgetvalue(r, row, col));
+    return pq.getisnull(r, row, col) ? NULL : xstrdup(pq.getvalue(r, row, col));
 }
 
 static int64_t col_i64(const PGresult *r, int row, int col)
 {
-    return PQgetisnull(r, row, col) ? 0 : strtoll(PQgetvalue(r, row, col), NULL, 10);
+    return pq.getisnull(r, row, col) ? 0 : strtoll(pq.getvalue(r, row, col), NULL, 10);
 }
 
 static int col_int(const PGresult *r, int row, int col)
@@ -555,12 +674,12 @@ static int col_int(const PGresult *r, int row, int col)
 
 static double col_dbl(const PGresult *r, int row, int col)
 {
-    return PQgetisnull(r, row, col) ? 0 : strtod(PQgetvalue(r, row, col), NULL);
+    return pq.getisnull(r, row, col) ? 0 : strtod(pq.getvalue(r, row, col), NULL);
 }
 
 static bool col_bool(const PGresult *r, int row, int col)
 {
-    return !PQgetisnull(r, row, col) && PQgetvalue(r, row, col)[0] == 't';
+    return !pq.getisnull(r, row, col) && pq.getvalue(r, row, col)[0] == 't';
 }
 
 /* jsonb text ("{"a": 1}") as compact JSON ("{"a":1}"), as sqlite hands it out. */
@@ -581,7 +700,7 @@ static char *compact_json(const char *text)
 static void disconnect(pg_store *s)
 {
     if (s->conn)
-        PQfinish(s->conn);
+        pq.finish(s->conn);
     s->conn = NULL;
     memset(s->prepared, 0, sizeof s->prepared);
 }
@@ -609,7 +728,7 @@ static PGconn *connect_with_defaults(const char *conninfo)
         v[n++] = defaults[i] ? defaults[i] : conninfo; /* dbname last: expanded, it wins */
     }
     k[n] = v[n] = NULL;
-    return PQconnectdbParams(k, v, 1);
+    return pq.connectdbParams(k, v, 1);
 }
 
 /*
@@ -618,18 +737,18 @@ static PGconn *connect_with_defaults(const char *conninfo)
  */
 static int ensure_conn(pg_store *s)
 {
-    if (s->conn && !s->broken && PQstatus(s->conn) == CONNECTION_OK)
+    if (s->conn && !s->broken && pq.status(s->conn) == CONNECTION_OK)
         return 0;
     double wait = s->retry_at - time_mono();
     if (wait > 0)
         time_sleep(wait);
     disconnect(s);
     s->conn = connect_with_defaults(s->conninfo);
-    if (s->conn && PQstatus(s->conn) == CONNECTION_OK) {
+    if (s->conn && pq.status(s->conn) == CONNECTION_OK) {
         s->broken = false;
         s->backoff = 0;
         s->retry_at = 0;
-        PQsetNoticeProcessor(s->conn, NULL, NULL);
+        pq.setNoticeProcessor(s->conn, NULL, NULL);
         return 0;
     }
     char msg[512];
@@ -645,19 +764,19 @@ static int ensure_conn(pg_store *s)
 
 static int simple(pg_store *s, const char *sql, const char *what)
 {
-    return take_result(s, PQexec(s->conn, sql), NULL, what);
+    return take_result(s, pq.exec(s->conn, sql), NULL, what);
 }
 
 /* Rolls back after an error; keeps the caller's error message. */
 static void rollback(pg_store *s)
 {
-    if (s->broken || !s->conn || PQtransactionStatus(s->conn) == PQTRANS_IDLE)
+    if (s->broken || !s->conn || pq.transactionStatus(s->conn) == PQTRANS_IDLE)
         return;
     char saved[512];
     int code = sq_error_code();
     snprintf(saved, sizeof saved, "%s", sq_error_msg());
     bool retry = s->retryable;
-    PQclear(PQexec(s->conn, "ROLLBACK"));
+    pq.clear(pq.exec(s->conn, "ROLLBACK"));
     s->retryable = retry;
     sq_error_set(code, "%s", saved);
 }
@@ -739,7 +858,7 @@ static int migrate_fn(pg_store *s, void *arg)
     if (rc < 0)
         return rc;
     int64_t version = col_i64(r, 0, 0);
-    PQclear(r);
+    pq.clear(r);
     if (version > latest)
         return sq_error_set(SQ_EINVAL,
                             "cannot open store '%s': its schema version %lld is newer than this "
@@ -778,7 +897,10 @@ static int pg_open(store **out, const char *url, const char *location)
     s->conninfo = xstrdup(strncmp(location, "//", 2) == 0 ? url : location);
     s->shown = redact(url);
     s->rng = (uint64_t)getpid() * 0x9e3779b97f4a7c15ULL ^ (uint64_t)(time_mono() * 1e9) ^ 1;
-    int rc = ensure_conn(s);
+    int rc = pq_load(s->shown);
+    if (rc < 0)
+        goto out;
+    rc = ensure_conn(s);
     if (rc < 0) {
         rc = sq_error_set(SQ_EIO, "cannot open store '%s': %s", s->shown, sq_error_msg());
         goto out;
@@ -802,7 +924,7 @@ static double pg_now(store *st)
     if (ensure_conn(s) < 0 || q_run(s, S_NOW, NULL, &r, "read the clock") < 0)
         return time_now();
     double now = col_dbl(r, 0, 0);
-    PQclear(r);
+    pq.clear(r);
     return now;
 }
 
@@ -833,7 +955,7 @@ static void read_sweep(const PGresult *q, int i, store_sweep *s)
     s->spec_json = col_text(q, i, 3);
     s->spec_yaml = col_text(q, i, 4);
     s->command_json = col_text(q, i, 5);
-    read_tags(PQgetvalue(q, i, 6), &s->tags, &s->ntags);
+    read_tags(pq.getvalue(q, i, 6), &s->tags, &s->ntags);
     s->metric_name = col_text(q, i, 7);
     s->maximize = col_bool(q, i, 8);
     s->max_attempts = col_int(q, i, 9);
@@ -879,7 +1001,7 @@ static void read_trial(const PGresult *q, int i, store_trial *t)
     t->term_signal = col_int(q, i, 15);
     t->last_outcome = (attempt_outcome)col_int(q, i, 16);
     t->error = col_text(q, i, 17);
-    t->metrics_json = compact_json(PQgetisnull(q, i, 18) ? NULL : PQgetvalue(q, i, 18));
+    t->metrics_json = compact_json(pq.getisnull(q, i, 18) ? NULL : pq.getvalue(q, i, 18));
     t->cancel_requested = col_bool(q, i, 19);
 }
 
@@ -891,13 +1013,13 @@ static int sweep_id_state(pg_store *s, const char *name, int64_t *id, int *state
     int rc = q_run(s, S_SWEEP_ID_STATE, &p, &r, "find a sweep");
     if (rc < 0)
         return rc;
-    if (PQntuples(r) == 0)
+    if (pq.ntuples(r) == 0)
         rc = sq_error_set(SQ_ENOTFOUND, "no sweep named '%s' in store '%s'", name, s->shown);
     else {
         *id = col_i64(r, 0, 0);
         *state = col_int(r, 0, 1);
     }
-    PQclear(r);
+    pq.clear(r);
     return rc;
 }
 
@@ -909,10 +1031,10 @@ static int sweep_exists(pg_store *s, int64_t sweep_id)
     int rc = q_run(s, S_SWEEP_STATE_BY_ID, &p, &r, "find a sweep");
     if (rc < 0)
         return rc;
-    if (PQntuples(r) == 0)
+    if (pq.ntuples(r) == 0)
         rc = sq_error_set(SQ_ENOTFOUND, "no sweep with id %lld in store '%s'", (long long)sweep_id,
                           s->shown);
-    PQclear(r);
+    pq.clear(r);
     return rc;
 }
 
@@ -926,8 +1048,8 @@ static int run_id(pg_store *s, enum stmt_id id, int64_t arg, uint64_t *changed, 
     if (rc < 0)
         return rc;
     if (changed)
-        *changed = strtoull(PQcmdTuples(r), NULL, 10);
-    PQclear(r);
+        *changed = strtoull(pq.cmdTuples(r), NULL, 10);
+    pq.clear(r);
     return 0;
 }
 
@@ -945,8 +1067,8 @@ static int settle(pg_store *s, int64_t sweep_id)
     int rc = q_run(s, S_PENDING_PROBE, &p, &r, "update the sweep's state");
     if (rc < 0)
         return rc;
-    int pending = PQntuples(r);
-    PQclear(r);
+    int pending = pq.ntuples(r);
+    pq.clear(r);
     if (pending == 0) {
         if ((rc = run_id(s, S_SWEEP_LOCK, sweep_id, NULL, "lock a sweep")) < 0 ||
             (rc = run_id(s, S_SETTLE, sweep_id, &n, "update the sweep's state")) < 0)
@@ -983,7 +1105,7 @@ static char *settings_diff(const PGresult *q, const store_sweep_def *def)
     const char *sep = "";
     int old_max = col_int(q, 0, 3), old_cpus = col_int(q, 0, 4), old_gpus = col_int(q, 0, 5);
     uint64_t old_gmem = (uint64_t)col_i64(q, 0, 6);
-    const char *old_metric = PQgetisnull(q, 0, 7) ? NULL : PQgetvalue(q, 0, 7);
+    const char *old_metric = pq.getisnull(q, 0, 7) ? NULL : pq.getvalue(q, 0, 7);
     bool old_max_goal = col_bool(q, 0, 8), old_open = col_bool(q, 0, 9);
     if (old_max != def->max_attempts) {
         sb_addf(&sb, "%smax_attempts %d -> %d", sep, old_max, def->max_attempts);
@@ -1035,11 +1157,11 @@ static int sweep_keys(pg_store *s, int64_t sweep_id, char ***out, size_t *n)
     int rc = q_run(s, S_TRIAL_KEYS, &p, &r, "read trial keys");
     if (rc < 0)
         return rc;
-    size_t len = (size_t)PQntuples(r);
+    size_t len = (size_t)pq.ntuples(r);
     char **v = xcalloc(len ? len : 1, sizeof *v);
     for (size_t i = 0; i < len; i++)
         v[i] = col_text(r, (int)i, 0);
-    PQclear(r);
+    pq.clear(r);
     if (len > 1)
         qsort(v, len, sizeof *v, cmp_str);
     *out = v;
@@ -1088,7 +1210,7 @@ static int insert_trials(pg_store *s, int64_t sweep_id, const char *sweep_name,
         PGresult *r;
         if ((rc = q_run(s, S_TRIAL_INSERT, &p, &r, "add trials")) < 0)
             break;
-        size_t got = (size_t)PQntuples(r);
+        size_t got = (size_t)pq.ntuples(r);
         *added += got;
         if (edit && got < nsent) {
             /* the first number sent that was not inserted names the conflict */
@@ -1109,7 +1231,7 @@ static int insert_trials(pg_store *s, int64_t sweep_id, const char *sweep_name,
                               "spec",
                               sweep_name, (unsigned long long)taken);
         }
-        PQclear(r);
+        pq.clear(r);
     }
     for (size_t i = 0; i < nkeys; i++)
         free(keys[i]);
@@ -1142,8 +1264,8 @@ static int create_existing(pg_store *s, create_op *op, const PGresult *q, uint64
 {
     const store_sweep_def *def = op->def;
     op->id = col_i64(q, 0, 0);
-    bool same_spec = same_text(PQgetvalue(q, 0, 1), def->spec_json);
-    bool same_command = same_text(PQgetvalue(q, 0, 2), def->command_json);
+    bool same_spec = same_text(pq.getvalue(q, 0, 1), def->spec_json);
+    bool same_command = same_text(pq.getvalue(q, 0, 2), def->command_json);
     char *diff = settings_diff(q, def);
     int rc = 0;
     if (!same_command) {
@@ -1192,8 +1314,8 @@ static int create_fn(pg_store *s, void *arg)
     int rc = q_run(s, S_SWEEP_FOR_CREATE, &p, &r, "find a sweep");
     if (rc < 0)
         return rc;
-    if (PQntuples(r) == 0) {
-        PQclear(r);
+    if (pq.ntuples(r) == 0) {
+        pq.clear(r);
         pargs q = {0};
         pa_text(&q, def->name);
         pa_text(&q, def->spec_json);
@@ -1212,9 +1334,9 @@ static int create_fn(pg_store *s, void *arg)
         pa_int(&q, (int64_t)def->total);
         if ((rc = q_run(s, S_SWEEP_INSERT, &q, &r, "create a sweep")) < 0)
             return rc;
-        if (PQntuples(r) == 1) {
+        if (pq.ntuples(r) == 1) {
             op->id = col_i64(r, 0, 0);
-            PQclear(r);
+            pq.clear(r);
             if ((rc = insert_trials(s, op->id, def->name, def->trials, def->ntrials, false,
                                     &op->added, &max_number)) < 0)
                 return rc;
@@ -1222,11 +1344,11 @@ static int create_fn(pg_store *s, void *arg)
         }
         /* Another machine created it meanwhile (and committed: ON CONFLICT
          * waited for it); this statement's new snapshot sees it. */
-        PQclear(r);
+        pq.clear(r);
         if ((rc = q_run(s, S_SWEEP_FOR_CREATE, &p, &r, "find a sweep")) < 0)
             return rc;
-        if (PQntuples(r) == 0) {
-            PQclear(r);
+        if (pq.ntuples(r) == 0) {
+            pq.clear(r);
             return sq_error_set(SQ_EBUSY,
                                 "cannot create sweep '%s': it was deleted while "
                                 "being created: run the command again",
@@ -1234,7 +1356,7 @@ static int create_fn(pg_store *s, void *arg)
         }
     }
     rc = create_existing(s, op, r, &max_number);
-    PQclear(r);
+    pq.clear(r);
     return rc;
 }
 
@@ -1305,13 +1427,13 @@ static int get_sweep_fn(pg_store *s, void *arg)
     int rc = q_run(s, S_SWEEP_BY_NAME, &p, &r, "read a sweep");
     if (rc < 0)
         return rc;
-    if (PQntuples(r) == 0)
+    if (pq.ntuples(r) == 0)
         rc = sq_error_set(SQ_ENOTFOUND, "no sweep named '%s' in store '%s'", op->name, s->shown);
     else {
         op->sweeps = xmalloc(sizeof *op->sweeps);
         read_sweep(r, 0, op->sweeps);
     }
-    PQclear(r);
+    pq.clear(r);
     return rc;
 }
 
@@ -1356,11 +1478,11 @@ static int list_sweeps_fn(pg_store *s, void *arg)
     sb_release(&names);
     if (rc < 0)
         return rc;
-    op->n = (size_t)PQntuples(r);
+    op->n = (size_t)pq.ntuples(r);
     op->sweeps = op->n ? xcalloc(op->n, sizeof *op->sweeps) : NULL;
     for (size_t i = 0; i < op->n; i++)
         read_sweep(r, (int)i, &op->sweeps[i]);
-    PQclear(r);
+    pq.clear(r);
     return 0;
 }
 
@@ -1447,8 +1569,8 @@ static int retry_fn(pg_store *s, void *arg)
     pa_bool(&p, op->cancelled);
     if ((rc = q_run(s, S_RETRY, &p, &r, "retry trials")) < 0)
         return rc;
-    op->n = strtoull(PQcmdTuples(r), NULL, 10);
-    PQclear(r);
+    op->n = strtoull(pq.cmdTuples(r), NULL, 10);
+    pq.clear(r);
     if (op->n && (rc = run_id(s, S_REOPENED, id, NULL, "reopen a sweep")) < 0)
         return rc;
     return op->n ? run_id(s, S_REOPEN, id, NULL, "reopen a sweep") : 0;
@@ -1480,11 +1602,11 @@ static int gc_fn(pg_store *s, void *arg)
     int rc = q_run(s, S_GC, &p, &r, "delete old sweeps");
     if (rc < 0)
         return rc;
-    op->n = (size_t)PQntuples(r);
+    op->n = (size_t)pq.ntuples(r);
     op->names = op->n ? xcalloc(op->n, sizeof *op->names) : NULL;
     for (size_t i = 0; i < op->n; i++)
         op->names[i] = col_text(r, (int)i, 0);
-    PQclear(r);
+    pq.clear(r);
     return 0;
 }
 
@@ -1515,8 +1637,8 @@ static int completion_fn(pg_store *s, void *arg)
     int rc = q_run(s, S_COMPLETION, &p, &r, "claim a sweep's completion");
     if (rc < 0)
         return rc;
-    op->won = strcmp(PQcmdTuples(r), "1") == 0;
-    PQclear(r);
+    op->won = strcmp(pq.cmdTuples(r), "1") == 0;
+    pq.clear(r);
     return op->won ? 0 : sweep_exists(s, op->sweep_id);
 }
 
@@ -1567,11 +1689,11 @@ static int list_trials_fn(pg_store *s, void *arg)
     sb_release(&sql);
     if (rc < 0)
         return rc;
-    op->n = (size_t)PQntuples(r);
+    op->n = (size_t)pq.ntuples(r);
     op->trials = op->n ? xcalloc(op->n, sizeof *op->trials) : NULL;
     for (size_t i = 0; i < op->n; i++)
         read_trial(r, (int)i, &op->trials[i]);
-    PQclear(r);
+    pq.clear(r);
     return 0;
 }
 
@@ -1596,13 +1718,13 @@ static int get_trial_fn(pg_store *s, void *arg)
     int rc = q_run(s, S_TRIAL_GET, &p, &r, "read a trial");
     if (rc < 0)
         return rc;
-    if (PQntuples(r) == 1) {
+    if (pq.ntuples(r) == 1) {
         op->trials = xmalloc(sizeof *op->trials);
         read_trial(r, 0, op->trials);
-        PQclear(r);
+        pq.clear(r);
         return 0;
     }
-    PQclear(r);
+    pq.clear(r);
     int64_t id;
     int cur;
     rc = sweep_id_state(s, op->name, &id, &cur);
@@ -1630,13 +1752,13 @@ static int read_fence(pg_store *s, int64_t trial_id, bool *found, int *state, in
     int rc = q_run(s, S_TRIAL_FENCE, &p, &r, "read a trial");
     if (rc < 0)
         return rc;
-    *found = PQntuples(r) == 1;
+    *found = pq.ntuples(r) == 1;
     if (*found) {
         *state = col_int(r, 0, 0);
         *attempt = col_int(r, 0, 1);
         *cancel_requested = col_bool(r, 0, 2);
     }
-    PQclear(r);
+    pq.clear(r);
     return 0;
 }
 
@@ -1663,7 +1785,7 @@ static int attempts_fn(pg_store *s, void *arg)
     int rc = q_run(s, S_ATTEMPTS, &p, &r, "list attempts");
     if (rc < 0)
         return rc;
-    op->n = (size_t)PQntuples(r);
+    op->n = (size_t)pq.ntuples(r);
     op->attempts = op->n ? xcalloc(op->n, sizeof *op->attempts) : NULL;
     for (size_t i = 0; i < op->n; i++) {
         store_attempt *a = &op->attempts[i];
@@ -1677,7 +1799,7 @@ static int attempts_fn(pg_store *s, void *arg)
         a->term_signal = col_int(r, row, 6);
         a->error = col_text(r, row, 7);
     }
-    PQclear(r);
+    pq.clear(r);
     return op->n ? 0 : trial_exists(s, op->id);
 }
 
@@ -1736,10 +1858,10 @@ static int agents_fn(pg_store *s, void *arg)
     double now = col_dbl(r, 0, 1), alive_for = AGENT_ALIVE_MIN;
     if (2 * col_dbl(r, 0, 2) > alive_for)
         alive_for = 2 * col_dbl(r, 0, 2);
-    PQclear(r);
+    pq.clear(r);
     if ((rc = q_run(s, S_AGENTS, NULL, &r, "list agents")) < 0)
         return rc;
-    op->n = (size_t)PQntuples(r);
+    op->n = (size_t)pq.ntuples(r);
     op->agents = op->n ? xcalloc(op->n, sizeof *op->agents) : NULL;
     for (size_t i = 0; i < op->n; i++) {
         store_agent *a = &op->agents[i];
@@ -1755,7 +1877,7 @@ static int agents_fn(pg_store *s, void *arg)
         a->running = col_int(r, row, 8);
         a->alive = now - a->last_seen <= alive_for;
     }
-    PQclear(r);
+    pq.clear(r);
     return 0;
 }
 
@@ -1789,7 +1911,7 @@ static int reap_locked(pg_store *s, uint64_t *out_n)
     if (rc < 0)
         return rc;
     rc = settle_reaped(s, r, out_n);
-    PQclear(r);
+    pq.clear(r);
     return rc;
 }
 
@@ -1810,7 +1932,7 @@ static int cmp_claim(const void *a, const void *b)
 /* The rows of a reap: settles each sweep a reaped trial belonged to. */
 static int settle_reaped(pg_store *s, const PGresult *r, uint64_t *out_n)
 {
-    size_t n = (size_t)PQntuples(r);
+    size_t n = (size_t)pq.ntuples(r);
     int64_t *ids = xcalloc(n ? n : 1, sizeof *ids);
     int rc = 0;
     for (size_t i = 0; i < n; i++)
@@ -1831,7 +1953,7 @@ static int settle_reaped(pg_store *s, const PGresult *r, uint64_t *out_n)
 /* Appends the claimed rows of r to op's list. */
 static void read_claims(claim_op *op, const PGresult *r)
 {
-    size_t n = (size_t)PQntuples(r);
+    size_t n = (size_t)pq.ntuples(r);
     if (n == 0)
         return;
     op->v = xrealloc(op->v, (op->n + n) * sizeof *op->v);
@@ -1880,10 +2002,10 @@ static int claim_fn(pg_store *s, void *arg)
     if (rc < 0)
         return rc;
     read_claims(op, res[2]);
-    int64_t epoch = PQntuples(res[2]) ? col_i64(res[2], 0, 7) : 0;
-    rc = PQntuples(res[1]) ? settle_reaped(s, res[1], &reaped) : 0;
+    int64_t epoch = pq.ntuples(res[2]) ? col_i64(res[2], 0, 7) : 0;
+    rc = pq.ntuples(res[1]) ? settle_reaped(s, res[1], &reaped) : 0;
     for (size_t i = 0; i < ARRAY_SIZE(res); i++)
-        PQclear(res[i]);
+        pq.clear(res[i]);
     if (rc == 0 && from > 0 && (reaped > 0 || (int64_t)op->n < max)) {
         pargs q = {0};
         PGresult *r;
@@ -1893,10 +2015,10 @@ static int claim_fn(pg_store *s, void *arg)
         pa_int(&q, 0);
         pa_int(&q, 0);
         if ((rc = q_run(s, S_CLAIM, &q, &r, "claim trials")) == 0) {
-            if (PQntuples(r))
+            if (pq.ntuples(r))
                 epoch = col_i64(r, 0, 7);
             read_claims(op, r);
-            PQclear(r);
+            pq.clear(r);
         }
         from = 0;
     }
@@ -1965,7 +2087,7 @@ static int heartbeat_fn(pg_store *s, void *arg)
     sb_release(&attempts);
     if (rc < 0)
         return rc;
-    for (int row = 0; row < PQntuples(r); row++) {
+    for (int row = 0; row < pq.ntuples(r); row++) {
         int64_t id = col_i64(r, row, 0);
         int attempt = col_int(r, row, 1);
         for (size_t i = 0; i < op->n; i++) {
@@ -1976,7 +2098,7 @@ static int heartbeat_fn(pg_store *s, void *arg)
             l->lost = !col_bool(r, row, 2) && !l->cancel;
         }
     }
-    PQclear(r);
+    pq.clear(r);
     return 0;
 }
 
@@ -2057,12 +2179,12 @@ static int finish_fn(pg_store *s, void *arg)
     int rc = q_pipeline(s, steps, ARRAY_SIZE(steps), r, "record a trial's end");
     if (rc < 0)
         return rc;
-    bool found = PQntuples(r[1]) == 1;
+    bool found = pq.ntuples(r[1]) == 1;
     int64_t sweep_id = found ? col_i64(r[1], 0, 0) : 0;
     bool reopened = found && col_int(r[1], 0, 1) == TRIAL_PENDING;
-    bool pending = PQntuples(r[2]) > 0; /* the sweep is not finishing */
+    bool pending = pq.ntuples(r[2]) > 0; /* the sweep is not finishing */
     for (size_t i = 0; i < ARRAY_SIZE(r); i++)
-        PQclear(r[i]);
+        pq.clear(r[i]);
     if (!found)
         return lease_lost(s, op->trial_id, op->attempt, "record the end");
     uint64_t settled = 0;
@@ -2080,7 +2202,7 @@ static int finish_fn(pg_store *s, void *arg)
     PGresult *tr[ARRAY_SIZE(tail)];
     rc = q_pipeline(s, tail, ARRAY_SIZE(tail), tr, "record a trial's end");
     for (size_t i = 0; rc == 0 && i < ARRAY_SIZE(tr); i++)
-        PQclear(tr[i]);
+        pq.clear(tr[i]);
     return rc;
 }
 
@@ -2154,8 +2276,8 @@ static int metrics_fn(pg_store *s, void *arg)
     pa_text(&q, patch ? patch : "{}");
     PGresult *r = NULL;
     if (rc == 0 && (rc = q_run(s, S_METRICS_PATCH, &q, &r, "record metrics")) == 0) {
-        bool changed = strcmp(PQcmdTuples(r), "1") == 0;
-        PQclear(r);
+        bool changed = strcmp(pq.cmdTuples(r), "1") == 0;
+        pq.clear(r);
         if (!changed)
             rc = lease_lost(s, op->trial_id, op->attempt, "record metrics");
     }
@@ -2202,18 +2324,18 @@ static int get_metrics_fn(pg_store *s, void *arg)
     if ((rc = q_run(s, S_METRICS_GET, &p, &r, "read metrics")) < 0)
         return rc;
     json_t *arr = json_array();
-    for (int row = 0; row < PQntuples(r); row++) {
+    for (int row = 0; row < pq.ntuples(r); row++) {
         json_t *o = json_object();
         json_object_set_new(o, "attempt", json_integer(col_i64(r, row, 0)));
         json_object_set_new(
-            o, "step", PQgetisnull(r, row, 1) ? json_null() : json_integer(col_i64(r, row, 1)));
+            o, "step", pq.getisnull(r, row, 1) ? json_null() : json_integer(col_i64(r, row, 1)));
         json_object_set_new(o, "time", json_real(col_dbl(r, row, 2)));
-        json_object_set_new(o, "name", json_string(PQgetvalue(r, row, 3)));
+        json_object_set_new(o, "name", json_string(pq.getvalue(r, row, 3)));
         json_object_set_new(o, "value",
-                            PQgetisnull(r, row, 4) ? json_null() : json_real(col_dbl(r, row, 4)));
+                            pq.getisnull(r, row, 4) ? json_null() : json_real(col_dbl(r, row, 4)));
         json_array_append_new(arr, o);
     }
-    PQclear(r);
+    pq.clear(r);
     char *text = json_dumps(arr, JSON_COMPACT | JSON_REAL_PRECISION(15));
     json_decref(arr);
     free(op->json);
@@ -2268,12 +2390,12 @@ static int import_fn(pg_store *s, void *arg)
     int rc = q_run(s, S_IMPORT, &p, &r, "import a result");
     if (rc < 0)
         return rc;
-    if (PQntuples(r) == 1) {
+    if (pq.ntuples(r) == 1) {
         int64_t sweep_id = col_i64(r, 0, 0);
-        PQclear(r);
+        pq.clear(r);
         return settle(s, sweep_id);
     }
-    PQclear(r);
+    pq.clear(r);
     bool found, cancel;
     int state = 0, attempt = 0;
     if ((rc = read_fence(s, op->trial_id, &found, &state, &attempt, &cancel)) < 0)
