@@ -280,7 +280,7 @@ static int register_all(const create_opts *o, spec **specs, int n, const char *s
     }
     rc = store_open(&st, ws.store_url);
     if (rc) {
-        fprintf(stderr, "sweepq: cannot open the store '%s': %s\n", ws.store_url, sq_error_msg());
+        fprintf(stderr, "sweepq: %s\n", sq_error_msg()); /* it names the store */
         workspace_release(&ws);
         return EXIT_STORE;
     }

@@ -205,7 +205,7 @@ int cmd_run(int argc, char **argv)
     }
     int rc = store_open(&st, ws.store_url);
     if (rc) {
-        fprintf(stderr, "sweepq: cannot open the store '%s': %s\n", ws.store_url, sq_error_msg());
+        fprintf(stderr, "sweepq: %s\n", sq_error_msg()); /* it names the store */
         code = EXIT_STORE;
         goto out;
     }

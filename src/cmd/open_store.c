@@ -47,7 +47,7 @@ int open_store(workspace *ws, store **out, const sq_globals *g)
     }
     rc = store_open(out, ws->store_url);
     if (rc) {
-        fprintf(stderr, "sweepq: cannot open the store '%s': %s\n", ws->store_url, sq_error_msg());
+        fprintf(stderr, "sweepq: %s\n", sq_error_msg()); /* it names the store */
         workspace_release(ws);
         *out = NULL;
         return EXIT_STORE;

@@ -480,7 +480,7 @@ static const char *pg_message(pg_store *s, const PGresult *res, char *buf, size_
     while (n && (buf[n - 1] == '\n' || buf[n - 1] == ' '))
         buf[--n] = '\0';
     for (char *c = buf; *c; c++) {
-        if (*c == '\n')
+        if (*c == '\n' || *c == '\t')
             *c = ' ';
     }
     return buf;
@@ -900,11 +900,9 @@ static int pg_open(store **out, const char *url, const char *location)
     int rc = pq_load(s->shown);
     if (rc < 0)
         goto out;
-    rc = ensure_conn(s);
-    if (rc < 0) {
-        rc = sq_error_set(SQ_EIO, "cannot open store '%s': %s", s->shown, sq_error_msg());
+    rc = ensure_conn(s); /* its message names the store */
+    if (rc < 0)
         goto out;
-    }
     rc = run_op(s, true, migrate_fn, NULL);
 out:
     if (rc < 0) {

@@ -3,16 +3,21 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 
 static _Thread_local char last_msg[1024];
 static _Thread_local int last_code;
 
 int sq_error_set(int code, const char *fmt, ...)
 {
+    /* Format into a copy first: callers add context to the last message with
+     * sq_error_set(rc, "...: %s", sq_error_msg()), which reads last_msg. */
+    char msg[sizeof last_msg];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(last_msg, sizeof last_msg, fmt, ap);
+    vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    memcpy(last_msg, msg, sizeof msg);
     last_code = code;
     return code;
 }

@@ -84,10 +84,14 @@ int workspace_open(workspace *ws, const char *store_override, bool create)
     char *root = url ? root_of_store(url) : NULL;
     if (!root)
         root = find_root(cwd);
-    if (!root && (url || create)) {
+    if (!root && create) {
         int rc = workspace_init_dir(cwd);
         if (rc)
             return rc;
+        root = xstrdup(cwd);
+    } else if (!root && url) {
+        /* A store named on the command line needs no project to be read:
+         * don't leave a .sweepq/ behind in whatever directory this ran. */
         root = xstrdup(cwd);
     }
     if (!root)

@@ -31,8 +31,9 @@ typedef struct workspace {
 /*
  * Finds the project and the store. store_override is --store (may be NULL).
  * When no .sweepq/ exists above the working directory: with create=true one
- * is made in the working directory, else SQ_ENOTFOUND with a message that
- * says to run 'sweepq init' or pass --store. A "sqlite:DIR/.sweepq/X.db" store
+ * is made in the working directory; else, with a store URL, the working
+ * directory is the root (nothing is created); else SQ_ENOTFOUND with a
+ * message that says to run 'sweepq init' or pass --store. A "sqlite:DIR/.sweepq/X.db" store
  * makes DIR the root even when the working directory is elsewhere.
  */
 int workspace_open(workspace *ws, const char *store_override, bool create);
