@@ -76,6 +76,19 @@ typedef struct store_backend {
     int (*import_result)(store *st, int64_t trial_id, const char *metrics_json);
 } store_backend;
 
+/* Helpers every backend shares (store.c). */
+
+/* True when a and b are both NULL or equal strings. */
+bool store_same_text(const char *a, const char *b);
+
+/*
+ * Compares a stored sweep's execution settings (old: only max_attempts,
+ * cpus, gpus, gpu_memory, metric_name, maximize and open_ended are read)
+ * with def's: "" when the same, else the differences ("max_attempts 3 -> 5,
+ * gpus 0 -> 1"); the caller frees.
+ */
+char *store_settings_diff(const store_sweep_def *old, const store_sweep_def *def);
+
 /* The backends compiled into this build. */
 extern const store_backend store_sqlite_backend;
 extern const store_backend store_postgres_backend; /* postgresql:// and postgres:// */

@@ -1091,48 +1091,20 @@ static char *tags_to_json(const store_sweep_def *def)
     return copy;
 }
 
-static bool same_text(const char *a, const char *b)
-{
-    return (!a && !b) || (a && b && strcmp(a, b) == 0);
-}
-
-/* As sqlite.c's: "" when the settings are the same, else what differs. */
+/* As sqlite.c's: the stored settings from the row, compared by
+ * store_settings_diff. */
 static char *settings_diff(const PGresult *q, const store_sweep_def *def)
 {
-    strbuf sb = SB_INIT;
-    const char *sep = "";
-    int old_max = col_int(q, 0, 3), old_cpus = col_int(q, 0, 4), old_gpus = col_int(q, 0, 5);
-    uint64_t old_gmem = (uint64_t)col_i64(q, 0, 6);
-    const char *old_metric = pq.getisnull(q, 0, 7) ? NULL : pq.getvalue(q, 0, 7);
-    bool old_max_goal = col_bool(q, 0, 8), old_open = col_bool(q, 0, 9);
-    if (old_max != def->max_attempts) {
-        sb_addf(&sb, "%smax_attempts %d -> %d", sep, old_max, def->max_attempts);
-        sep = ", ";
-    }
-    if (old_cpus != def->cpus) {
-        sb_addf(&sb, "%scpus %d -> %d", sep, old_cpus, def->cpus);
-        sep = ", ";
-    }
-    if (old_gpus != def->gpus) {
-        sb_addf(&sb, "%sgpus %d -> %d", sep, old_gpus, def->gpus);
-        sep = ", ";
-    }
-    if (old_gmem != def->gpu_memory) {
-        sb_addf(&sb, "%sgpu_memory %llu -> %llu bytes", sep, (unsigned long long)old_gmem,
-                (unsigned long long)def->gpu_memory);
-        sep = ", ";
-    }
-    if (!same_text(old_metric, def->metric_name) || (old_metric && old_max_goal != def->maximize)) {
-        sb_addf(&sb, "%smetric %s%s -> %s%s", sep, old_metric ? old_metric : "(none)",
-                old_metric ? (old_max_goal ? " (maximize)" : " (minimize)") : "",
-                def->metric_name ? def->metric_name : "(none)",
-                def->metric_name ? (def->maximize ? " (maximize)" : " (minimize)") : "");
-        sep = ", ";
-    }
-    if (old_open != def->open_ended)
-        sb_addf(&sb, "%sopen-ended %s -> %s", sep, old_open ? "yes" : "no",
-                def->open_ended ? "yes" : "no");
-    return sb_detach(&sb);
+    store_sweep_def old = {
+        .max_attempts = col_int(q, 0, 3),
+        .cpus = col_int(q, 0, 4),
+        .gpus = col_int(q, 0, 5),
+        .gpu_memory = (uint64_t)col_i64(q, 0, 6),
+        .metric_name = pq.getisnull(q, 0, 7) ? NULL : pq.getvalue(q, 0, 7),
+        .maximize = col_bool(q, 0, 8),
+        .open_ended = col_bool(q, 0, 9),
+    };
+    return store_settings_diff(&old, def);
 }
 
 static int cmp_str(const void *a, const void *b)
@@ -1262,8 +1234,8 @@ static int create_existing(pg_store *s, create_op *op, const PGresult *q, uint64
 {
     const store_sweep_def *def = op->def;
     op->id = col_i64(q, 0, 0);
-    bool same_spec = same_text(pq.getvalue(q, 0, 1), def->spec_json);
-    bool same_command = same_text(pq.getvalue(q, 0, 2), def->command_json);
+    bool same_spec = store_same_text(pq.getvalue(q, 0, 1), def->spec_json);
+    bool same_command = store_same_text(pq.getvalue(q, 0, 2), def->command_json);
     char *diff = settings_diff(q, def);
     int rc = 0;
     if (!same_command) {

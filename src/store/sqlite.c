@@ -697,54 +697,20 @@ static char *tags_to_json(const store_sweep_def *def)
     return copy;
 }
 
-static bool same_text(const char *a, const char *b)
-{
-    return (!a && !b) || (a && b && strcmp(a, b) == 0);
-}
-
-/*
- * Compares an existing sweep's execution settings with def's: "" when the
- * same, else the list of differences ("max_attempts 3 -> 5, gpus 0 -> 1");
- * the caller frees.
- */
+/* The execution settings of an existing sweep, from S_SWEEP_FOR_CREATE's row;
+ * "" when the same as def's, else what differs (store_settings_diff). */
 static char *settings_diff(sqlite3_stmt *q, const store_sweep_def *def)
 {
-    strbuf sb = SB_INIT;
-    const char *sep = "";
-    int old_max = sqlite3_column_int(q, 3), old_cpus = sqlite3_column_int(q, 4);
-    int old_gpus = sqlite3_column_int(q, 5);
-    uint64_t old_gmem = (uint64_t)sqlite3_column_int64(q, 6);
-    const char *old_metric = (const char *)sqlite3_column_text(q, 7);
-    bool old_max_goal = sqlite3_column_int(q, 8) != 0;
-    bool old_open = sqlite3_column_int(q, 9) != 0;
-    if (old_max != def->max_attempts) {
-        sb_addf(&sb, "%smax_attempts %d -> %d", sep, old_max, def->max_attempts);
-        sep = ", ";
-    }
-    if (old_cpus != def->cpus) {
-        sb_addf(&sb, "%scpus %d -> %d", sep, old_cpus, def->cpus);
-        sep = ", ";
-    }
-    if (old_gpus != def->gpus) {
-        sb_addf(&sb, "%sgpus %d -> %d", sep, old_gpus, def->gpus);
-        sep = ", ";
-    }
-    if (old_gmem != def->gpu_memory) {
-        sb_addf(&sb, "%sgpu_memory %llu -> %llu bytes", sep, (unsigned long long)old_gmem,
-                (unsigned long long)def->gpu_memory);
-        sep = ", ";
-    }
-    if (!same_text(old_metric, def->metric_name) || (old_metric && old_max_goal != def->maximize)) {
-        sb_addf(&sb, "%smetric %s%s -> %s%s", sep, old_metric ? old_metric : "(none)",
-                old_metric ? (old_max_goal ? " (maximize)" : " (minimize)") : "",
-                def->metric_name ? def->metric_name : "(none)",
-                def->metric_name ? (def->maximize ? " (maximize)" : " (minimize)") : "");
-        sep = ", ";
-    }
-    if (old_open != def->open_ended)
-        sb_addf(&sb, "%sopen-ended %s -> %s", sep, old_open ? "yes" : "no",
-                def->open_ended ? "yes" : "no");
-    return sb_detach(&sb);
+    store_sweep_def old = {
+        .max_attempts = sqlite3_column_int(q, 3),
+        .cpus = sqlite3_column_int(q, 4),
+        .gpus = sqlite3_column_int(q, 5),
+        .gpu_memory = (uint64_t)sqlite3_column_int64(q, 6),
+        .metric_name = (const char *)sqlite3_column_text(q, 7),
+        .maximize = sqlite3_column_int(q, 8) != 0,
+        .open_ended = sqlite3_column_int(q, 9) != 0,
+    };
+    return store_settings_diff(&old, def);
 }
 
 static int cmp_str(const void *a, const void *b)
@@ -862,8 +828,9 @@ static int sqlite_create_sweep(store *st, const store_sweep_def *def, int64_t *o
         goto out;
     if (rc == 1) { /* exists: the same, an edited grid, or a conflict */
         id = sqlite3_column_int64(q, 0);
-        bool same_spec = same_text((const char *)sqlite3_column_text(q, 1), def->spec_json);
-        bool same_command = same_text((const char *)sqlite3_column_text(q, 2), def->command_json);
+        bool same_spec = store_same_text((const char *)sqlite3_column_text(q, 1), def->spec_json);
+        bool same_command =
+            store_same_text((const char *)sqlite3_column_text(q, 2), def->command_json);
         diff = settings_diff(q, def);
         sqlite3_reset(q);
         if (!same_command) {

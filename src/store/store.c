@@ -500,3 +500,50 @@ void store_claims_free(store_claimed *c, size_t n)
     }
     free(c);
 }
+
+/* ---- helpers the backends share ------------------------------------------ */
+
+bool store_same_text(const char *a, const char *b)
+{
+    return (!a && !b) || (a && b && strcmp(a, b) == 0);
+}
+
+static const char *goal_text(const char *metric, bool maximize)
+{
+    return metric ? (maximize ? " (maximize)" : " (minimize)") : "";
+}
+
+char *store_settings_diff(const store_sweep_def *old, const store_sweep_def *def)
+{
+    strbuf sb = SB_INIT;
+    const char *sep = "";
+    if (old->max_attempts != def->max_attempts) {
+        sb_addf(&sb, "%smax_attempts %d -> %d", sep, old->max_attempts, def->max_attempts);
+        sep = ", ";
+    }
+    if (old->cpus != def->cpus) {
+        sb_addf(&sb, "%scpus %d -> %d", sep, old->cpus, def->cpus);
+        sep = ", ";
+    }
+    if (old->gpus != def->gpus) {
+        sb_addf(&sb, "%sgpus %d -> %d", sep, old->gpus, def->gpus);
+        sep = ", ";
+    }
+    if (old->gpu_memory != def->gpu_memory) {
+        sb_addf(&sb, "%sgpu_memory %llu -> %llu bytes", sep, (unsigned long long)old->gpu_memory,
+                (unsigned long long)def->gpu_memory);
+        sep = ", ";
+    }
+    if (!store_same_text(old->metric_name, def->metric_name) ||
+        (old->metric_name && old->maximize != def->maximize)) {
+        sb_addf(&sb, "%smetric %s%s -> %s%s", sep, old->metric_name ? old->metric_name : "(none)",
+                goal_text(old->metric_name, old->maximize),
+                def->metric_name ? def->metric_name : "(none)",
+                goal_text(def->metric_name, def->maximize));
+        sep = ", ";
+    }
+    if (old->open_ended != def->open_ended)
+        sb_addf(&sb, "%sopen-ended %s -> %s", sep, old->open_ended ? "yes" : "no",
+                def->open_ended ? "yes" : "no");
+    return sb_detach(&sb);
+}
