@@ -89,6 +89,14 @@ bool store_same_text(const char *a, const char *b);
  */
 char *store_settings_diff(const store_sweep_def *old, const store_sweep_def *def);
 
+/*
+ * Records the SQ_ELEASE_LOST message for a write ("record the end", ...)
+ * about (trial_id, attempt) that is no longer current, saying what the trial
+ * is now (found false: it was deleted); returns SQ_ELEASE_LOST.
+ */
+int store_lease_lost(const char *what, int64_t trial_id, int attempt, bool found, int state,
+                     int current_attempt);
+
 /* The backends compiled into this build. */
 extern const store_backend store_sqlite_backend;
 extern const store_backend store_postgres_backend; /* postgresql:// and postgres:// */

@@ -2078,24 +2078,13 @@ static int pg_heartbeat(store *st, const char *agent_id, store_lease *leases, si
     return run_op(to_pg(st), false, heartbeat_fn, &op);
 }
 
-/* SQ_ELEASE_LOST with what the trial is now. */
+/* SQ_ELEASE_LOST with what the trial is now (store_lease_lost). */
 static int lease_lost(pg_store *s, int64_t trial_id, int attempt, const char *what)
 {
     bool found = false, cancel = false;
     int state = 0, cur = 0;
     int rc = read_fence(s, trial_id, &found, &state, &cur, &cancel);
-    if (rc < 0)
-        return rc;
-    if (!found)
-        return sq_error_set(SQ_ELEASE_LOST,
-                            "cannot %s of trial %lld attempt %d: lease lost: the trial was "
-                            "deleted",
-                            what, (long long)trial_id, attempt);
-    return sq_error_set(SQ_ELEASE_LOST,
-                        "cannot %s of trial %lld attempt %d: lease lost: the trial is %s at "
-                        "attempt %d",
-                        what, (long long)trial_id, attempt, trial_state_name((trial_state)state),
-                        cur);
+    return rc < 0 ? rc : store_lease_lost(what, trial_id, attempt, found, state, cur);
 }
 
 /* SQ_EINVAL unless text is a JSON object. */

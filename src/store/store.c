@@ -547,3 +547,18 @@ char *store_settings_diff(const store_sweep_def *old, const store_sweep_def *def
                 def->open_ended ? "yes" : "no");
     return sb_detach(&sb);
 }
+
+int store_lease_lost(const char *what, int64_t trial_id, int attempt, bool found, int state,
+                     int current_attempt)
+{
+    if (!found)
+        return sq_error_set(SQ_ELEASE_LOST,
+                            "cannot %s of trial %lld attempt %d: lease lost: the trial was "
+                            "deleted",
+                            what, (long long)trial_id, attempt);
+    return sq_error_set(SQ_ELEASE_LOST,
+                        "cannot %s of trial %lld attempt %d: lease lost: the trial is %s at "
+                        "attempt %d",
+                        what, (long long)trial_id, attempt, trial_state_name((trial_state)state),
+                        current_attempt);
+}
