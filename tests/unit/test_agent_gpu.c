@@ -10,6 +10,8 @@
  */
 #include "util/common.h"
 
+#include "project_fixture.h"
+
 #include "agent/agent.h"
 #include "agent/register.h"
 #include "spec/spec.h"
@@ -24,9 +26,7 @@
 #define UUID1 "GPU-a83d77e0-51c2-4f0b-8d5e-2c9b41f6e302"
 
 typedef struct fixture {
-    char dir[64];
-    workspace ws;
-    store *st;
+    test_project p;
     char *one_gpu, *two_gpus; /* snapshot files */
     size_t started, warnings, max_running;
     char last_warning[512];
@@ -47,18 +47,11 @@ static char *write_snapshot(const char *dir, const char *name, const char *json)
 static int setup(void **state)
 {
     fixture *f = xcalloc(1, sizeof *f);
-    snprintf(f->dir, sizeof f->dir, "/tmp/sq-agent-gpu-XXXXXX");
-    assert_non_null(mkdtemp(f->dir));
-    assert_int_equal(workspace_init_dir(f->dir), 0);
-    f->ws.root = xstrdup(f->dir);
-    f->ws.dir = xasprintf("%s/.sweepq", f->dir);
-    f->ws.store_url = xasprintf("sqlite:%s/sweepq.db", f->ws.dir);
-    if (store_open(&f->st, f->ws.store_url))
-        fail_msg("store_open: %s", sq_error_msg());
-    f->one_gpu = write_snapshot(f->dir, "one.json",
+    test_project_open(&f->p, "sq-agent-gpu");
+    f->one_gpu = write_snapshot(f->p.dir, "one.json",
                                 "[{\"uuid\": \"" UUID0 "\", \"memory_total\": \"80GiB\", "
                                 "\"memory_free\": \"80GiB\"}]");
-    f->two_gpus = write_snapshot(f->dir, "two.json",
+    f->two_gpus = write_snapshot(f->p.dir, "two.json",
                                  "[{\"uuid\": \"" UUID0 "\", \"memory_total\": \"80GiB\"},"
                                  " {\"uuid\": \"" UUID1 "\", \"memory_total\": \"80GiB\"}]");
     unsetenv("CUDA_VISIBLE_DEVICES");
@@ -71,11 +64,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     fixture *f = *state;
-    store_close(f->st);
-    char *cmd = xasprintf("rm -rf '%s'", f->dir);
-    assert_int_equal(system(cmd), 0);
-    free(cmd);
-    workspace_release(&f->ws);
+    test_project_close(&f->p);
     free(f->one_gpu);
     free(f->two_gpus);
     free(f->agents_gpus);
@@ -94,7 +83,7 @@ static void on_event(const agent_event *ev, void *ud)
         if (f->check_agents && !f->agents_gpus) {
             store_agent *ag = NULL;
             size_t n = 0;
-            assert_int_equal(store_list_agents(f->st, &ag, &n), 0);
+            assert_int_equal(store_list_agents(f->p.st, &ag, &n), 0);
             for (size_t i = 0; i < n && !f->agents_gpus; i++)
                 if (ag[i].gpus_json)
                     f->agents_gpus = xstrdup(ag[i].gpus_json);
@@ -108,23 +97,13 @@ static void on_event(const agent_event *ev, void *ud)
 
 static void register_yaml(fixture *f, const char *yaml)
 {
-    spec *s = NULL;
-    spec_diags d = SPEC_DIAGS_INIT;
-    if (spec_load_string(&s, yaml, strlen(yaml), "test.yaml", NULL, &d) != 0) {
-        char *msg = d.n ? spec_diag_format(&d.items[0]) : xstrdup(sq_error_msg());
-        fail_msg("spec: %s", msg);
-    }
-    spec_diags_release(&d);
-    int64_t id;
-    if (sweep_register(f->st, &f->ws, s, &id, NULL))
-        fail_msg("sweep_register: %s", sq_error_msg());
-    spec_free(s);
+    test_project_register_yaml(&f->p, yaml);
 }
 
 static agent_summary run_agent(fixture *f, int slots, const char *snapshot, const char *gpus)
 {
     agent_config cfg = {
-        .ws = &f->ws,
+        .ws = &f->p.ws,
         .slots = slots,
         .exit_when_idle = true,
         .grace = 1,
@@ -134,7 +113,7 @@ static agent_summary run_agent(fixture *f, int slots, const char *snapshot, cons
         .ud = f,
     };
     agent_summary sum;
-    if (agent_run(f->st, &cfg, &sum) != 0)
+    if (agent_run(f->p.st, &cfg, &sum) != 0)
         fail_msg("agent_run: %s", sq_error_msg());
     return sum;
 }
@@ -142,7 +121,7 @@ static agent_summary run_agent(fixture *f, int slots, const char *snapshot, cons
 /* What trial n of sweep wrote into its directory's "cuda" file. */
 static char *trial_cuda(fixture *f, const char *sweep, int n)
 {
-    char *path = xasprintf("%s/.sweepq/sweeps/%s/trials/%d/cuda", f->dir, sweep, n);
+    char *path = xasprintf("%s/.sweepq/sweeps/%s/trials/%d/cuda", f->p.dir, sweep, n);
     FILE *fp = fopen(path, "r");
     free(path);
     if (!fp)
@@ -158,7 +137,7 @@ static char *trial_cuda(fixture *f, const char *sweep, int n)
 static trial_state trial_state_of(fixture *f, const char *sweep, uint64_t n)
 {
     store_trial *t = NULL;
-    if (store_get_trial(f->st, sweep, n, &t) != 0)
+    if (store_get_trial(f->p.st, sweep, n, &t) != 0)
         fail_msg("store_get_trial: %s", sq_error_msg());
     trial_state s = t->state;
     store_trial_free(t);
@@ -252,7 +231,7 @@ static void test_gpus_none_runs_cpu_trials_only(void **state)
                      "parameters: {x: {values: [1]}}\n");
     register_yaml(f, "name: cpu\nmethod: grid\n" WRITE_CUDA "parameters: {x: {values: [1]}}\n");
     /* no snapshot is read at all with --gpus none: a missing file is fine */
-    char *missing = xasprintf("%s/missing.json", f->dir);
+    char *missing = xasprintf("%s/missing.json", f->p.dir);
     agent_summary sum = run_agent(f, 2, missing, "none");
     free(missing);
     assert_int_equal(sum.succeeded, 1);
@@ -269,7 +248,7 @@ static void test_an_unreadable_snapshot_starts_no_gpu_trial(void **state)
     fixture *f = *state;
     register_yaml(f, "name: gpu\nmethod: grid\nresources: {gpus: 1}\n" WRITE_CUDA
                      "parameters: {x: {values: [1]}}\n");
-    char *missing = xasprintf("%s/missing.json", f->dir);
+    char *missing = xasprintf("%s/missing.json", f->p.dir);
     agent_summary sum = run_agent(f, 2, missing, NULL);
     free(missing);
     assert_int_equal(sum.started, 0);
@@ -286,7 +265,7 @@ static void test_gpus_option_picks_gpus_and_the_agent_registers_them(void **stat
                      "parameters: {x: {values: [1]}}\n");
     /* The agent deregisters when it exits: look while its trial runs. */
     agent_config cfg = {
-        .ws = &f->ws,
+        .ws = &f->p.ws,
         .slots = 1,
         .max_trials = 1,
         .grace = 1,
@@ -296,7 +275,7 @@ static void test_gpus_option_picks_gpus_and_the_agent_registers_them(void **stat
         .ud = f,
     };
     agent_summary sum;
-    assert_int_equal(agent_run(f->st, &cfg, &sum), 0);
+    assert_int_equal(agent_run(f->p.st, &cfg, &sum), 0);
     assert_int_equal(sum.succeeded, 1);
     char *cuda = trial_cuda(f, "excl", 1);
     assert_string_equal(cuda, UUID1 " PCI_BUS_ID"); /* --gpus 1 */

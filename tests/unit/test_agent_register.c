@@ -6,6 +6,8 @@
  */
 #include "util/common.h"
 
+#include "project_fixture.h"
+
 #include "agent/register.h"
 
 #include <setjmp.h>
@@ -15,22 +17,13 @@
 #include <cmocka.h>
 
 typedef struct fixture {
-    char dir[64];
-    workspace ws;
-    store *st;
+    test_project p;
 } fixture;
 
 static int setup(void **state)
 {
     fixture *f = xcalloc(1, sizeof *f);
-    snprintf(f->dir, sizeof f->dir, "/tmp/sq-register-XXXXXX");
-    assert_non_null(mkdtemp(f->dir));
-    assert_int_equal(workspace_init_dir(f->dir), 0);
-    f->ws.root = xstrdup(f->dir);
-    f->ws.dir = xasprintf("%s/.sweepq", f->dir);
-    f->ws.store_url = xasprintf("sqlite:%s/sweepq.db", f->ws.dir);
-    if (store_open(&f->st, f->ws.store_url))
-        fail_msg("store_open: %s", sq_error_msg());
+    test_project_open(&f->p, "sq-register");
     *state = f;
     return 0;
 }
@@ -38,11 +31,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     fixture *f = *state;
-    store_close(f->st);
-    char *cmd = xasprintf("rm -rf '%s'", f->dir);
-    assert_int_equal(system(cmd), 0);
-    free(cmd);
-    workspace_release(&f->ws);
+    test_project_close(&f->p);
     free(f);
     return 0;
 }
@@ -88,12 +77,12 @@ static void test_grid_registers_every_trial_across_chunks(void **state)
     make_grid(&t, "big", 50, 50, 30); /* 75,000 trials: more than one chunk */
     int64_t id = 0;
     uint64_t added = 0;
-    if (sweep_register(f->st, &f->ws, &t.s, &id, &added))
+    if (sweep_register(f->p.st, &f->p.ws, &t.s, &id, &added))
         fail_msg("register: %s", sq_error_msg());
     assert_true(id > 0);
     assert_int_equal(added, 75000);
     store_sweep *sw = NULL;
-    assert_int_equal(store_get_sweep(f->st, "big", &sw), 0);
+    assert_int_equal(store_get_sweep(f->p.st, "big", &sw), 0);
     assert_int_equal(sw->total, 75000);
     assert_int_equal(sw->next_number, 75001);
     assert_false(sw->open_ended);
@@ -102,7 +91,7 @@ static void test_grid_registers_every_trial_across_chunks(void **state)
 
     /* A trial past the first chunk carries the key and params of its number. */
     store_trial *tr = NULL;
-    assert_int_equal(store_get_trial(f->st, "big", 70001, &tr), 0);
+    assert_int_equal(store_get_trial(f->p.st, "big", 70001, &tr), 0);
     json_t *want = NULL;
     assert_int_equal(spec_trial_params(&t.s, 70001, &want), 0);
     char *want_text = spec_json_compact(want, false), *want_key = spec_params_key(want);
@@ -115,11 +104,11 @@ static void test_grid_registers_every_trial_across_chunks(void **state)
     store_trial_free(tr);
 
     /* The same spec again: nothing to do. */
-    assert_int_equal(sweep_register(f->st, &f->ws, &t.s, &id, &added), 0);
+    assert_int_equal(sweep_register(f->p.st, &f->p.ws, &t.s, &id, &added), 0);
     assert_int_equal(added, 0);
 
     /* The frozen copy is in the project. */
-    char *copy = xasprintf("%s/.sweepq/sweeps/big/spec.yaml", f->dir);
+    char *copy = xasprintf("%s/.sweepq/sweeps/big/spec.yaml", f->p.dir);
     strbuf text = SB_INIT;
     assert_int_equal(sb_read_file(&text, copy), 0);
     assert_string_equal(sb_str(&text), "name: x\n");
@@ -136,9 +125,9 @@ static void test_stored_params_keep_the_parameter_order(void **state)
     t.params[0].name = "zeta";
     int64_t id;
     uint64_t added;
-    assert_int_equal(sweep_register(f->st, &f->ws, &t.s, &id, &added), 0);
+    assert_int_equal(sweep_register(f->p.st, &f->p.ws, &t.s, &id, &added), 0);
     store_trial *tr = NULL;
-    assert_int_equal(store_get_trial(f->st, "order", 2, &tr), 0);
+    assert_int_equal(store_get_trial(f->p.st, "order", 2, &tr), 0);
     assert_string_equal(tr->params_json, "{\"zeta\":0,\"b\":0,\"c\":1}");
     json_t *p = json_loads(tr->params_json, 0, NULL);
     char *key = spec_params_key(p);
@@ -156,10 +145,10 @@ static void test_changed_command_is_a_conflict(void **state)
     make_grid(&t, "conf", 2, 2, 2);
     int64_t id;
     uint64_t added;
-    assert_int_equal(sweep_register(f->st, &f->ws, &t.s, &id, &added), 0);
+    assert_int_equal(sweep_register(f->p.st, &f->p.ws, &t.s, &id, &added), 0);
     assert_int_equal(added, 8);
     t.s.program = "other.py";
-    assert_int_equal(sweep_register(f->st, &f->ws, &t.s, &id, &added), SQ_ECONFLICT);
+    assert_int_equal(sweep_register(f->p.st, &f->p.ws, &t.s, &id, &added), SQ_ECONFLICT);
     json_decref(t.s.canonical);
 }
 
@@ -170,12 +159,12 @@ static void test_edited_grid_adds_only_new_trials(void **state)
     make_grid(&t, "edit", 2, 3, 1);
     int64_t id;
     uint64_t added;
-    assert_int_equal(sweep_register(f->st, &f->ws, &t.s, &id, &added), 0);
+    assert_int_equal(sweep_register(f->p.st, &f->p.ws, &t.s, &id, &added), 0);
     assert_int_equal(added, 6);
     /* One more value of the first (slowest) parameter: trials 7..9 are new. */
     json_decref(t.s.canonical);
     make_grid(&t, "edit", 3, 3, 1);
-    assert_int_equal(sweep_register(f->st, &f->ws, &t.s, &id, &added), 0);
+    assert_int_equal(sweep_register(f->p.st, &f->p.ws, &t.s, &id, &added), 0);
     assert_int_equal(added, 3);
     json_decref(t.s.canonical);
 }
@@ -201,18 +190,18 @@ static void test_random_draws_with_equal_params_are_distinct_trials(void **state
     int64_t id;
     uint64_t added;
     spec *sp = random_categorical(10);
-    assert_int_equal(sweep_register(f->st, &f->ws, sp, &id, &added), 0);
+    assert_int_equal(sweep_register(f->p.st, &f->p.ws, sp, &id, &added), 0);
     assert_int_equal(added, 10); /* only two distinct parameter sets among them */
     spec_free(sp);
     /* Raising run_cap adds the new draws, though their parameters were drawn before. */
     sp = random_categorical(12);
-    assert_int_equal(sweep_register(f->st, &f->ws, sp, &id, &added), 0);
+    assert_int_equal(sweep_register(f->p.st, &f->p.ws, sp, &id, &added), 0);
     assert_int_equal(added, 2);
     spec_free(sp);
     store_trial *t = NULL;
     size_t n = 0;
     store_trial_query q = {.sweep = "draws", .state = -1};
-    assert_int_equal(store_list_trials(f->st, &q, &t, &n), 0);
+    assert_int_equal(store_list_trials(f->p.st, &q, &t, &n), 0);
     assert_int_equal(n, 12);
     for (size_t i = 0; i < n; i++)
         for (size_t j = i + 1; j < n; j++)
@@ -229,22 +218,22 @@ static void test_open_ended_sweep_starts_small_and_extends(void **state)
     t.s.seed = 5;
     int64_t id;
     uint64_t added;
-    assert_int_equal(sweep_register(f->st, &f->ws, &t.s, &id, &added), 0);
+    assert_int_equal(sweep_register(f->p.st, &f->p.ws, &t.s, &id, &added), 0);
     assert_int_equal(added, REGISTER_OPEN_ENDED_FIRST);
     store_sweep *sw = NULL;
-    assert_int_equal(store_get_sweep(f->st, "rand", &sw), 0);
+    assert_int_equal(store_get_sweep(f->p.st, "rand", &sw), 0);
     assert_true(sw->open_ended);
     assert_int_equal(sw->total, 0);
     assert_int_equal(sw->next_number, REGISTER_OPEN_ENDED_FIRST + 1);
-    assert_int_equal(sweep_extend(f->st, sw, &t.s, 10), 0);
+    assert_int_equal(sweep_extend(f->p.st, sw, &t.s, 10), 0);
     store_sweep_free(sw);
-    assert_int_equal(store_get_sweep(f->st, "rand", &sw), 0);
+    assert_int_equal(store_get_sweep(f->p.st, "rand", &sw), 0);
     assert_int_equal(sw->next_number, REGISTER_OPEN_ENDED_FIRST + 11);
     assert_int_equal(sw->counts.pending, REGISTER_OPEN_ENDED_FIRST + 10);
     store_sweep_free(sw);
     /* Trial 70 is what spec_trial_params says trial 70 is. */
     store_trial *tr = NULL;
-    assert_int_equal(store_get_trial(f->st, "rand", 70, &tr), 0);
+    assert_int_equal(store_get_trial(f->p.st, "rand", 70, &tr), 0);
     json_t *want = NULL;
     assert_int_equal(spec_trial_params(&t.s, 70, &want), 0);
     char *want_text = spec_json_compact(want, false);
@@ -262,10 +251,10 @@ static void test_bounded_sweep_cannot_be_extended(void **state)
     make_grid(&t, "bounded", 2, 1, 1);
     int64_t id;
     uint64_t added;
-    assert_int_equal(sweep_register(f->st, &f->ws, &t.s, &id, &added), 0);
+    assert_int_equal(sweep_register(f->p.st, &f->p.ws, &t.s, &id, &added), 0);
     store_sweep *sw = NULL;
-    assert_int_equal(store_get_sweep(f->st, "bounded", &sw), 0);
-    assert_int_equal(sweep_extend(f->st, sw, &t.s, 5), SQ_EINVAL);
+    assert_int_equal(store_get_sweep(f->p.st, "bounded", &sw), 0);
+    assert_int_equal(sweep_extend(f->p.st, sw, &t.s, 5), SQ_EINVAL);
     store_sweep_free(sw);
     json_decref(t.s.canonical);
 }
@@ -276,7 +265,7 @@ static void test_bad_names_are_refused(void **state)
     test_spec t;
     make_grid(&t, "../evil", 1, 1, 1);
     int64_t id;
-    assert_int_equal(sweep_register(f->st, &f->ws, &t.s, &id, NULL), SQ_EINVAL);
+    assert_int_equal(sweep_register(f->p.st, &f->p.ws, &t.s, &id, NULL), SQ_EINVAL);
     json_decref(t.s.canonical);
 }
 

@@ -7,6 +7,8 @@
  */
 #include "util/common.h"
 
+#include "project_fixture.h"
+
 #include "agent/agent.h"
 #include "agent/register.h"
 #include "spec/spec.h"
@@ -19,9 +21,7 @@
 #include <cmocka.h>
 
 typedef struct fixture {
-    char dir[64];
-    workspace ws;
-    store *st;
+    test_project p;
     /* events seen */
     size_t started, finished, warnings, output_lines;
     int stop_signal_at_start; /* raise this signal when the first trial starts */
@@ -30,14 +30,7 @@ typedef struct fixture {
 static int setup(void **state)
 {
     fixture *f = xcalloc(1, sizeof *f);
-    snprintf(f->dir, sizeof f->dir, "/tmp/sq-agent-XXXXXX");
-    assert_non_null(mkdtemp(f->dir));
-    assert_int_equal(workspace_init_dir(f->dir), 0);
-    f->ws.root = xstrdup(f->dir);
-    f->ws.dir = xasprintf("%s/.sweepq", f->dir);
-    f->ws.store_url = xasprintf("sqlite:%s/sweepq.db", f->ws.dir);
-    if (store_open(&f->st, f->ws.store_url))
-        fail_msg("store_open: %s", sq_error_msg());
+    test_project_open(&f->p, "sq-agent");
     *state = f;
     return 0;
 }
@@ -45,11 +38,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     fixture *f = *state;
-    store_close(f->st);
-    char *cmd = xasprintf("rm -rf '%s'", f->dir);
-    assert_int_equal(system(cmd), 0);
-    free(cmd);
-    workspace_release(&f->ws);
+    test_project_close(&f->p);
     free(f);
     return 0;
 }
@@ -72,23 +61,13 @@ static void on_event(const agent_event *ev, void *ud)
 
 static void register_yaml(fixture *f, const char *yaml)
 {
-    spec *s = NULL;
-    spec_diags d = SPEC_DIAGS_INIT;
-    if (spec_load_string(&s, yaml, strlen(yaml), "test.yaml", NULL, &d) != 0) {
-        char *msg = d.n ? spec_diag_format(&d.items[0]) : xstrdup(sq_error_msg());
-        fail_msg("spec: %s", msg);
-    }
-    spec_diags_release(&d);
-    int64_t id;
-    if (sweep_register(f->st, &f->ws, s, &id, NULL))
-        fail_msg("sweep_register: %s", sq_error_msg());
-    spec_free(s);
+    test_project_register_yaml(&f->p, yaml);
 }
 
 static agent_summary run_agent(fixture *f, int slots, double grace)
 {
     agent_config cfg = {
-        .ws = &f->ws,
+        .ws = &f->p.ws,
         .slots = slots,
         .exit_when_idle = true,
         .grace = grace,
@@ -97,7 +76,7 @@ static agent_summary run_agent(fixture *f, int slots, double grace)
         .ud = f,
     };
     agent_summary sum;
-    if (agent_run(f->st, &cfg, &sum) != 0)
+    if (agent_run(f->p.st, &cfg, &sum) != 0)
         fail_msg("agent_run: %s", sq_error_msg());
     return sum;
 }
@@ -105,7 +84,7 @@ static agent_summary run_agent(fixture *f, int slots, double grace)
 static store_trial *trial(fixture *f, const char *sweep, uint64_t n)
 {
     store_trial *t = NULL;
-    if (store_get_trial(f->st, sweep, n, &t) != 0)
+    if (store_get_trial(f->p.st, sweep, n, &t) != 0)
         fail_msg("store_get_trial: %s", sq_error_msg());
     return t;
 }
