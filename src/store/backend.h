@@ -21,7 +21,7 @@
 
 #include "store/store.h"
 
-#define STORE_BACKEND_VERSION 1
+#define STORE_BACKEND_VERSION 2
 
 struct store {
     const struct store_backend *backend;
@@ -74,6 +74,11 @@ typedef struct store_backend {
     int (*get_metrics)(store *st, int64_t trial_id, char **out_json);
     int (*reap)(store *st, uint64_t *out_n);
     int (*import_result)(store *st, int64_t trial_id, const char *metrics_json);
+
+    /* version 2: log tails. put_log gets len <= STORE_LOG_MAX (store.c keeps
+     * the last bytes) and attempt >= 1; get_log gets attempt >= 0. */
+    int (*put_log)(store *st, int64_t trial_id, int attempt, const char *text, size_t len);
+    int (*get_log)(store *st, int64_t trial_id, int attempt, char **out, size_t *len);
 } store_backend;
 
 /* Helpers every backend shares (store.c). */

@@ -236,6 +236,8 @@ enum stmt_id {
     S_REOPEN,
     S_GC,
     S_COMPLETION,
+    S_LOG_PUT,
+    S_LOG_GET,
     S_COUNT
 };
 
@@ -371,6 +373,14 @@ static const char *const stmt_sql[S_COUNT] = {
         "UPDATE sweeps SET completion_claimed = true, completion_by = $2, "
         "completion_at = " NOW_EPOCH " WHERE id = $1 AND NOT completion_claimed "
         "AND state IN (2, 3) AND NOT " HAS_STATE("$1", "0") " AND NOT " HAS_STATE("$1", "1"),
+    /* No row returned: the trial does not exist. */
+    [S_LOG_PUT] = "INSERT INTO logs(trial_id, attempt, updated_at, text) "
+                  "SELECT id, $2, " NOW_EPOCH ", decode($3, 'hex') FROM trials WHERE id = $1 "
+                  "ON CONFLICT (trial_id, attempt) DO UPDATE SET updated_at = excluded.updated_at, "
+                  "text = excluded.text RETURNING attempt",
+    /* $2 = 0: the latest attempt stored. */
+    [S_LOG_GET] = "SELECT encode(text, 'hex') FROM logs WHERE trial_id = $1 "
+                  "AND ($2 = 0 OR attempt = $2) ORDER BY attempt DESC LIMIT 1",
 };
 
 typedef struct pg_store {
@@ -2375,6 +2385,107 @@ static int pg_import_result(store *st, int64_t trial_id, const char *metrics_jso
     return run_op(to_pg(st), true, import_fn, &op);
 }
 
+/* ---- log tails ---------------------------------------------------------- */
+
+typedef struct log_op {
+    int64_t trial_id;
+    int attempt;
+    const char *hex; /* put: the text, hex-encoded */
+    char *text;      /* get: the text read */
+    size_t len;
+} log_op;
+
+static int put_log_fn(pg_store *s, void *arg)
+{
+    log_op *op = arg;
+    PGresult *r;
+    pargs p = {0};
+    pa_int(&p, op->trial_id);
+    pa_int(&p, op->attempt);
+    pa_text(&p, op->hex);
+    int rc = q_run(s, S_LOG_PUT, &p, &r, "store a log");
+    if (rc < 0)
+        return rc;
+    bool stored = pq.ntuples(r) == 1;
+    pq.clear(r);
+    return stored ? 0
+                  : sq_error_set(SQ_ENOTFOUND, "no trial with id %lld in store '%s'",
+                                 (long long)op->trial_id, s->shown);
+}
+
+static int pg_put_log(store *st, int64_t trial_id, int attempt, const char *text, size_t len)
+{
+    static const char digits[] = "0123456789abcdef";
+    char *hex = xmalloc(2 * len + 1);
+    for (size_t i = 0; i < len; i++) {
+        hex[2 * i] = digits[(unsigned char)text[i] >> 4];
+        hex[2 * i + 1] = digits[(unsigned char)text[i] & 0xf];
+    }
+    hex[2 * len] = '\0';
+    log_op op = {.trial_id = trial_id, .attempt = attempt, .hex = hex};
+    int rc = run_op(to_pg(st), false, put_log_fn, &op);
+    free(hex);
+    return rc;
+}
+
+static int hex_value(char c)
+{
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+static int get_log_fn(pg_store *s, void *arg)
+{
+    log_op *op = arg;
+    PGresult *r;
+    pargs p = {0};
+    free(op->text); /* from an earlier try of run_op */
+    op->text = NULL;
+    pa_int(&p, op->trial_id);
+    pa_int(&p, op->attempt);
+    int rc = q_run(s, S_LOG_GET, &p, &r, "read a log");
+    if (rc < 0)
+        return rc;
+    if (pq.ntuples(r) != 1) {
+        pq.clear(r);
+        if ((rc = trial_exists(s, op->trial_id)) < 0)
+            return rc;
+        if (op->attempt)
+            return sq_error_set(SQ_ENOTFOUND, "no log of trial %lld attempt %d in store '%s'",
+                                (long long)op->trial_id, op->attempt, s->shown);
+        return sq_error_set(SQ_ENOTFOUND, "no log of trial %lld in store '%s'",
+                            (long long)op->trial_id, s->shown);
+    }
+    const char *hex = pq.getvalue(r, 0, 0);
+    size_t n = strlen(hex) / 2;
+    op->text = xmalloc(n + 1);
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        int hi = hex_value(hex[2 * i]), lo = hex_value(hex[2 * i + 1]);
+        if (hi < 0 || lo < 0) /* encode() writes only 0-9a-f */
+            rc = sq_error_set(SQ_ERROR,
+                              "cannot read the log of trial %lld from store '%s': it sent "
+                              "'%.2s' as hex",
+                              (long long)op->trial_id, s->shown, hex + 2 * i);
+        op->text[i] = (char)(hi << 4 | lo);
+    }
+    op->text[n] = '\0';
+    op->len = n;
+    pq.clear(r);
+    return rc;
+}
+
+static int pg_get_log(store *st, int64_t trial_id, int attempt, char **out, size_t *len)
+{
+    log_op op = {.trial_id = trial_id, .attempt = attempt};
+    int rc = run_op(to_pg(st), false, get_log_fn, &op);
+    if (rc < 0) {
+        free(op.text);
+        return rc;
+    }
+    *out = op.text;
+    *len = op.len;
+    return 0;
+}
+
 const store_backend store_postgres_backend = {
     .version = STORE_BACKEND_VERSION,
     .scheme = "postgresql",
@@ -2403,4 +2514,6 @@ const store_backend store_postgres_backend = {
     .get_metrics = pg_get_metrics,
     .reap = pg_reap,
     .import_result = pg_import_result,
+    .put_log = pg_put_log,
+    .get_log = pg_get_log,
 };

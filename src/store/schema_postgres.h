@@ -27,6 +27,10 @@
  *     does so only while it has not moved (see postgres.c, claim_fn).
  *   - metrics_json is jsonb (merged with ||); postgres.c hands it out as
  *     compact JSON text, as sqlite does.
+ *   - logs (one row per shipped (trial, attempt), replaced on each shipping)
+ *     is a table of its own, so the hot trials rows stay small; its bytea
+ *     travels hex-encoded (encode/decode in the SQL), whatever bytea_output
+ *     the server is set to.
  */
 #ifndef SQ_SCHEMA_POSTGRES_H
 #define SQ_SCHEMA_POSTGRES_H
@@ -133,6 +137,16 @@ static const char *const schema_postgres_migrations[] = {
     "END $$;\n"
     "CREATE TRIGGER trials_archive AFTER UPDATE OF attempt ON trials FOR EACH ROW\n"
     "WHEN (OLD.attempt > 0 AND NEW.attempt > OLD.attempt) EXECUTE FUNCTION trials_archive();\n",
+    /* 2: log tails shipped by agents (store_put_log), at most STORE_LOG_MAX
+     * bytes each; bytea, since a program's output need not be UTF-8 and may
+     * hold NUL bytes, which text refuses. */
+    "CREATE TABLE logs (\n"
+    "    trial_id bigint NOT NULL REFERENCES trials(id) ON DELETE CASCADE,\n"
+    "    attempt int NOT NULL,\n"
+    "    updated_at float8 NOT NULL,\n"
+    "    text bytea NOT NULL,\n"
+    "    PRIMARY KEY (trial_id, attempt)\n"
+    ");\n",
 };
 
 #endif

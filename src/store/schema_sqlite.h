@@ -26,6 +26,10 @@
  *     (running trials by lease expiry) serves the reaper. Claim + finish
  *     write 5 pages: the trial's leaf twice, two index leaves on claim, one
  *     on finish.
+ *   - logs holds one row per (trial, attempt) whose log an agent shipped: the
+ *     last STORE_LOG_MAX bytes, replaced on each shipping. Deleted with the
+ *     trial. A separate table, so the trial rows the claim path writes stay
+ *     small.
  */
 #ifndef SQ_SCHEMA_SQLITE_H
 #define SQ_SCHEMA_SQLITE_H
@@ -126,6 +130,15 @@ static const char *const schema_sqlite_migrations[] = {
     "    VALUES (old.id, old.attempt, old.agent_id, old.started_at, old.finished_at,\n"
     "            old.last_outcome, old.exit_code, old.term_signal, old.error);\n"
     "END;\n",
+    /* 2: log tails shipped by agents (store_put_log), at most STORE_LOG_MAX
+     * bytes each; a BLOB, since a program's output need not be UTF-8. */
+    "CREATE TABLE logs (\n"
+    "    trial_id INTEGER NOT NULL REFERENCES trials(id) ON DELETE CASCADE,\n"
+    "    attempt INTEGER NOT NULL,\n"
+    "    updated_at REAL NOT NULL,\n"
+    "    text BLOB NOT NULL,\n"
+    "    PRIMARY KEY (trial_id, attempt)\n"
+    ");\n",
 };
 
 #endif

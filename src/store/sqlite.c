@@ -127,6 +127,8 @@ enum stmt_id {
     S_GC_LIST,
     S_GC_DELETE,
     S_COMPLETION,
+    S_LOG_PUT,
+    S_LOG_GET,
     S_COUNT
 };
 
@@ -243,6 +245,14 @@ static const char *const stmt_sql[S_COUNT] = {
     [S_COMPLETION] = "UPDATE sweeps SET completion_claimed = 1, completion_by = ?2, "
                      "completion_at = ?3 WHERE id = ?1 AND completion_claimed = 0 "
                      "AND state IN (2, 3) AND NOT " HAS_PENDING("?1") " AND NOT " HAS_RUNNING("?1"),
+    /* No row inserted: the trial does not exist. */
+    [S_LOG_PUT] = "INSERT INTO logs(trial_id, attempt, updated_at, text) "
+                  "SELECT id, ?2, ?3, ?4 FROM trials WHERE id = ?1 "
+                  "ON CONFLICT(trial_id, attempt) DO UPDATE SET updated_at = excluded.updated_at, "
+                  "text = excluded.text",
+    /* ?2 = 0: the latest attempt stored. */
+    [S_LOG_GET] = "SELECT text FROM logs WHERE trial_id = ?1 AND (?2 = 0 OR attempt = ?2) "
+                  "ORDER BY attempt DESC LIMIT 1",
 };
 
 typedef struct sqlite_store {
@@ -1780,6 +1790,66 @@ out:
     return rc;
 }
 
+/* ---- log tails ---------------------------------------------------------- */
+
+static int sqlite_put_log(store *st, int64_t trial_id, int attempt, const char *text, size_t len)
+{
+    sqlite_store *s = to_sqlite(st);
+    sqlite3_stmt *q;
+    int rc = tx_begin(s);
+    if (rc < 0 || (rc = stmt_get(s, S_LOG_PUT, &q)) < 0)
+        goto out;
+    sqlite3_bind_int64(q, 1, trial_id);
+    sqlite3_bind_int(q, 2, attempt);
+    sqlite3_bind_double(q, 3, time_now());
+    sqlite3_bind_blob64(q, 4, text, len, SQLITE_STATIC);
+    if ((rc = step_done(s, q, "store a log")) < 0)
+        goto out;
+    if (sqlite3_changes(s->db) != 1) {
+        rc = sq_error_set(SQ_ENOTFOUND, "no trial with id %lld in store '%s'", (long long)trial_id,
+                          s->path);
+        goto out;
+    }
+    rc = tx_commit(s);
+out:
+    if (rc < 0)
+        tx_rollback(s);
+    return rc;
+}
+
+static int sqlite_get_log(store *st, int64_t trial_id, int attempt, char **out, size_t *len)
+{
+    sqlite_store *s = to_sqlite(st);
+    sqlite3_stmt *q;
+    int rc = stmt_get(s, S_LOG_GET, &q);
+    if (rc < 0)
+        return rc;
+    sqlite3_bind_int64(q, 1, trial_id);
+    sqlite3_bind_int(q, 2, attempt);
+    rc = step(s, q, "read a log");
+    if (rc == 0) {
+        if ((rc = trial_exists(s, trial_id)) < 0)
+            return rc;
+        if (attempt)
+            return sq_error_set(SQ_ENOTFOUND, "no log of trial %lld attempt %d in store '%s'",
+                                (long long)trial_id, attempt, s->path);
+        return sq_error_set(SQ_ENOTFOUND, "no log of trial %lld in store '%s'", (long long)trial_id,
+                            s->path);
+    }
+    if (rc < 0)
+        return rc;
+    const void *blob = sqlite3_column_blob(q, 0);
+    size_t n = (size_t)sqlite3_column_bytes(q, 0);
+    char *text = xmalloc(n + 1);
+    if (n)
+        memcpy(text, blob, n);
+    text[n] = '\0';
+    sqlite3_reset(q);
+    *out = text;
+    *len = n;
+    return 0;
+}
+
 const store_backend store_sqlite_backend = {
     .version = STORE_BACKEND_VERSION,
     .scheme = "sqlite",
@@ -1808,4 +1878,6 @@ const store_backend store_sqlite_backend = {
     .get_metrics = sqlite_get_metrics,
     .reap = sqlite_reap,
     .import_result = sqlite_import_result,
+    .put_log = sqlite_put_log,
+    .get_log = sqlite_get_log,
 };

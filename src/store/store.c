@@ -413,6 +413,36 @@ int store_import_result(store *st, int64_t trial_id, const char *metrics_json)
     return st->backend->import_result(st, trial_id, metrics_json ? metrics_json : "{}");
 }
 
+/* ---- log tails ------------------------------------------------------------ */
+
+int store_put_log(store *st, int64_t trial_id, int attempt, const char *text, size_t len)
+{
+    if (attempt < 1)
+        return sq_error_set(SQ_EINVAL, "cannot store the log of trial %lld: attempt %d is below 1",
+                            (long long)trial_id, attempt);
+    if (len && !text)
+        return sq_error_set(SQ_EINVAL, "cannot store the log of trial %lld: no text given",
+                            (long long)trial_id);
+    /* The tail is what is worth keeping: the end says how the attempt ended. */
+    if (len > STORE_LOG_MAX) {
+        text += len - STORE_LOG_MAX;
+        len = STORE_LOG_MAX;
+    }
+    return st->backend->put_log(st, trial_id, attempt, len ? text : "", len);
+}
+
+int store_get_log(store *st, int64_t trial_id, int attempt, char **out, size_t *len)
+{
+    *out = NULL;
+    *len = 0;
+    if (attempt < 0)
+        return sq_error_set(SQ_EINVAL,
+                            "cannot read the log of trial %lld: attempt %d is below 0 (0: the "
+                            "latest)",
+                            (long long)trial_id, attempt);
+    return st->backend->get_log(st, trial_id, attempt, out, len);
+}
+
 /* ---- freeing ------------------------------------------------------------ */
 
 static void strv_free(char **v, size_t n)

@@ -342,4 +342,16 @@ int store_reap(store *st, uint64_t *out_n);
 /* Marks a pending trial succeeded with metrics, not run (import). */
 int store_import_result(store *st, int64_t trial_id, const char *metrics_json);
 
+/* ---- log tails ---------------------------------------------------------- */
+
+/* The most bytes of one attempt's log a store keeps: the last ones. */
+#define STORE_LOG_MAX (256 * 1024)
+/* Stores (replaces) the tail of attempt `attempt` of trial_id's log; text
+ * longer than STORE_LOG_MAX keeps its last STORE_LOG_MAX bytes. Not fenced:
+ * a lost attempt's log is still worth reading. SQ_ENOTFOUND: no such trial. */
+int store_put_log(store *st, int64_t trial_id, int attempt, const char *text, size_t len);
+/* attempt 0: the latest stored. *out (NUL-terminated, caller frees) and *len;
+ * SQ_ENOTFOUND when none is stored. */
+int store_get_log(store *st, int64_t trial_id, int attempt, char **out, size_t *len);
+
 #endif
