@@ -1358,6 +1358,119 @@ static void test_invalid_arguments_are_refused(void **state)
     assert_string_equal(attempt_outcome_name(OUTCOME_TIMED_OUT), "timed_out");
 }
 
+/* ---- log tails ------------------------------------------------------------ */
+
+/* Reads the stored log of (trial_id, attempt) and checks it is want[0..n). */
+static void assert_log(store *st, int64_t trial_id, int attempt, const char *want, size_t n)
+{
+    char *text = NULL;
+    size_t len = 1;
+    assert_ok(store_get_log(st, trial_id, attempt, &text, &len));
+    assert_int_equal(len, n);
+    assert_memory_equal(text, want, n);
+    assert_int_equal(text[len], '\0');
+    free(text);
+}
+
+static void test_log_put_then_get_returns_the_same_bytes(void **state)
+{
+    conf_fixture *f = *state;
+    int64_t id = conf_create(f->st, "log", 1, 3, 600);
+    store_claimed *c = conf_claim1(f->st, "a", id);
+    /* a program's output need not be text: a NUL byte and invalid UTF-8 survive */
+    static const char out[] = "epoch 1 loss 0.9\n\0\xff\xfe raw\r\nepoch 2";
+    assert_ok(store_put_log(f->st, c->trial_id, c->attempt, out, sizeof out - 1));
+    assert_log(f->st, c->trial_id, c->attempt, out, sizeof out - 1);
+    assert_log(f->st, c->trial_id, 0, out, sizeof out - 1);
+    assert_ok(store_put_log(f->st, c->trial_id, c->attempt, NULL, 0)); /* an empty log */
+    assert_log(f->st, c->trial_id, c->attempt, "", 0);
+    store_claims_free(c, 1);
+}
+
+static void test_log_put_again_replaces_the_stored_tail(void **state)
+{
+    conf_fixture *f = *state;
+    int64_t id = conf_create(f->st, "log", 1, 3, 600);
+    store_claimed *c = conf_claim1(f->st, "a", id);
+    assert_ok(store_put_log(f->st, c->trial_id, c->attempt, "first line\n", 11));
+    assert_ok(store_put_log(f->st, c->trial_id, c->attempt, "first line\nsecond\n", 18));
+    assert_log(f->st, c->trial_id, c->attempt, "first line\nsecond\n", 18);
+    assert_ok(store_put_log(f->st, c->trial_id, c->attempt, "short", 5)); /* shorter, too */
+    assert_log(f->st, c->trial_id, c->attempt, "short", 5);
+    store_claims_free(c, 1);
+}
+
+static void test_log_longer_than_the_cap_keeps_its_last_bytes(void **state)
+{
+    conf_fixture *f = *state;
+    int64_t id = conf_create(f->st, "log", 1, 3, 600);
+    store_claimed *c = conf_claim1(f->st, "a", id);
+    size_t n = STORE_LOG_MAX + 1000;
+    char *big = xmalloc(n);
+    for (size_t i = 0; i < n; i++) /* every byte value, so an offset shows */
+        big[i] = (char)(i * 7 % 251);
+    assert_ok(store_put_log(f->st, c->trial_id, c->attempt, big, n));
+    assert_log(f->st, c->trial_id, c->attempt, big + 1000, STORE_LOG_MAX);
+    free(big);
+    store_claims_free(c, 1);
+}
+
+static void test_log_attempt_zero_reads_the_latest_attempt_stored(void **state)
+{
+    conf_fixture *f = *state;
+    int64_t id = conf_create(f->st, "log", 1, 3, 600);
+    store_claimed *c = conf_claim1(f->st, "a", id);
+    int64_t trial_id = c->trial_id;
+    assert_ok(store_put_log(f->st, trial_id, 1, "one", 3));
+    assert_ok(conf_finish(f->st, trial_id, 1, OUTCOME_FAILED, NULL));
+    store_claims_free(c, 1);
+    c = conf_claim1(f->st, "b", id);
+    assert_int_equal(c->attempt, 2);
+    /* attempt 2 has not shipped yet: the latest stored is attempt 1's */
+    assert_log(f->st, trial_id, 0, "one", 3);
+    assert_ok(store_put_log(f->st, trial_id, 2, "two", 3));
+    /* not fenced: the late tail of attempt 1 is still kept, and not the latest */
+    assert_ok(store_put_log(f->st, trial_id, 1, "one, late", 9));
+    assert_log(f->st, trial_id, 0, "two", 3);
+    assert_log(f->st, trial_id, 1, "one, late", 9);
+    assert_log(f->st, trial_id, 2, "two", 3);
+    char *text = (char *)1;
+    size_t len = 1;
+    assert_int_equal(store_get_log(f->st, trial_id, 3, &text, &len), SQ_ENOTFOUND);
+    assert_null(text);
+    assert_int_equal(len, 0);
+    store_claims_free(c, 1);
+}
+
+static void test_log_of_an_unknown_trial_or_unshipped_attempt_is_not_found(void **state)
+{
+    conf_fixture *f = *state;
+    char *text = NULL;
+    size_t len = 0;
+    assert_int_equal(store_put_log(f->st, 987654, 1, "x", 1), SQ_ENOTFOUND);
+    assert_int_equal(store_get_log(f->st, 987654, 0, &text, &len), SQ_ENOTFOUND);
+    finished_sweep(f->st, "log");
+    store_trial *t = conf_trial(f->st, "log", 1);
+    assert_int_equal(store_get_log(f->st, t->id, 0, &text, &len), SQ_ENOTFOUND);
+    assert_int_equal(store_get_log(f->st, t->id, 1, &text, &len), SQ_ENOTFOUND);
+    assert_int_equal(store_put_log(f->st, t->id, 0, "x", 1), SQ_EINVAL);
+    assert_int_equal(store_get_log(f->st, t->id, -1, &text, &len), SQ_EINVAL);
+    /* a finished attempt's tail is shipped after its finish; gc deletes it */
+    assert_ok(store_put_log(f->st, t->id, 1, "done\n", 5));
+    assert_log(f->st, t->id, 0, "done\n", 5);
+    char **names = NULL;
+    size_t nn = 0;
+    time_sleep(0.01);
+    assert_ok(store_gc(f->st, store_now(f->st), &names, &nn));
+    assert_int_equal(nn, 1);
+    free(names[0]);
+    free(names);
+    assert_int_equal(store_get_log(f->st, t->id, 0, &text, &len), SQ_ENOTFOUND);
+    assert_int_equal(store_put_log(f->st, t->id, 1, "x", 1), SQ_ENOTFOUND);
+    assert_null(text);
+    store_trial_free(t);
+}
+
 #define CONF_TEST(fn) cmocka_unit_test_setup_teardown(fn, conf_setup, conf_teardown)
 
 /* Runs the whole suite against the stores env makes; returns failures. */
@@ -1401,6 +1514,11 @@ static int store_conformance_run(const char *backend, const store_conformance_en
         CONF_TEST(test_finished_sweep_that_gets_new_trials_is_active_again),
         CONF_TEST(test_counts_match_the_trials_after_every_kind_of_transition),
         CONF_TEST(test_invalid_arguments_are_refused),
+        CONF_TEST(test_log_put_then_get_returns_the_same_bytes),
+        CONF_TEST(test_log_put_again_replaces_the_stored_tail),
+        CONF_TEST(test_log_longer_than_the_cap_keeps_its_last_bytes),
+        CONF_TEST(test_log_attempt_zero_reads_the_latest_attempt_stored),
+        CONF_TEST(test_log_of_an_unknown_trial_or_unshipped_attempt_is_not_found),
     };
     char *name = xasprintf("store conformance (%s)", backend);
     int failed = cmocka_run_group_tests_name(name, tests, NULL, NULL);

@@ -2,10 +2,12 @@
  * test_store.c - the store against real SQLite files in temporary
  * directories: the backend-independent conformance suite
  * (store_conformance.c), then what is particular to the sqlite backend
- * (URLs, WAL and schema versions, foreign files, a held write lock, a big
- * sweep).
+ * (URLs, WAL and schema versions, migrating a first-schema file, foreign
+ * files, a held write lock, a big sweep).
  */
 #include "store_conformance.c"
+
+#include "store/schema_sqlite.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -150,6 +152,43 @@ static void test_open_with_another_scheme_says_what_is_supported(void **state)
     assert_null(st);
 }
 
+static void test_a_first_schema_store_migrates_and_keeps_its_trials(void **state)
+{
+    char *dir = make_temp_dir();
+    char *path = xasprintf("%s/v1.db", dir);
+    /* the file as a sweepq with only the first migration left it */
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, schema_sqlite_migrations[0], NULL, NULL, NULL), SQLITE_OK);
+    char *old = xasprintf("PRAGMA user_version = 1; PRAGMA application_id = %d;"
+                          "INSERT INTO sweeps(name, spec_json, command_json, max_attempts, "
+                          "lease_ttl, created_at, updated_at) VALUES "
+                          "('old', '{}', '[]', 3, 600, 1, 1);"
+                          "INSERT INTO trials(sweep_id, number, key, params_json, created_at) "
+                          "SELECT id, 1, 'k1', '{}', 1 FROM sweeps;",
+                          SCHEMA_SQLITE_APPLICATION_ID);
+    assert_int_equal(sqlite3_exec(db, old, NULL, NULL, NULL), SQLITE_OK);
+    free(old);
+    sqlite3_close(db);
+    store *st = NULL;
+    assert_ok(store_open(&st, path));
+    store_trial *t = conf_trial(st, "old", 1);
+    assert_ok(store_put_log(st, t->id, 1, "kept\n", 5));
+    char *text = NULL;
+    size_t len = 0;
+    assert_ok(store_get_log(st, t->id, 0, &text, &len));
+    assert_int_equal(len, 5);
+    assert_string_equal(text, "kept\n");
+    free(text);
+    store_trial_free(t);
+    store_close(st);
+    assert_int_equal(raw_sql(path, "PRAGMA user_version"),
+                     (int64_t)ARRAY_SIZE(schema_sqlite_migrations));
+    free(path);
+    remove_temp_dir(dir);
+    free(dir);
+}
+
 static void test_open_refuses_a_store_from_a_newer_sweepq(void **state)
 {
     char *dir = make_temp_dir();
@@ -278,6 +317,7 @@ int main(void)
         cmocka_unit_test(test_bare_path_and_sqlite_urls_name_the_same_store),
         cmocka_unit_test(test_open_in_a_missing_directory_is_an_io_error),
         cmocka_unit_test(test_open_with_another_scheme_says_what_is_supported),
+        cmocka_unit_test(test_a_first_schema_store_migrates_and_keeps_its_trials),
         cmocka_unit_test(test_open_refuses_a_store_from_a_newer_sweepq),
         cmocka_unit_test(test_open_refuses_another_programs_database_and_non_databases),
         cmocka_unit_test(test_writer_waits_out_a_held_write_lock),

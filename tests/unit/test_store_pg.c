@@ -7,8 +7,8 @@
  * First the backend-independent conformance suite (store_conformance.c),
  * each test in a database of its own (CREATE DATABASE per test, dropped
  * after); then what is particular to postgresql: the keyword conninfo form,
- * racing schema creation, times from the database's clock, a killed
- * connection and a restarted server.
+ * racing schema creation, migrating a first-schema database, times from the database's clock, a
+ * killed connection and a restarted server.
  *
  * The conformance suite's concurrency test writes its children's claims to
  * files named after the store URL ("postgresql://postgres@127.0.0.1:PORT/
@@ -17,6 +17,8 @@
  * exist.
  */
 #include "store_conformance.c"
+
+#include "store/schema_postgres.h"
 
 #include <errno.h>
 #include <libpq-fe.h>
@@ -134,9 +136,44 @@ static void test_racing_opens_of_a_new_database_make_one_schema(void **state)
         assert_int_equal(conf_wait(pids[i]), 0);
     char *kw = xasprintf("%s", url);
     char *v = admin_sql(kw, "SELECT count(*) || '/' || max(version) FROM sweepq_schema");
-    assert_string_equal(v, "1/1");
+    char *want = xasprintf("1/%zu", ARRAY_SIZE(schema_postgres_migrations));
+    assert_string_equal(v, want);
+    free(want);
     free(v);
     free(kw);
+    pg_drop_url(url, NULL);
+    free(url);
+}
+
+static void test_a_first_schema_database_migrates_and_keeps_its_trials(void **state)
+{
+    char *url = pg_new_url(NULL);
+    /* the database as a sweepq with only the first migration left it */
+    free(admin_sql(url, "CREATE TABLE sweepq_schema (version int NOT NULL)"));
+    free(admin_sql(url, schema_postgres_migrations[0]));
+    free(admin_sql(url, "INSERT INTO sweepq_schema(version) VALUES (1)"));
+    free(admin_sql(url, "INSERT INTO sweeps(name, spec_json, command_json, max_attempts, "
+                        "lease_ttl, created_at, updated_at) VALUES ('old', '{}', '[]', 3, 600, "
+                        "1, 1)"));
+    free(admin_sql(url, "INSERT INTO trials(sweep_id, number, key, params_json, created_at) "
+                        "SELECT id, 1, 'k1', '{}', 1 FROM sweeps"));
+    store *st = NULL;
+    assert_ok(store_open(&st, url));
+    store_trial *t = conf_trial(st, "old", 1);
+    assert_ok(store_put_log(st, t->id, 1, "kept\n", 5));
+    char *text = NULL;
+    size_t len = 0;
+    assert_ok(store_get_log(st, t->id, 0, &text, &len));
+    assert_int_equal(len, 5);
+    assert_string_equal(text, "kept\n");
+    free(text);
+    store_trial_free(t);
+    store_close(st);
+    char *v = admin_sql(url, "SELECT count(*) || '/' || max(version) FROM sweepq_schema");
+    char *want = xasprintf("1/%zu", ARRAY_SIZE(schema_postgres_migrations));
+    assert_string_equal(v, want);
+    free(want);
+    free(v);
     pg_drop_url(url, NULL);
     free(url);
 }
@@ -301,6 +338,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_keyword_conninfo_form_opens_the_same_store),
         cmocka_unit_test(test_racing_opens_of_a_new_database_make_one_schema),
+        cmocka_unit_test(test_a_first_schema_database_migrates_and_keeps_its_trials),
         CONF_TEST(test_lease_times_come_from_the_database_clock),
         CONF_TEST(test_a_killed_connection_is_transient_and_the_next_call_reconnects),
         CONF_TEST(test_a_restarted_server_is_transient_and_nothing_is_lost),
