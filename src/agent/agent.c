@@ -37,6 +37,7 @@
 #include "agent/gpu_alloc.h"
 #include "agent/metrics.h"
 #include "agent/register.h"
+#include "agent/requeue.h"
 #include "agent/spawn.h"
 #include "agent/tail.h"
 #include "spec/spec.h"
@@ -1779,6 +1780,13 @@ int agent_run(store *st, const agent_config *cfg, agent_summary *out)
         if (!sq_error_is_transient(drc))
             break;
         time_sleep(0.1);
+    }
+    if (seen.usr1) { /* preempted: a Slurm job puts itself back (requeue.h) */
+        char *msg = NULL;
+        int qrc = requeue_slurm_job(&msg);
+        if (qrc)
+            warn(&a, NULL, "%s", qrc > 0 ? msg : sq_error_msg());
+        free(msg);
     }
 out:
     signals_restore(&saved);
