@@ -105,5 +105,6 @@ int store_lease_lost(const char *what, int64_t trial_id, int attempt, bool found
 /* The backends compiled into this build. */
 extern const store_backend store_sqlite_backend;
 extern const store_backend store_postgres_backend; /* postgresql:// and postgres:// */
+extern const store_backend store_http_backend;     /* http:// and https:// (sweepq serve) */
 
 #endif

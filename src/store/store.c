@@ -64,8 +64,8 @@ static const struct {
     {"sqlite", &store_sqlite_backend},
     {"postgresql", &store_postgres_backend},
     {"postgres", &store_postgres_backend},
-    {"http", NULL},
-    {"https", NULL},
+    {"http", &store_http_backend},
+    {"https", &store_http_backend},
 };
 
 /* Length of a URL scheme ("sqlite" in "sqlite:x.db") or 0 when url does not
@@ -100,7 +100,7 @@ int store_open(store **out, const char *url)
         if (i == ARRAY_SIZE(schemes))
             return sq_error_set(SQ_EINVAL,
                                 "cannot open store '%s': unknown scheme '%.*s': use sqlite:PATH or "
-                                "postgresql://HOST/DB (http(s):// is planned)",
+                                "postgresql://HOST/DB or http(s)://HOST:PORT",
                                 url, (int)n, url);
         if (!schemes[i].backend)
             return sq_error_set(SQ_EINVAL,

@@ -1,0 +1,814 @@
+/*
+ * http.c - the http(s):// store backend: every slot is one request to a
+ * `sweepq serve` (HTTP API v1, /work/api-contract.md, docs/api.md), with the
+ * JSON codec of wire.c. The server's store judges leases by the server's
+ * clock, so this backend holds no state beyond its connection.
+ *
+ * Invariants:
+ *   - One libcurl easy handle per store handle, reused for every request
+ *     (keep-alive); a store handle is used by one thread at a time, like
+ *     every store handle.
+ *   - Connection failures, timeouts and 5xx answers without an error body
+ *     are SQ_EIO (transient: callers retry); an error body maps back to its
+ *     SQ_E* code with the server's message.
+ *   - Messages name the store by its URL with any user:password hidden.
+ *   - The token is read once at open: $SWEEPQ_TOKEN, else the file
+ *     $SWEEPQ_TOKEN_FILE (the CLI's --token-file), else the project's
+ *     .sweepq/server.token found by walking up from the working directory.
+ */
+#include "util/common.h"
+
+#include "store/backend.h"
+#include "store/wire.h"
+#include "util/timeutil.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <unistd.h>
+
+/* Answers bigger than this are refused (a whole sweep's listing fits). */
+#define HTTP_RESPONSE_MAX ((size_t)512 << 20)
+#define HTTP_CONNECT_TIMEOUT_MS 5000L
+#define HTTP_TOTAL_TIMEOUT_MS 30000L
+
+typedef struct http_store {
+    struct store base;
+    CURL *curl;
+    char *base_url; /* "http://host:port[/prefix]" without a trailing '/' */
+    char *shown;    /* the URL with user:password hidden, for messages */
+    struct curl_slist *headers;
+    strbuf resp; /* the last response's body */
+    long status; /* the last response's HTTP status */
+    char errbuf[CURL_ERROR_SIZE];
+} http_store;
+
+static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
+
+static void curl_global(void)
+{
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+/* ---- opening --------------------------------------------------------------- */
+
+/* The URL with "user:password@" replaced by "***@". */
+static char *hide_credentials(const char *url)
+{
+    const char *auth = strstr(url, "://");
+    auth = auth ? auth + 3 : url;
+    size_t host_len = strcspn(auth, "/?#");
+    const char *at = memchr(auth, '@', host_len);
+    if (!at)
+        return xstrdup(url);
+    return xasprintf("%.*s***%s", (int)(auth - url), url, at);
+}
+
+/* Reads the first line of a token file into *out (caller frees). */
+static int read_token_file(char **out, const char *path)
+{
+    strbuf sb;
+    sb_init(&sb, 4096);
+    int rc = sb_read_file(&sb, path);
+    if (rc < 0) {
+        sb_release(&sb);
+        return sq_error_set(rc, "cannot read token file '%s': %s", path, sq_error_msg());
+    }
+    char *t = sb_detach(&sb);
+    t[strcspn(t, "\r\n")] = '\0';
+    if (!*t) {
+        free(t);
+        return sq_error_set(SQ_EINVAL, "token file '%s' is empty: write the server's token in it",
+                            path);
+    }
+    *out = t;
+    return 0;
+}
+
+/* The token file of the nearest project (.sweepq/) above the working
+ * directory, or NULL when that project has none or there is no project. */
+static char *find_project_token(void)
+{
+    char *dir = getcwd(NULL, 0);
+    char *found = NULL;
+    while (dir) {
+        const char *d = dir[1] ? dir : ""; /* "/" + "/.sweepq" is "//.sweepq" */
+        char *proj = xasprintf("%s/.sweepq", d);
+        bool is_project = access(proj, F_OK) == 0;
+        free(proj);
+        if (is_project) {
+            char *p = xasprintf("%s/.sweepq/server.token", d);
+            if (access(p, F_OK) == 0)
+                found = p;
+            else
+                free(p);
+            break;
+        }
+        char *slash = strrchr(dir, '/');
+        if (!slash || !dir[1])
+            break;
+        slash[slash == dir ? 1 : 0] = '\0';
+    }
+    free(dir);
+    return found;
+}
+
+/* *out: the bearer token, or NULL when none is configured. */
+static int find_token(char **out)
+{
+    *out = NULL;
+    const char *env = getenv("SWEEPQ_TOKEN");
+    if (env && *env) {
+        *out = xstrdup(env);
+        return 0;
+    }
+    const char *file = getenv("SWEEPQ_TOKEN_FILE");
+    if (file && *file)
+        return read_token_file(out, file);
+    char *path = find_project_token();
+    int rc = path ? read_token_file(out, path) : 0;
+    free(path);
+    return rc;
+}
+
+static size_t on_data(char *data, size_t size, size_t nmemb, void *arg)
+{
+    http_store *h = arg;
+    size_t n = size * nmemb;
+    return sb_add(&h->resp, data, n) == 0 ? n : 0; /* 0: curl fails the transfer */
+}
+
+static void http_close(store *st)
+{
+    http_store *h = (http_store *)st;
+    if (h->curl)
+        curl_easy_cleanup(h->curl);
+    curl_slist_free_all(h->headers);
+    sb_release(&h->resp);
+    free(h->base_url);
+    free(h->shown);
+    free(h);
+}
+
+static int http_open(store **out, const char *url, const char *location)
+{
+    pthread_once(&curl_once, curl_global);
+    http_store *h = xcalloc(1, sizeof(*h));
+    char *token = NULL;
+    h->shown = hide_credentials(url);
+    sb_init(&h->resp, HTTP_RESPONSE_MAX);
+    int rc = 0;
+    if (strncmp(location, "//", 2) != 0 || !location[2]) {
+        rc = sq_error_set(SQ_EINVAL, "cannot open store '%s': expected http://HOST:PORT", h->shown);
+        goto out;
+    }
+    h->base_url = xstrdup(url);
+    size_t len = strlen(h->base_url);
+    while (len && h->base_url[len - 1] == '/')
+        h->base_url[--len] = '\0';
+    rc = find_token(&token);
+    if (rc < 0)
+        goto out;
+    h->curl = curl_easy_init();
+    if (!h->curl) {
+        rc = sq_error_set(SQ_ERROR, "cannot open store '%s': libcurl failed to start", h->shown);
+        goto out;
+    }
+    h->headers = curl_slist_append(NULL, "Content-Type: application/json");
+    h->headers = curl_slist_append(h->headers, "Expect:"); /* no 100-continue round trip */
+    if (token) {
+        char *auth = xasprintf("Authorization: Bearer %s", token);
+        h->headers = curl_slist_append(h->headers, auth);
+        free(auth);
+    }
+    curl_easy_setopt(h->curl, CURLOPT_HTTPHEADER, h->headers);
+    curl_easy_setopt(h->curl, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(h->curl, CURLOPT_CONNECTTIMEOUT_MS, HTTP_CONNECT_TIMEOUT_MS);
+    curl_easy_setopt(h->curl, CURLOPT_TIMEOUT_MS, HTTP_TOTAL_TIMEOUT_MS);
+    curl_easy_setopt(h->curl, CURLOPT_WRITEFUNCTION, on_data);
+    curl_easy_setopt(h->curl, CURLOPT_WRITEDATA, h);
+    curl_easy_setopt(h->curl, CURLOPT_ERRORBUFFER, h->errbuf);
+    curl_easy_setopt(h->curl, CURLOPT_TCP_NODELAY, 1L);
+    curl_easy_setopt(h->curl, CURLOPT_TCP_KEEPALIVE, 1L);
+    curl_easy_setopt(h->curl, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(h->curl, CURLOPT_USERAGENT, "sweepq/" SQ_VERSION);
+out:
+    if (token) {
+        explicit_bzero(token, strlen(token));
+        free(token);
+    }
+    if (rc < 0) {
+        http_close(&h->base);
+        return rc;
+    }
+    *out = &h->base;
+    return 0;
+}
+
+/* ---- requests ---------------------------------------------------------------- */
+
+/* Maps a failed answer (status >= 300) to an SQ_E* code and message. */
+static int answer_error(http_store *h, const char *method, const char *path)
+{
+    json_error_t jerr;
+    json_t *body = json_loadb(h->resp.buf ? h->resp.buf : "", h->resp.len, 0, &jerr);
+    int rc = body ? wire_error_decode(body) : 0;
+    json_decref(body);
+    if (rc < 0)
+        return rc;
+    if (h->status >= 500 || h->status == 408 || h->status == 429)
+        return sq_error_set(SQ_EIO, "store '%s' answered %s %s with HTTP %ld: retry later",
+                            h->shown, method, path, h->status);
+    return sq_error_set(SQ_ERROR,
+                        "store '%s' answered %s %s with HTTP %ld and no error body: is it a "
+                        "sweepq server?",
+                        h->shown, method, path, h->status);
+}
+
+/*
+ * Sends one request. body (may be NULL; its reference is taken) is sent as
+ * JSON. On 2xx: 0 and, when out is given, *out the parsed JSON answer (the
+ * caller decrefs); the raw body stays in h->resp either way.
+ */
+static int request(http_store *h, const char *method, const char *path, json_t *body, json_t **out)
+{
+    char *text = NULL, *url = NULL;
+    int rc = 0;
+    if (out)
+        *out = NULL;
+    if (!body && strcmp(method, "GET") != 0 && strcmp(method, "DELETE") != 0)
+        return sq_error_set(SQ_EINVAL, "cannot send %s %s: a string in it is not valid UTF-8",
+                            method, path);
+    if (body) {
+        text = json_dumps(body, JSON_COMPACT);
+        json_decref(body);
+        if (!text)
+            return sq_error_set(SQ_EINVAL, "cannot send %s %s: the request is not valid JSON text",
+                                method, path);
+    }
+    url = xasprintf("%s%s", h->base_url, path);
+    sb_reset(&h->resp);
+    h->errbuf[0] = '\0';
+    h->status = 0;
+    curl_easy_setopt(h->curl, CURLOPT_URL, url);
+    if (text) {
+        curl_easy_setopt(h->curl, CURLOPT_POSTFIELDS, text);
+        curl_easy_setopt(h->curl, CURLOPT_POSTFIELDSIZE, (long)strlen(text));
+    } else {
+        curl_easy_setopt(h->curl, CURLOPT_HTTPGET, 1L);
+    }
+    curl_easy_setopt(h->curl, CURLOPT_CUSTOMREQUEST, strcmp(method, "GET") ? method : NULL);
+
+    CURLcode cc = curl_easy_perform(h->curl);
+    curl_easy_getinfo(h->curl, CURLINFO_RESPONSE_CODE, &h->status);
+    if (cc == CURLE_WRITE_ERROR) {
+        rc = sq_error_set(SQ_ERROR, "store '%s' answered %s %s with more than %zu bytes", h->shown,
+                          method, path, HTTP_RESPONSE_MAX);
+    } else if (cc != CURLE_OK) {
+        rc =
+            sq_error_set(SQ_EIO, "cannot reach store '%s' (%s %s): %s: is `sweepq serve` running?",
+                         h->shown, method, path, h->errbuf[0] ? h->errbuf : curl_easy_strerror(cc));
+    } else if (h->status < 200 || h->status >= 300) {
+        rc = answer_error(h, method, path);
+    } else if (out) {
+        json_error_t jerr;
+        *out = json_loadb(h->resp.buf ? h->resp.buf : "", h->resp.len, 0, &jerr);
+        if (!*out)
+            rc = sq_error_set(SQ_ERROR, "store '%s' answered %s %s with invalid JSON: %s", h->shown,
+                              method, path, jerr.text);
+    }
+    /* libcurl keeps the POSTFIELDS pointer: forget it before freeing. */
+    curl_easy_setopt(h->curl, CURLOPT_POSTFIELDS, NULL);
+    free(text);
+    free(url);
+    return rc;
+}
+
+/* An answer's field that must be there; SQ_ERROR (a server bug) otherwise. */
+static int answer_field(const json_t **v, const json_t *ans, const char *field, const char *what)
+{
+    *v = json_object_get(ans, field);
+    if (!*v)
+        return sq_error_set(SQ_ERROR, "the store's answer to %s has no '%s'", what, field);
+    return 0;
+}
+
+static int answer_count(uint64_t *out, const json_t *ans, const char *field, const char *what)
+{
+    const json_t *v;
+    int rc = answer_field(&v, ans, field, what);
+    if (rc == 0 && (!json_is_integer(v) || json_integer_value(v) < 0))
+        rc = sq_error_set(SQ_ERROR, "the store's answer to %s: '%s' is not a count", what, field);
+    if (rc == 0)
+        *out = (uint64_t)json_integer_value(v);
+    return rc;
+}
+
+/* Appends s percent-encoded. */
+static void add_escaped(http_store *h, strbuf *sb, const char *s)
+{
+    char *e = curl_easy_escape(h->curl, s, 0);
+    if (!e)
+        SQ_BUG("curl_easy_escape failed");
+    sb_adds(sb, e);
+    curl_free(e);
+}
+
+/* "/api/v1/sweeps/NAME" + suffix, NAME percent-encoded; caller frees. */
+static char *sweep_path(http_store *h, const char *name, const char *suffix)
+{
+    strbuf sb = SB_INIT;
+    sb_adds(&sb, "/api/v1/sweeps/");
+    add_escaped(h, &sb, name);
+    sb_adds(&sb, suffix);
+    return sb_detach(&sb);
+}
+
+/* The length of the valid UTF-8 sequence at s (at most len bytes), or 0
+ * for an invalid one: a stray continuation byte, a truncated sequence, an
+ * overlong form, a surrogate, past U+10FFFF, or NUL. */
+static size_t utf8_seq(const unsigned char *s, size_t len)
+{
+    unsigned c = s[0];
+    size_t n = c == 0                   ? 0
+               : c < 0x80               ? 1
+               : c >= 0xc2 && c <= 0xdf ? 2
+               : c >= 0xe0 && c <= 0xef ? 3
+               : c >= 0xf0 && c <= 0xf4 ? 4
+                                        : 0;
+    if (n == 0 || n > len)
+        return 0;
+    for (size_t k = 1; k < n; k++) {
+        if ((s[k] >> 6) != 2)
+            return 0;
+    }
+    if ((c == 0xe0 && s[1] < 0xa0) || (c == 0xed && s[1] >= 0xa0) || (c == 0xf0 && s[1] < 0x90) ||
+        (c == 0xf4 && s[1] >= 0x90))
+        return 0;
+    return n;
+}
+
+/* Replaces the bytes that are not valid UTF-8 (and NULs) with U+FFFD, so that
+ * a log tail cut in the middle of a character still travels as JSON. */
+static char *utf8_clean(const char *s, size_t len, size_t *out_len)
+{
+    strbuf sb = SB_INIT;
+    size_t i = 0;
+    while (i < len) {
+        size_t n = utf8_seq((const unsigned char *)s + i, len - i);
+        if (n) {
+            sb_add(&sb, s + i, n);
+            i += n;
+        } else {
+            sb_adds(&sb, "\xef\xbf\xbd");
+            i++;
+        }
+    }
+    *out_len = sb.len;
+    return sb_detach(&sb);
+}
+
+/* ---- the slots ----------------------------------------------------------------- */
+
+static double http_now(store *st)
+{
+    http_store *h = (http_store *)st;
+    json_t *ans = NULL;
+    double now = 0;
+    if (request(h, "GET", "/api/v1/time", NULL, &ans) == 0 &&
+        json_is_number(json_object_get(ans, "now")))
+        now = json_number_value(json_object_get(ans, "now"));
+    json_decref(ans);
+    /* store_now cannot fail: an unreachable server's clock is ours. */
+    return now > 0 ? now : time_now();
+}
+
+static int http_create_sweep(store *st, const store_sweep_def *def, int64_t *out_id,
+                             uint64_t *out_added)
+{
+    http_store *h = (http_store *)st;
+    json_t *ans = NULL;
+    uint64_t id = 0, added = 0;
+    int rc = request(h, "POST", "/api/v1/sweeps", wire_sweep_def_encode(def), &ans);
+    if (rc == 0)
+        rc = answer_count(&id, ans, "id", "creating a sweep");
+    if (rc == 0)
+        rc = answer_count(&added, ans, "added", "creating a sweep");
+    if (rc == 0) {
+        *out_id = (int64_t)id;
+        *out_added = added;
+    }
+    json_decref(ans);
+    return rc;
+}
+
+static int http_add_trials(store *st, int64_t sweep_id, const store_trial_def *trials, size_t n,
+                           uint64_t *out_added)
+{
+    http_store *h = (http_store *)st;
+    json_t *ans = NULL, *body = json_object();
+    json_object_set_new(body, "trials", wire_trial_defs_encode(trials, n));
+    char *path = xasprintf("/api/v1/sweeps/%lld/trials", (long long)sweep_id);
+    int rc = request(h, "POST", path, body, &ans);
+    if (rc == 0)
+        rc = answer_count(out_added, ans, "added", "adding trials");
+    json_decref(ans);
+    free(path);
+    return rc;
+}
+
+static int http_get_sweep(store *st, const char *name, store_sweep **out)
+{
+    http_store *h = (http_store *)st;
+    json_t *ans = NULL;
+    char *path = sweep_path(h, name, "");
+    int rc = request(h, "GET", path, NULL, &ans);
+    if (rc == 0)
+        rc = wire_sweep_decode(out, ans);
+    json_decref(ans);
+    free(path);
+    return rc;
+}
+
+static int http_list_sweeps(store *st, const store_sweep_filter *f, store_sweep **out, size_t *n)
+{
+    http_store *h = (http_store *)st;
+    json_t *ans = NULL;
+    const json_t *list;
+    strbuf path = SB_INIT;
+    char sep = '?';
+    sb_adds(&path, "/api/v1/sweeps");
+    for (size_t i = 0; i < f->nnames; i++, sep = '&') {
+        sb_addf(&path, "%cname=", sep);
+        add_escaped(h, &path, f->names[i]);
+    }
+    if (f->tag) {
+        sb_addf(&path, "%ctag=", sep);
+        add_escaped(h, &path, f->tag);
+        sep = '&';
+    }
+    if (f->since > 0) {
+        sb_addf(&path, "%csince=%.6f", sep, f->since);
+        sep = '&';
+    }
+    if (f->runnable_only)
+        sb_addf(&path, "%crunnable=1", sep);
+    int rc = request(h, "GET", sb_str(&path), NULL, &ans);
+    if (rc == 0)
+        rc = answer_field(&list, ans, "sweeps", "listing sweeps");
+    if (rc == 0)
+        rc = wire_sweeps_decode(out, n, list);
+    json_decref(ans);
+    sb_release(&path);
+    return rc;
+}
+
+static int http_set_sweep_state(store *st, const char *name, sweep_state state)
+{
+    http_store *h = (http_store *)st;
+    char *path = sweep_path(h, name, "/state");
+    json_t *body = json_pack("{s:s}", "state", sweep_state_name(state));
+    int rc = request(h, "POST", path, body, NULL);
+    free(path);
+    return rc;
+}
+
+static int http_cancel(store *st, const char *name, uint64_t *out_n)
+{
+    http_store *h = (http_store *)st;
+    json_t *ans = NULL;
+    char *path = sweep_path(h, name, "/cancel");
+    int rc = request(h, "POST", path, json_object(), &ans);
+    if (rc == 0)
+        rc = answer_count(out_n, ans, "cancelled", "cancelling");
+    json_decref(ans);
+    free(path);
+    return rc;
+}
+
+static int http_retry(store *st, const char *name, bool failed, bool cancelled, uint64_t *out_n)
+{
+    http_store *h = (http_store *)st;
+    json_t *ans = NULL;
+    char *path = sweep_path(h, name, "/retry");
+    json_t *body = json_pack("{s:b,s:b}", "failed", failed, "cancelled", cancelled);
+    int rc = request(h, "POST", path, body, &ans);
+    if (rc == 0)
+        rc = answer_count(out_n, ans, "retried", "retrying");
+    json_decref(ans);
+    free(path);
+    return rc;
+}
+
+static int http_gc(store *st, double before, char ***out_names, size_t *out_n)
+{
+    http_store *h = (http_store *)st;
+    json_t *ans = NULL;
+    const json_t *list;
+    int rc = request(h, "POST", "/api/v1/gc", json_pack("{s:f}", "before", before), &ans);
+    if (rc == 0)
+        rc = answer_field(&list, ans, "deleted", "collecting garbage");
+    if (rc == 0 && !json_is_array(list))
+        rc = sq_error_set(SQ_ERROR, "the store's answer to collecting garbage: 'deleted' is "
+                                    "not an array");
+    for (size_t i = 0; rc == 0 && i < json_array_size(list); i++) {
+        if (!json_is_string(json_array_get(list, i)))
+            rc = sq_error_set(SQ_ERROR, "the store's answer to collecting garbage: 'deleted' "
+                                        "holds a non-string");
+    }
+    if (rc == 0) {
+        size_t n = json_array_size(list);
+        char **names = n ? xcalloc(n, sizeof(*names)) : NULL;
+        for (size_t i = 0; i < n; i++)
+            names[i] = xstrdup(json_string_value(json_array_get(list, i)));
+        *out_names = names;
+        *out_n = n;
+    }
+    json_decref(ans);
+    return rc;
+}
+
+static int http_claim_completion(store *st, int64_t sweep_id, const char *by, bool *won)
+{
+    http_store *h = (http_store *)st;
+    json_t *ans = NULL;
+    const json_t *v;
+    char *path = xasprintf("/api/v1/sweeps/%lld/completion", (long long)sweep_id);
+    int rc = request(h, "POST", path, json_pack("{s:s}", "by", by), &ans);
+    if (rc == 0)
+        rc = answer_field(&v, ans, "won", "claiming completion");
+    if (rc == 0 && !json_is_boolean(v))
+        rc = sq_error_set(SQ_ERROR, "the store's answer to claiming completion: 'won' is not a "
+                                    "boolean");
+    if (rc == 0)
+        *won = json_is_true(v);
+    json_decref(ans);
+    free(path);
+    return rc;
+}
+
+static int http_list_trials(store *st, const store_trial_query *q, store_trial **out, size_t *n)
+{
+    http_store *h = (http_store *)st;
+    json_t *ans = NULL;
+    const json_t *list;
+    char *base = sweep_path(h, q->sweep, "/trials");
+    strbuf path = SB_INIT;
+    char sep = '?';
+    sb_adds(&path, base);
+    if (q->state >= 0) {
+        sb_addf(&path, "%cstate=%s", sep, trial_state_name((trial_state)q->state));
+        sep = '&';
+    }
+    if (q->sort_metric) {
+        sb_addf(&path, "%csort=", sep);
+        add_escaped(h, &path, q->sort_metric);
+        sep = '&';
+    }
+    if (q->descending) {
+        sb_addf(&path, "%cdesc=1", sep);
+        sep = '&';
+    }
+    if (q->limit)
+        sb_addf(&path, "%climit=%zu", sep, q->limit);
+    int rc = request(h, "GET", sb_str(&path), NULL, &ans);
+    if (rc == 0)
+        rc = answer_field(&list, ans, "trials", "listing trials");
+    if (rc == 0)
+        rc = wire_trials_decode(out, n, list);
+    json_decref(ans);
+    sb_release(&path);
+    free(base);
+    return rc;
+}
+
+static int http_get_trial(store *st, const char *sweep, uint64_t number, store_trial **out)
+{
+    http_store *h = (http_store *)st;
+    json_t *ans = NULL;
+    char suffix[48];
+    snprintf(suffix, sizeof suffix, "/trials/%llu", (unsigned long long)number);
+    char *path = sweep_path(h, sweep, suffix);
+    int rc = request(h, "GET", path, NULL, &ans);
+    if (rc == 0)
+        rc = wire_trial_decode(out, ans);
+    json_decref(ans);
+    free(path);
+    return rc;
+}
+
+static int http_list_attempts(store *st, int64_t trial_id, store_attempt **out, size_t *n)
+{
+    http_store *h = (http_store *)st;
+    json_t *ans = NULL;
+    const json_t *list;
+    char *path = xasprintf("/api/v1/trials/%lld/attempts", (long long)trial_id);
+    int rc = request(h, "GET", path, NULL, &ans);
+    if (rc == 0)
+        rc = answer_field(&list, ans, "attempts", "listing attempts");
+    if (rc == 0)
+        rc = wire_attempts_decode(out, n, list);
+    json_decref(ans);
+    free(path);
+    return rc;
+}
+
+static int http_register_agent(store *st, const store_agent_info *a)
+{
+    return request((http_store *)st, "POST", "/api/v1/agents", wire_agent_info_encode(a), NULL);
+}
+
+static int http_deregister_agent(store *st, const char *agent_id)
+{
+    http_store *h = (http_store *)st;
+    strbuf path = SB_INIT;
+    sb_adds(&path, "/api/v1/agents/");
+    add_escaped(h, &path, agent_id);
+    int rc = request(h, "DELETE", sb_str(&path), NULL, NULL);
+    sb_release(&path);
+    return rc;
+}
+
+static int http_list_agents(store *st, store_agent **out, size_t *n)
+{
+    http_store *h = (http_store *)st;
+    json_t *ans = NULL;
+    const json_t *list;
+    int rc = request(h, "GET", "/api/v1/agents", NULL, &ans);
+    if (rc == 0)
+        rc = answer_field(&list, ans, "agents", "listing agents");
+    if (rc == 0)
+        rc = wire_agents_decode(out, n, list);
+    json_decref(ans);
+    return rc;
+}
+
+static int http_claim(store *st, const char *agent_id, int64_t sweep_id, size_t max,
+                      store_claimed **out, size_t *n)
+{
+    http_store *h = (http_store *)st;
+    json_t *ans = NULL;
+    const json_t *list;
+    json_t *body =
+        json_pack("{s:s,s:I,s:I}", "agent_id", agent_id, "sweep_id", (json_int_t)sweep_id, "max",
+                  (json_int_t)(max > INT64_MAX ? INT64_MAX : max));
+    int rc = request(h, "POST", "/api/v1/claims", body, &ans);
+    if (rc == 0)
+        rc = answer_field(&list, ans, "claims", "claiming trials");
+    if (rc == 0)
+        rc = wire_claims_decode(out, n, list);
+    json_decref(ans);
+    return rc;
+}
+
+static int http_heartbeat(store *st, const char *agent_id, store_lease *leases, size_t n)
+{
+    http_store *h = (http_store *)st;
+    json_t *ans = NULL;
+    const json_t *list;
+    store_lease *got = NULL;
+    size_t ngot = 0;
+    json_t *body = json_pack("{s:s,s:o}", "agent_id", agent_id, "leases",
+                             wire_leases_encode(leases, n, false));
+    int rc = request(h, "POST", "/api/v1/heartbeats", body, &ans);
+    if (rc == 0)
+        rc = answer_field(&list, ans, "leases", "renewing leases");
+    if (rc == 0)
+        rc = wire_leases_decode(&got, &ngot, list, true);
+    if (rc == 0 && ngot != n)
+        rc = sq_error_set(SQ_ERROR, "the store answered %zu leases for the %zu renewed", ngot, n);
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        if (got[i].trial_id != leases[i].trial_id || got[i].attempt != leases[i].attempt)
+            rc = sq_error_set(SQ_ERROR, "the store answered the leases out of order");
+    }
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        leases[i].lost = got[i].lost;
+        leases[i].cancel = got[i].cancel;
+    }
+    free(got);
+    json_decref(ans);
+    return rc;
+}
+
+static int http_finish(store *st, int64_t trial_id, int attempt, const store_result *r)
+{
+    http_store *h = (http_store *)st;
+    char *path = xasprintf("/api/v1/trials/%lld/finish", (long long)trial_id);
+    int rc = request(h, "POST", path, wire_finish_encode(attempt, r), NULL);
+    free(path);
+    return rc;
+}
+
+static int http_append_metrics(store *st, int64_t trial_id, int attempt, const char *rows_json)
+{
+    http_store *h = (http_store *)st;
+    char *path = xasprintf("/api/v1/trials/%lld/metrics", (long long)trial_id);
+    json_t *rows = json_string(rows_json);
+    int rc = rows ? 0
+                  : sq_error_set(SQ_EINVAL,
+                                 "cannot append metrics of trial %lld: the rows are "
+                                 "not valid UTF-8",
+                                 (long long)trial_id);
+    if (rc == 0)
+        rc = request(h, "POST", path, json_pack("{s:i,s:o}", "attempt", attempt, "rows", rows),
+                     NULL);
+    free(path);
+    return rc;
+}
+
+static int http_get_metrics(store *st, int64_t trial_id, char **out_json)
+{
+    http_store *h = (http_store *)st;
+    char *path = xasprintf("/api/v1/trials/%lld/metrics", (long long)trial_id);
+    int rc = request(h, "GET", path, NULL, NULL);
+    if (rc == 0)
+        *out_json = xstrndup(h->resp.buf ? h->resp.buf : "", h->resp.len);
+    free(path);
+    return rc;
+}
+
+static int http_reap(store *st, uint64_t *out_n)
+{
+    http_store *h = (http_store *)st;
+    json_t *ans = NULL;
+    int rc = request(h, "POST", "/api/v1/reap", json_object(), &ans);
+    if (rc == 0)
+        rc = answer_count(out_n, ans, "reaped", "reaping");
+    json_decref(ans);
+    return rc;
+}
+
+static int http_import_result(store *st, int64_t trial_id, const char *metrics_json)
+{
+    http_store *h = (http_store *)st;
+    char *path = xasprintf("/api/v1/trials/%lld/import", (long long)trial_id);
+    json_t *m = json_string(metrics_json);
+    int rc = m ? 0
+               : sq_error_set(SQ_EINVAL,
+                              "cannot import trial %lld: its metrics are not valid "
+                              "UTF-8",
+                              (long long)trial_id);
+    if (rc == 0)
+        rc = request(h, "POST", path, json_pack("{s:o}", "metrics_json", m), NULL);
+    free(path);
+    return rc;
+}
+
+static int http_put_log(store *st, int64_t trial_id, int attempt, const char *text, size_t len)
+{
+    http_store *h = (http_store *)st;
+    size_t clean_len = 0;
+    char *clean = utf8_clean(text, len, &clean_len);
+    char *path = xasprintf("/api/v1/trials/%lld/log", (long long)trial_id);
+    json_t *body = json_pack("{s:i,s:s%}", "attempt", attempt, "text", clean, clean_len);
+    int rc = request(h, "PUT", path, body, NULL);
+    free(path);
+    free(clean);
+    return rc;
+}
+
+static int http_get_log(store *st, int64_t trial_id, int attempt, char **out, size_t *len)
+{
+    http_store *h = (http_store *)st;
+    char *path = xasprintf("/api/v1/trials/%lld/log?attempt=%d", (long long)trial_id, attempt);
+    int rc = request(h, "GET", path, NULL, NULL);
+    if (rc == 0) {
+        *len = h->resp.len;
+        *out = xstrndup(h->resp.buf ? h->resp.buf : "", h->resp.len);
+    }
+    free(path);
+    return rc;
+}
+
+const store_backend store_http_backend = {
+    .version = STORE_BACKEND_VERSION,
+    .scheme = "http",
+    .open = http_open,
+    .close = http_close,
+    .now = http_now,
+    .create_sweep = http_create_sweep,
+    .add_trials = http_add_trials,
+    .get_sweep = http_get_sweep,
+    .list_sweeps = http_list_sweeps,
+    .set_sweep_state = http_set_sweep_state,
+    .cancel = http_cancel,
+    .retry = http_retry,
+    .gc = http_gc,
+    .claim_completion = http_claim_completion,
+    .list_trials = http_list_trials,
+    .get_trial = http_get_trial,
+    .list_attempts = http_list_attempts,
+    .register_agent = http_register_agent,
+    .deregister_agent = http_deregister_agent,
+    .list_agents = http_list_agents,
+    .claim = http_claim,
+    .heartbeat = http_heartbeat,
+    .finish = http_finish,
+    .append_metrics = http_append_metrics,
+    .get_metrics = http_get_metrics,
+    .reap = http_reap,
+    .import_result = http_import_result,
+    .put_log = http_put_log,
+    .get_log = http_get_log,
+};
