@@ -108,6 +108,14 @@ static bool builtin_long(const char *name, size_t len, const char *arg, const sq
         *consumed_arg = 1;
         return true;
     }
+    if (len == 10 && !strncmp(name, "token-file", 10)) {
+        /* The http store reads the token where every verb's library calls
+         * can see it, as if the user had set the variable. */
+        g->token_file = arg;
+        setenv("SWEEPQ_TOKEN_FILE", arg, 1);
+        *consumed_arg = 1;
+        return true;
+    }
     return false;
 }
 
@@ -122,6 +130,8 @@ static int parse_long(char **argv, int argc, int *i, const sq_usage *usage, cons
     if (!o) {
         if (len == 5 && !strncmp(name, "store", 5) && !arg)
             return options_usage_error(usage, "option '--store' needs a URL");
+        if (len == 10 && !strncmp(name, "token-file", 10) && !arg)
+            return options_usage_error(usage, "option '--token-file' needs a FILE");
         if (!builtin_long(name, len, arg, usage, g, &consumed, help))
             return options_usage_error(usage, "unknown option '--%.*s'", (int)len, name);
         if (consumed && !eq)
@@ -216,7 +226,10 @@ void options_print_help(FILE *f, const sq_usage *usage, const sq_option *opts)
     if (usage->reads)
         print_option(f, 0, "json", NULL, "print machine-readable JSON");
     print_option(f, 0, "store", "URL",
-                 "sqlite:PATH or postgresql://...; default $SWEEPQ_STORE, else .sweepq/");
+                 "sqlite:PATH, postgresql://... or http(s)://...; default $SWEEPQ_STORE, else "
+                 ".sweepq/");
+    print_option(f, 0, "token-file", "FILE",
+                 "an http(s) store's token, unless $SWEEPQ_TOKEN; default .sweepq/server.token");
     print_option(f, 'h', "help", NULL, "show this help");
     if (usage->details)
         fprintf(f, "\n%s\n", usage->details);

@@ -72,8 +72,9 @@ typedef struct sq_option {
 
 /* What every verb accepts; filled by options_parse. */
 typedef struct sq_globals {
-    const char *store_url; /* --store, else $SWEEPQ_STORE, else NULL */
-    bool json;             /* --json, where the verb reads */
+    const char *store_url;  /* --store, else $SWEEPQ_STORE, else NULL */
+    const char *token_file; /* --token-file (also exported as $SWEEPQ_TOKEN_FILE), or NULL */
+    bool json;              /* --json, where the verb reads */
 } sq_globals;
 
 typedef struct sq_usage {
@@ -87,7 +88,7 @@ typedef struct sq_usage {
 enum { OPTIONS_HELP_SHOWN = 1 };
 
 /*
- * Parses argv[1..argc) against opts (plus --store, -h/--help and, when
+ * Parses argv[1..argc) against opts (plus --store, --token-file, -h/--help and, when
  * usage->reads, --json). Operands are left in argv[0..*out_nargs) in order.
  * Returns 0, OPTIONS_HELP_SHOWN after printing --help to stdout, or
  * EXIT_USAGE after printing the error and a hint to stderr.
