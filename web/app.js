@@ -46,6 +46,7 @@ function el(tag, attrs, ...children) {
     for (const [k, v] of Object.entries(attrs || {})) {
         if (k === 'class') e.className = v;
         else if (k === 'dataset') Object.assign(e.dataset, v);
+        else if (k === 'style') e.style.cssText = v; /* CSSOM: allowed by a strict CSP */
         else if (k.startsWith('on')) e.addEventListener(k.slice(2), v);
         else e.setAttribute(k, v);
     }
