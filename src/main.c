@@ -31,6 +31,7 @@ static const sq_command commands[] = {
     {"recent", cmd_recent, "list the sweeps of the last N days"},
     {"reap", cmd_reap, "expire the leases of agents that stopped heartbeating"},
     {"gc", cmd_gc, "delete old finished sweeps and their directories"},
+    {"remote", cmd_remote, "add, list, test and check the SSH machines agents can run on"},
 };
 
 static const struct {

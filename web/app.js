@@ -20,6 +20,7 @@
 'use strict';
 
 const POLL_MS = 2000;
+const MAX_ROWS = 2000; /* table rows drawn; the rest are a sort or filter away */
 const TOKEN_KEY = 'sweepq.token';
 const STATES = ['pending', 'running', 'succeeded', 'failed', 'cancelled'];
 
@@ -147,7 +148,12 @@ function showTokenForm(message) {
 
 function parseRoute() {
     const h = location.hash.replace(/^#\/?/, '');
-    const parts = h.split('/').map(decodeURIComponent);
+    let parts;
+    try {
+        parts = h.split('/').map(decodeURIComponent);
+    } catch (e) { /* a malformed %-escape: show the home view */
+        return { view: 'home' };
+    }
     if (parts[0] === 'sweep' && parts[1]) {
         const trial = parts[2] === 'trial' && /^\d+$/.test(parts[3]) ? Number(parts[3]) : null;
         return { view: 'sweep', name: parts[1], trial };
@@ -191,8 +197,11 @@ function pollNow() {
     poll();
 }
 
+/* Polls every POLL_MS, or five times as long as the last poll took when
+ * that is longer (a large sweep on a busy server is not hammered). */
 async function poll() {
     app.polling = true;
+    const began = performance.now();
     try {
         const t = await api('/time');
         app.clockSkew = t.now - Date.now() / 1000;
@@ -214,7 +223,8 @@ async function poll() {
         app.polling = false;
         const again = app.pollAgain;
         app.pollAgain = false;
-        app.timer = setTimeout(poll, again ? 0 : POLL_MS);
+        const took = performance.now() - began;
+        app.timer = setTimeout(poll, again ? 0 : Math.max(POLL_MS, 5 * took));
     }
 }
 
@@ -437,7 +447,7 @@ function renderTable() {
         return (app.sort.desc && !nulls ? -r : r) || a.number - b.number;
     });
     const best = bestTrial();
-    $('#trials tbody').replaceChildren(...rows.map((t) => {
+    $('#trials tbody').replaceChildren(...rows.slice(0, MAX_ROWS).map((t) => {
         const tr = el('tr', {
             dataset: { number: t.number, state: t.state },
             class: 'link' + (t.number === app.selected ? ' selected' : '') +
@@ -453,8 +463,10 @@ function renderTable() {
         }
         return tr;
     }));
-    $('#trial-count').textContent = rows.length === app.trials.length
+    let count = rows.length === app.trials.length
         ? `(${rows.length})` : `(${rows.length} of ${app.trials.length})`;
+    if (rows.length > MAX_ROWS) count += `, the first ${MAX_ROWS} shown`;
+    $('#trial-count').textContent = count;
 }
 
 function bestTrial() {
