@@ -325,50 +325,6 @@ static char *sweep_path(http_store *h, const char *name, const char *suffix)
     return sb_detach(&sb);
 }
 
-/* The length of the valid UTF-8 sequence at s (at most len bytes), or 0
- * for an invalid one: a stray continuation byte, a truncated sequence, an
- * overlong form, a surrogate, past U+10FFFF, or NUL. */
-static size_t utf8_seq(const unsigned char *s, size_t len)
-{
-    unsigned c = s[0];
-    size_t n = c == 0                   ? 0
-               : c < 0x80               ? 1
-               : c >= 0xc2 && c <= 0xdf ? 2
-               : c >= 0xe0 && c <= 0xef ? 3
-               : c >= 0xf0 && c <= 0xf4 ? 4
-                                        : 0;
-    if (n == 0 || n > len)
-        return 0;
-    for (size_t k = 1; k < n; k++) {
-        if ((s[k] >> 6) != 2)
-            return 0;
-    }
-    if ((c == 0xe0 && s[1] < 0xa0) || (c == 0xed && s[1] >= 0xa0) || (c == 0xf0 && s[1] < 0x90) ||
-        (c == 0xf4 && s[1] >= 0x90))
-        return 0;
-    return n;
-}
-
-/* Replaces the bytes that are not valid UTF-8 (and NULs) with U+FFFD, so that
- * a log tail cut in the middle of a character still travels as JSON. */
-static char *utf8_clean(const char *s, size_t len, size_t *out_len)
-{
-    strbuf sb = SB_INIT;
-    size_t i = 0;
-    while (i < len) {
-        size_t n = utf8_seq((const unsigned char *)s + i, len - i);
-        if (n) {
-            sb_add(&sb, s + i, n);
-            i += n;
-        } else {
-            sb_adds(&sb, "\xef\xbf\xbd");
-            i++;
-        }
-    }
-    *out_len = sb.len;
-    return sb_detach(&sb);
-}
-
 /* ---- the slots ----------------------------------------------------------------- */
 
 static double http_now(store *st)
@@ -758,13 +714,9 @@ static int http_import_result(store *st, int64_t trial_id, const char *metrics_j
 static int http_put_log(store *st, int64_t trial_id, int attempt, const char *text, size_t len)
 {
     http_store *h = (http_store *)st;
-    size_t clean_len = 0;
-    char *clean = utf8_clean(text, len, &clean_len);
     char *path = xasprintf("/api/v1/trials/%lld/log", (long long)trial_id);
-    json_t *body = json_pack("{s:i,s:s%}", "attempt", attempt, "text", clean, clean_len);
-    int rc = request(h, "PUT", path, body, NULL);
+    int rc = request(h, "PUT", path, wire_log_encode(attempt, text, len), NULL);
     free(path);
-    free(clean);
     return rc;
 }
 

@@ -18,6 +18,7 @@
 
 #include <limits.h>
 #include <math.h>
+#include <nettle/base64.h>
 
 /* ---- field tables ----------------------------------------------------------- */
 
@@ -723,6 +724,102 @@ int wire_finish_decode(int *attempt, store_result *r, const json_t *j)
         return rc;
     *attempt = (int)a;
     *r = res;
+    return 0;
+}
+
+/* The length of the valid UTF-8 sequence at s (at most len bytes), or 0
+ * for an invalid one: a stray continuation byte, a truncated sequence, an
+ * overlong form, a surrogate, past U+10FFFF, or NUL (which jansson refuses
+ * on input by default). */
+static size_t utf8_seq(const unsigned char *s, size_t len)
+{
+    unsigned c = s[0];
+    size_t n = c == 0                   ? 0
+               : c < 0x80               ? 1
+               : c >= 0xc2 && c <= 0xdf ? 2
+               : c >= 0xe0 && c <= 0xef ? 3
+               : c >= 0xf0 && c <= 0xf4 ? 4
+                                        : 0;
+    if (n == 0 || n > len)
+        return 0;
+    for (size_t k = 1; k < n; k++) {
+        if ((s[k] >> 6) != 2)
+            return 0;
+    }
+    if ((c == 0xe0 && s[1] < 0xa0) || (c == 0xed && s[1] >= 0xa0) || (c == 0xf0 && s[1] < 0x90) ||
+        (c == 0xf4 && s[1] >= 0x90))
+        return 0;
+    return n;
+}
+
+static bool is_text(const char *s, size_t len)
+{
+    for (size_t i = 0, n; i < len; i += n) {
+        n = utf8_seq((const unsigned char *)s + i, len - i);
+        if (n == 0)
+            return false;
+    }
+    return true;
+}
+
+json_t *wire_log_encode(int attempt, const char *text, size_t len)
+{
+    json_t *obj = json_object();
+    json_object_set_new(obj, "attempt", json_integer(attempt));
+    if (is_text(text, len)) {
+        json_object_set_new(obj, "text", json_stringn(text, len));
+    } else {
+        char *b64 = xmalloc(BASE64_ENCODE_RAW_LENGTH(len) + 1);
+        base64_encode_raw(b64, len, (const uint8_t *)text);
+        b64[BASE64_ENCODE_RAW_LENGTH(len)] = '\0';
+        json_object_set_new(obj, "text_base64", json_string(b64));
+        free(b64);
+    }
+    return obj;
+}
+
+int wire_log_decode(int *attempt, char **text, size_t *len, const json_t *j)
+{
+    static const char *const fields[] = {"attempt", "text", "text_base64", NULL};
+    const char *plain = NULL, *b64 = NULL;
+    int64_t a = 0;
+    *attempt = 0;
+    *text = NULL;
+    *len = 0;
+    int rc = wire_check_fields(j, "log request", fields);
+    if (rc == 0)
+        rc = wire_get_int(&a, j, "log request", "attempt", false);
+    if (rc == 0 && (a < INT_MIN || a > INT_MAX))
+        rc = sq_error_set(SQ_EINVAL, "invalid log request: field 'attempt' is out of range");
+    if (rc == 0)
+        rc = wire_get_string(&plain, j, "log request", "text", true, false);
+    if (rc == 0)
+        rc = wire_get_string(&b64, j, "log request", "text_base64", true, false);
+    if (rc == 0 && !plain == !b64)
+        rc = sq_error_set(SQ_EINVAL, "invalid log request: give exactly one of the fields 'text' "
+                                     "and 'text_base64'");
+    if (rc < 0)
+        return rc;
+    if (plain) {
+        *len = json_string_length(json_object_get(j, "text"));
+        *text = xmalloc(*len + 1);
+        memcpy(*text, plain, *len);
+        (*text)[*len] = '\0';
+    } else {
+        size_t in = strlen(b64), out = BASE64_DECODE_LENGTH(in);
+        struct base64_decode_ctx ctx;
+        uint8_t *buf = xmalloc(out + 1);
+        base64_decode_init(&ctx);
+        if (!base64_decode_update(&ctx, &out, buf, in, b64) || !base64_decode_final(&ctx)) {
+            free(buf);
+            return sq_error_set(SQ_EINVAL, "invalid log request: field 'text_base64' must be "
+                                           "base64");
+        }
+        buf[out] = '\0';
+        *text = (char *)buf;
+        *len = out;
+    }
+    *attempt = (int)a;
     return 0;
 }
 

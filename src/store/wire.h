@@ -81,6 +81,15 @@ int wire_leases_decode(store_lease **out, size_t *n, const json_t *arr, bool wit
 json_t *wire_finish_encode(int attempt, const store_result *r);
 int wire_finish_decode(int *attempt, store_result *r, const json_t *j);
 
+/*
+ * The PUT /api/v1/trials/ID/log body: {"attempt", "text"} when the bytes are
+ * UTF-8 text without NUL, else {"attempt", "text_base64"}, so that any bytes
+ * travel unchanged. Decoding accepts exactly one of the two; *text (owned,
+ * NUL-terminated, free()) and *len are the bytes.
+ */
+json_t *wire_log_encode(int attempt, const char *text, size_t len);
+int wire_log_decode(int *attempt, char **text, size_t *len, const json_t *j);
+
 /* ---- fields of small request bodies ---------------------------------------
  * For the bodies with two or three fields (claims, state, retry, gc, ...):
  * `what` names the object in messages ("claim request"). */

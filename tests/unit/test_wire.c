@@ -407,6 +407,51 @@ static void test_decode_names_bad_field(void **state)
     json_decref(j);
 }
 
+static void test_log_body_carries_any_bytes(void **state)
+{
+    static const char text[] = "epoch 1 \xc3\xa9\n";
+    static const char bytes[] = "out\n\0\xff\xfe \xe2\x82"; /* NUL, invalid, a cut character */
+    int attempt = 0;
+    char *got = NULL;
+    size_t len = 0;
+
+    /* text goes as text, readable on the wire */
+    json_t *j = through_text(wire_log_encode(3, text, sizeof text - 1));
+    assert_string_equal(json_string_value(json_object_get(j, "text")), text);
+    assert_int_equal(wire_log_decode(&attempt, &got, &len, j), 0);
+    assert_int_equal(attempt, 3);
+    assert_int_equal(len, sizeof text - 1);
+    assert_memory_equal(got, text, len);
+    free(got);
+    json_decref(j);
+
+    /* other bytes go as base64 and come back the same */
+    j = through_text(wire_log_encode(1, bytes, sizeof bytes - 1));
+    assert_null(json_object_get(j, "text"));
+    assert_int_equal(wire_log_decode(&attempt, &got, &len, j), 0);
+    assert_int_equal(len, sizeof bytes - 1);
+    assert_memory_equal(got, bytes, len);
+    assert_int_equal(got[len], '\0');
+    free(got);
+    json_decref(j);
+
+    j = through_text(wire_log_encode(1, "", 0));
+    assert_int_equal(wire_log_decode(&attempt, &got, &len, j), 0);
+    assert_int_equal(len, 0);
+    free(got);
+    json_decref(j);
+
+    j = parse("{\"attempt\":1,\"text\":\"a\",\"text_base64\":\"YQ==\"}");
+    assert_int_equal(wire_log_decode(&attempt, &got, &len, j), SQ_EINVAL);
+    assert_non_null(strstr(sq_error_msg(), "exactly one"));
+    assert_null(got);
+    json_decref(j);
+    j = parse("{\"attempt\":1,\"text_base64\":\"!!!\"}");
+    assert_int_equal(wire_log_decode(&attempt, &got, &len, j), SQ_EINVAL);
+    assert_non_null(strstr(sq_error_msg(), "must be base64"));
+    json_decref(j);
+}
+
 static void test_errors_map_both_ways(void **state)
 {
     const int codes[] = {SQ_EINVAL, SQ_ENOTFOUND, SQ_ELEASE_LOST, SQ_ECONFLICT, SQ_EEXIST,
@@ -439,6 +484,7 @@ int main(void)
         cmocka_unit_test(test_attempts_agents_claims_round_trip),
         cmocka_unit_test(test_leases_and_finish_round_trip),
         cmocka_unit_test(test_decode_names_bad_field),
+        cmocka_unit_test(test_log_body_carries_any_bytes),
         cmocka_unit_test(test_errors_map_both_ways),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
