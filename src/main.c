@@ -15,6 +15,7 @@ static const sq_command commands[] = {
     {"create", cmd_create, "register a sweep in the store (--dry-run previews the commands)"},
     {"run", cmd_run, "create sweeps and run their trials here until they end (the main job)"},
     {"agent", cmd_agent, "claim and run trials of the store's sweeps on this machine"},
+    {"serve", cmd_serve, "serve the store over HTTP: the API for remote agents and the dashboard"},
     {"status", cmd_status, "progress of each sweep: counts, bar, rate, ETA (--watch)"},
     {"trials", cmd_trials, "list a sweep's trials with parameters and metrics"},
     {"best", cmd_best, "the best trials of a sweep by its metric"},

@@ -418,6 +418,20 @@ cleanup:
     return rc;
 }
 
+bool sched_state_active(sched_kind kind, const char *state)
+{
+    static const char *const slurm_ended[] = {
+        "COMPLETED", "CANCELLED",     "FAILED",       "TIMEOUT",  "PREEMPTED", "NODE_FAIL",
+        "BOOT_FAIL", "OUT_OF_MEMORY", "SPECIAL_EXIT", "DEADLINE", "REVOKED",
+    };
+    if (kind != SCHED_SLURM) /* F: finished job, X: finished subjob (PBS Pro), C: Torque */
+        return strcmp(state, "F") && strcmp(state, "X") && strcmp(state, "C");
+    for (size_t i = 0; i < ARRAY_SIZE(slurm_ended); i++)
+        if (!strcmp(state, slurm_ended[i]))
+            return false;
+    return true;
+}
+
 int sched_cancel(sched_kind kind, const char *const *ids, size_t nids)
 {
     if (!nids)

@@ -107,6 +107,10 @@ void sched_rows_free(sched_row *rows, size_t n);
  */
 int sched_queue(sched_row **out, size_t *n, sched_kind kind, const char *const *ids, size_t nids);
 
+/* Whether a row's state means the job may still run (pending, running,
+ * requeued, held...) rather than ended (completed, failed, cancelled...). */
+bool sched_state_active(sched_kind kind, const char *state);
+
 /* scancel / qdel the jobs (whole arrays). Returns 0 or SQ_ERROR. */
 int sched_cancel(sched_kind kind, const char *const *ids, size_t nids);
 

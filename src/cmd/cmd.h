@@ -33,6 +33,7 @@ int cmd_import(int argc, char **argv);
 int cmd_gpus(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_agent(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
 int cmd_remote(int argc, char **argv);
 
 #endif

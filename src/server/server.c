@@ -1,0 +1,497 @@
+/*
+ * server.c - libmicrohttpd glue for `sweepq serve` (server.h): sockets,
+ * limits, TLS, one store handle per worker thread, the reaper thread.
+ *
+ * THREADING MODEL
+ *   MHD runs an internal thread pool (MHD_USE_INTERNAL_POLLING_THREAD with
+ *   MHD_OPTION_THREAD_POOL_SIZE, epoll): each worker owns a share of the
+ *   connections and calls the access handler for them, so an idle or slow
+ *   connection costs a file descriptor, never a thread.
+ *
+ *   Store handles are not shared between threads: sqlite.c opens its
+ *   connection with SQLITE_OPEN_NOMUTEX and keeps per-handle prepared
+ *   statements and busy-handler state, and postgres.c's libpq connection
+ *   is one conversation at a time. So each worker opens its own handle on
+ *   its first request (a pthread key maps the thread to it) and keeps it
+ *   until server_stop, which closes them all after MHD has joined its
+ *   threads. The reaper thread has its own handle too. Reads on different
+ *   handles run in parallel (WAL readers do not block the writer).
+ *
+ *   Writes to a SQLite store are serialised by one process-wide mutex
+ *   (api.write_lock). Without it the workers' connections would still take
+ *   SQLite's write lock one at a time, but the losers wait in sqlite.c's
+ *   busy handler, sleeping and polling the file lock; queueing on a mutex
+ *   hands the lock over at once, which is what keeps claim + finish
+ *   through the server close to direct SQLite. Other backends (PostgreSQL)
+ *   do their own row locking, so their writes run unlocked in parallel.
+ *
+ * REQUEST LIFETIME
+ *   The URI log callback (first to see a request) allocates its
+ *   server_request with the raw target; the access handler gathers the
+ *   body (at most API_BODY_MAX: a larger Content-Length is refused before
+ *   reading any of it, a larger chunked body as soon as it passes the
+ *   limit), then answers with api_handle; the completion callback frees it.
+ */
+#include "util/common.h"
+
+#include "server/api.h"
+#include "server/server.h"
+#include "util/timeutil.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <microhttpd.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+/* The most bytes of an oversized chunked body read (and dropped) before
+ * the connection is closed instead of answered. */
+#define DRAIN_MAX ((size_t)64 << 20)
+
+struct server {
+    struct MHD_Daemon *daemon;
+    char *store_url;
+    char *url;
+    int port;
+    stats stats;
+    api api;
+    bool serialize_writes;
+    pthread_mutex_t write_lock;
+
+    /* the workers' store handles, closed at stop */
+    pthread_key_t store_key;
+    bool key_made;
+    pthread_mutex_t stores_lock;
+    store **stores;
+    size_t nstores, capstores;
+
+    /* the reaper */
+    store *reap_store;
+    double reap_every;
+    pthread_t reaper;
+    bool reaper_started;
+    bool stopping;
+    pthread_mutex_t reap_lock;
+    pthread_cond_t reap_cond;
+};
+
+typedef struct server_request {
+    char *target;
+    strbuf body;
+    double started; /* time_mono() when the headers were in */
+    bool begun;     /* the access handler has seen the headers */
+    bool too_big;   /* the body passed API_BODY_MAX: 413 at its end */
+    bool answered;  /* refused from its headers (413) */
+    size_t drained; /* bytes of body dropped past the limit */
+} server_request;
+
+/* ---- store handles per worker thread ------------------------------------ */
+
+/* This thread's handle, opened on its first request; NULL with the message
+ * set when the store cannot be opened. */
+static store *thread_store(server *srv)
+{
+    store *st = pthread_getspecific(srv->store_key);
+    if (st)
+        return st;
+    if (store_open(&st, srv->store_url) != 0)
+        return NULL;
+    pthread_mutex_lock(&srv->stores_lock);
+    if (srv->nstores == srv->capstores) {
+        srv->capstores = srv->capstores ? 2 * srv->capstores : 16;
+        srv->stores = xrealloc(srv->stores, srv->capstores * sizeof *srv->stores);
+    }
+    srv->stores[srv->nstores++] = st;
+    pthread_mutex_unlock(&srv->stores_lock);
+    pthread_setspecific(srv->store_key, st);
+    return st;
+}
+
+/* ---- MHD callbacks ----------------------------------------------------- */
+
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+    server_request *r = xmalloc(sizeof *r);
+    memset(r, 0, sizeof *r);
+    r->target = xstrdup(uri ? uri : "");
+    sb_init(&r->body, API_BODY_MAX);
+    return r;
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    server_request *r = *req_cls;
+    if (!r)
+        return;
+    free(r->target);
+    sb_release(&r->body);
+    free(r);
+    *req_cls = NULL;
+}
+
+/* Queues res (takes ownership of its body) and counts it. */
+static enum MHD_Result respond(server *srv, struct MHD_Connection *conn, server_request *r,
+                               api_response *res)
+{
+    struct MHD_Response *m =
+        MHD_create_response_from_buffer(res->len, res->body, MHD_RESPMEM_MUST_FREE);
+    if (!m) {
+        api_response_release(res);
+        return MHD_NO;
+    }
+    res->body = NULL; /* MHD frees it */
+    MHD_add_response_header(m, MHD_HTTP_HEADER_CONTENT_TYPE,
+                            res->content_type ? res->content_type : "application/json");
+    MHD_add_response_header(m, "X-Content-Type-Options", "nosniff");
+    MHD_add_response_header(m, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    if (res->allow[0])
+        MHD_add_response_header(m, MHD_HTTP_HEADER_ALLOW, res->allow);
+    if (res->status == MHD_HTTP_CONTENT_TOO_LARGE)
+        MHD_add_response_header(m, MHD_HTTP_HEADER_CONNECTION, "close");
+    enum MHD_Result ok = MHD_queue_response(conn, (unsigned)res->status, m);
+    MHD_destroy_response(m);
+    stats_record(&srv->stats, res->route, res->status, time_mono() - r->started);
+    return ok;
+}
+
+static enum MHD_Result too_big(server *srv, struct MHD_Connection *conn, server_request *r)
+{
+    api_response res = {0};
+    res.route = api_route_other();
+    char *msg = xasprintf("request body larger than %zu bytes", (size_t)API_BODY_MAX);
+    api_error_response(&res, MHD_HTTP_CONTENT_TOO_LARGE, "ETOOBIG", msg);
+    free(msg);
+    return respond(srv, conn, r, &res);
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **req_cls)
+{
+    server *srv = cls;
+    server_request *r = *req_cls;
+    if (!r)
+        return MHD_NO; /* the URI callback always runs first */
+    if (r->answered) {
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    if (!r->begun) {
+        r->begun = true;
+        r->started = time_mono();
+        const char *cl =
+            MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+        if (cl) {
+            char *end = NULL;
+            errno = 0;
+            unsigned long long n = strtoull(cl, &end, 10);
+            if (errno == ERANGE || n > API_BODY_MAX) {
+                r->answered = true;
+                return too_big(srv, conn, r);
+            }
+        }
+        return MHD_YES; /* the body, if any, comes in the next calls */
+    }
+    if (*upload_data_size) {
+        /* A chunked body past the limit is read and dropped, and answered
+         * with 413 at its end (MHD cannot answer in the middle of a body);
+         * one that goes on past DRAIN_MAX closes the connection. */
+        if (!r->too_big && sb_add(&r->body, upload_data, *upload_data_size) != 0) {
+            r->too_big = true;
+            sb_release(&r->body);
+        }
+        if (r->too_big) {
+            r->drained += *upload_data_size;
+            if (r->drained > DRAIN_MAX)
+                return MHD_NO;
+        }
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    if (r->too_big)
+        return too_big(srv, conn, r);
+
+    api_response res;
+    store *st = thread_store(srv);
+    if (!st) {
+        memset(&res, 0, sizeof res);
+        res.route = api_route_other();
+        api_error_response(&res, 503, "EIO", sq_error_msg());
+    } else {
+        api_request req = {
+            .method = method,
+            .target = r->target,
+            .authorization =
+                MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION),
+            .body = r->body.buf,
+            .body_len = r->body.len,
+        };
+        api_handle(&srv->api, st, &req, &res);
+    }
+    return respond(srv, conn, r, &res);
+}
+
+/* ---- the reaper ------------------------------------------------------------ */
+
+/* Reaps every reap_every seconds until server_stop signals reap_cond. The
+ * clock is CLOCK_MONOTONIC (reap_cond's), so a clock change neither stops
+ * nor floods it. */
+static void *reaper_main(void *arg)
+{
+    server *srv = arg;
+    pthread_mutex_lock(&srv->reap_lock);
+    while (!srv->stopping) {
+        struct timespec at;
+        clock_gettime(CLOCK_MONOTONIC, &at);
+        double whole = (double)(long)srv->reap_every;
+        at.tv_sec += (time_t)whole;
+        at.tv_nsec += (long)((srv->reap_every - whole) * 1e9);
+        if (at.tv_nsec >= 1000000000L) {
+            at.tv_sec++;
+            at.tv_nsec -= 1000000000L;
+        }
+        while (!srv->stopping &&
+               pthread_cond_timedwait(&srv->reap_cond, &srv->reap_lock, &at) != ETIMEDOUT)
+            ;
+        if (srv->stopping)
+            break;
+        pthread_mutex_unlock(&srv->reap_lock);
+        uint64_t n = 0;
+        if (srv->serialize_writes)
+            pthread_mutex_lock(&srv->write_lock);
+        int rc = store_reap(srv->reap_store, &n);
+        if (srv->serialize_writes)
+            pthread_mutex_unlock(&srv->write_lock);
+        if (rc == 0)
+            atomic_fetch_add_explicit(&srv->stats.reaped, n, memory_order_relaxed);
+        else /* transient (busy): the next round tries again */
+            atomic_fetch_add_explicit(&srv->stats.reap_errors, 1, memory_order_relaxed);
+        pthread_mutex_lock(&srv->reap_lock);
+    }
+    pthread_mutex_unlock(&srv->reap_lock);
+    return NULL;
+}
+
+/* ---- listening --------------------------------------------------------------- */
+
+/* Splits "HOST:PORT" / "[V6]:PORT" and resolves it (numeric ports only). */
+static int resolve_listen(const char *addr, struct sockaddr_storage *out, socklen_t *len)
+{
+    const char *colon = strrchr(addr, ':');
+    if (!colon || !colon[1])
+        return sq_error_set(SQ_EINVAL,
+                            "invalid listen address '%s': expected ADDR:PORT, e.g. "
+                            "127.0.0.1:8600",
+                            addr);
+    char *host = xstrndup(addr, (size_t)(colon - addr));
+    if (host[0] == '[' && host[strlen(host) - 1] == ']') {
+        memmove(host, host + 1, strlen(host));
+        host[strlen(host) - 1] = '\0';
+    }
+    char *end = NULL;
+    long port = strtol(colon + 1, &end, 10);
+    int rc = 0;
+    if (*end || port < 0 || port > 65535) {
+        rc = sq_error_set(SQ_EINVAL, "invalid listen address '%s': port '%s' is not 0 to 65535",
+                          addr, colon + 1);
+        goto out;
+    }
+    struct addrinfo hints = {.ai_family = AF_UNSPEC,
+                             .ai_socktype = SOCK_STREAM,
+                             .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
+    struct addrinfo *ai = NULL;
+    int g = getaddrinfo(*host ? host : NULL, colon + 1, &hints, &ai);
+    if (g != 0) {
+        rc = sq_error_set(SQ_EINVAL, "invalid listen address '%s': %s", addr, gai_strerror(g));
+        goto out;
+    }
+    memcpy(out, ai->ai_addr, ai->ai_addrlen);
+    *len = ai->ai_addrlen;
+    freeaddrinfo(ai);
+out:
+    free(host);
+    return rc;
+}
+
+/* A bound, listening socket for addr; *port gets the port it got. */
+static int open_listener(const char *addr, int *out_fd, int *port, char **host_text)
+{
+    struct sockaddr_storage sa;
+    socklen_t salen = 0;
+    int rc = resolve_listen(addr, &sa, &salen);
+    if (rc)
+        return rc;
+    int fd = socket(sa.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0)
+        return sq_error_set(SQ_EIO, "cannot listen on '%s': %s", addr, strerror(errno));
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (bind(fd, (struct sockaddr *)&sa, salen) != 0 || listen(fd, 128) != 0) {
+        int err = errno;
+        close(fd);
+        return sq_error_set(SQ_EIO, "cannot listen on '%s': %s%s", addr, strerror(err),
+                            err == EADDRINUSE ? ": another server runs there; pick another "
+                                                "--listen port (0: any free one)"
+                                              : "");
+    }
+    socklen_t l = sizeof sa;
+    getsockname(fd, (struct sockaddr *)&sa, &l);
+    char buf[INET6_ADDRSTRLEN] = "";
+    if (sa.ss_family == AF_INET6) {
+        struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&sa;
+        inet_ntop(AF_INET6, &s6->sin6_addr, buf, sizeof buf);
+        *port = ntohs(s6->sin6_port);
+        *host_text = xasprintf("[%s]", buf);
+    } else {
+        struct sockaddr_in *s4 = (struct sockaddr_in *)&sa;
+        inet_ntop(AF_INET, &s4->sin_addr, buf, sizeof buf);
+        *port = ntohs(s4->sin_port);
+        *host_text = xstrdup(buf);
+    }
+    *out_fd = fd;
+    return 0;
+}
+
+/* ---- start and stop ---------------------------------------------------------- */
+
+static unsigned default_threads(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    long t = n > 0 ? 2 * n : 4;
+    return (unsigned)(t < 4 ? 4 : t > 16 ? 16 : t);
+}
+
+/* True for stores whose writes take one file lock (sqlite: or a path). */
+static bool single_writer_store(const char *url)
+{
+    return strstr(url, "://") == NULL;
+}
+
+int server_start(server **out, const server_config *cfg)
+{
+    *out = NULL;
+    if (!cfg->write_token || !*cfg->write_token)
+        SQ_BUG("server_start without a write token");
+    if (!cfg->tls_cert != !cfg->tls_key)
+        return sq_error_set(SQ_EINVAL, "cannot serve TLS: give both --tls-cert and --tls-key");
+    if (cfg->tls_cert && MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES)
+        return sq_error_set(SQ_EINVAL, "cannot serve TLS: this libmicrohttpd was built without it");
+
+    server *srv = xmalloc(sizeof *srv);
+    memset(srv, 0, sizeof *srv);
+    srv->store_url = xstrdup(cfg->store_url);
+    srv->reap_every = cfg->reap_every;
+    stats_init(&srv->stats);
+    pthread_mutex_init(&srv->write_lock, NULL);
+    pthread_mutex_init(&srv->stores_lock, NULL);
+    pthread_mutex_init(&srv->reap_lock, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&srv->reap_cond, &ca);
+    pthread_condattr_destroy(&ca);
+    srv->serialize_writes = single_writer_store(cfg->store_url);
+    api_init(&srv->api, cfg->write_token, cfg->read_token, &srv->stats,
+             srv->serialize_writes ? &srv->write_lock : NULL);
+
+    int fd = -1;
+    char *host = NULL;
+    int rc = store_open(&srv->reap_store, cfg->store_url);
+    if (rc)
+        goto fail;
+    if (pthread_key_create(&srv->store_key, NULL) != 0) {
+        rc = sq_error_set(SQ_ERROR, "cannot start the server: no thread key left");
+        goto fail;
+    }
+    srv->key_made = true;
+    rc = open_listener(cfg->listen ? cfg->listen : SERVER_DEFAULT_LISTEN, &fd, &srv->port, &host);
+    if (rc)
+        goto fail;
+
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL;
+    if (cfg->tls_cert)
+        flags |= MHD_USE_TLS;
+    unsigned threads = cfg->threads ? cfg->threads : default_threads();
+    struct MHD_OptionItem tls[] = {
+        {cfg->tls_cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, 0, (void *)cfg->tls_cert},
+        {cfg->tls_key ? MHD_OPTION_HTTPS_MEM_KEY : MHD_OPTION_END, 0, (void *)cfg->tls_key},
+        {MHD_OPTION_END, 0, NULL},
+    };
+    srv->daemon = MHD_start_daemon(
+        flags, 0, NULL, NULL, on_request, srv, MHD_OPTION_LISTEN_SOCKET, fd,
+        MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_CONNECTION_LIMIT,
+        (unsigned)SERVER_MAX_CONNECTIONS, MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned)SERVER_IDLE_TIMEOUT, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+        (size_t)SERVER_HEADER_MAX, MHD_OPTION_URI_LOG_CALLBACK, on_uri, srv,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_ARRAY, tls, MHD_OPTION_END);
+    if (!srv->daemon) {
+        close(fd);
+        rc = sq_error_set(SQ_EINVAL,
+                          cfg->tls_cert ? "cannot start the server on '%s': libmicrohttpd refused "
+                                          "the TLS certificate or key (PEM expected)"
+                                        : "cannot start the server on '%s': libmicrohttpd "
+                                          "failed to start",
+                          cfg->listen ? cfg->listen : SERVER_DEFAULT_LISTEN);
+        goto fail;
+    }
+    srv->url = xasprintf("%s://%s:%d/", cfg->tls_cert ? "https" : "http", host, srv->port);
+    free(host);
+    host = NULL;
+
+    if (srv->reap_every > 0) {
+        if (pthread_create(&srv->reaper, NULL, reaper_main, srv) != 0) {
+            rc = sq_error_set(SQ_ERROR, "cannot start the reaper thread: %s", strerror(errno));
+            goto fail;
+        }
+        srv->reaper_started = true;
+    }
+    *out = srv;
+    return 0;
+fail:
+    free(host);
+    server_stop(srv);
+    return rc;
+}
+
+const char *server_url(const server *srv)
+{
+    return srv->url;
+}
+
+int server_port(const server *srv)
+{
+    return srv->port;
+}
+
+void server_stop(server *srv)
+{
+    if (!srv)
+        return;
+    if (srv->reaper_started) {
+        pthread_mutex_lock(&srv->reap_lock);
+        srv->stopping = true;
+        pthread_cond_signal(&srv->reap_cond);
+        pthread_mutex_unlock(&srv->reap_lock);
+        pthread_join(srv->reaper, NULL);
+    }
+    if (srv->daemon)
+        MHD_stop_daemon(srv->daemon); /* joins the workers */
+    for (size_t i = 0; i < srv->nstores; i++)
+        store_close(srv->stores[i]);
+    free(srv->stores);
+    if (srv->key_made)
+        pthread_key_delete(srv->store_key);
+    store_close(srv->reap_store);
+    pthread_cond_destroy(&srv->reap_cond);
+    pthread_mutex_destroy(&srv->reap_lock);
+    pthread_mutex_destroy(&srv->stores_lock);
+    pthread_mutex_destroy(&srv->write_lock);
+    free(srv->store_url);
+    free(srv->url);
+    free(srv);
+}
