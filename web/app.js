@@ -87,6 +87,12 @@ function fmtNum(v) {
     return String(Number(v.toPrecision(5))); /* 0.0001, 0.49819, 1e-7 */
 }
 
+/* A parameter as the user wrote it: numbers in full, lists as JSON. */
+function paramText(v) {
+    if (v === undefined || v === null) return '';
+    return typeof v === 'string' ? v : JSON.stringify(v);
+}
+
 function bytes(n) {
     if (typeof n !== 'number') return '?';
     const gib = n / 2 ** 30;
@@ -395,8 +401,7 @@ function compare(a, b) {
 /* Space-separated terms, each a substring of one "name=value" pair. */
 function matchesSearch(t, terms) {
     if (!terms.length) return true;
-    const pairs = Object.entries(t.params).map(([k, v]) =>
-        `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`.toLowerCase());
+    const pairs = Object.entries(t.params).map(([k, v]) => `${k}=${paramText(v)}`.toLowerCase());
     return terms.every((term) => pairs.some((p) => p.includes(term)));
 }
 
@@ -458,7 +463,7 @@ function renderTable() {
             const v = c.value(t);
             const td = el('td', { class: c.num ? 'num' : '' });
             if (c.cell) td.append(c.cell(t));
-            else td.textContent = c.fmt ? c.fmt(v) : c.param && typeof v === 'string' ? v : fmtNum(v);
+            else td.textContent = c.fmt ? c.fmt(v) : c.param ? paramText(v) : fmtNum(v);
             tr.append(td);
         }
         return tr;
@@ -469,11 +474,12 @@ function renderTable() {
     $('#trial-count').textContent = count;
 }
 
+/* The succeeded trial with the best metric, or null. */
 function bestTrial() {
     let best = null;
     for (const t of app.trials) {
         const v = metricOf(t);
-        if (v === null) continue;
+        if (v === null || t.state !== 'succeeded') continue;
         if (!best || (app.sweep.maximize ? v > metricOf(best) : v < metricOf(best))) best = t;
     }
     return best;
@@ -657,6 +663,10 @@ async function pollDetail() {
     showLog(t, log);
 }
 
+/* Steps are whole numbers: ticks 1, 2, 5, 10, 20, 50, ... apart. */
+const STEP_INCRS = [];
+for (let e = 0; e < 10; e++) STEP_INCRS.push(10 ** e, 2 * 10 ** e, 5 * 10 ** e);
+
 /* One chart per metric name, x = step, one series per attempt. */
 function drawCurves(t, series) {
     const key = t.id + ':' + JSON.stringify(series);
@@ -690,9 +700,9 @@ function drawCurves(t, series) {
         const div = el('div', { class: 'curve', dataset: { metric: name } });
         box.append(div);
         const opts = {
-            title: name, width, height: 180,
+            title: name, width, height: 170,
             scales: { x: { time: false } },
-            axes: [{ label: 'step' }, {}],
+            axes: [{ label: 'step', incrs: STEP_INCRS }, {}],
             series: [{ label: 'step' }, ...attempts.map((a, i) => ({
                 label: attempts.length > 1 ? `attempt ${a}` : name,
                 stroke: colors[i % colors.length], width: 2, spanGaps: true,

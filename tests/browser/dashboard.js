@@ -179,6 +179,16 @@ async function main() {
             if (errs.length) throw new Error(errs.join(' | '));
         });
 
+        if (process.env.DASHBOARD_PNG) {
+            // the picture for docs/: let most of the sweep run first, so
+            // the plots have lines (not a check: no failure if it is slow)
+            await page.waitForFunction(() => {
+                const b = document.querySelector('.sweep-head .progress .label').textContent;
+                const [done, total] = b.split('/').map(Number);
+                return done >= 0.6 * total;
+            }, null, { timeout: 120000 }).catch(() => {});
+            await page.waitForTimeout(2500); // one more poll, for the curves and log
+        }
         const shot = path.join(outDir, 'dashboard.png');
         await page.evaluate(() => window.scrollTo(0, 0));
         await page.screenshot({ path: shot, fullPage: true });
