@@ -34,6 +34,8 @@ int cmd_gpus(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_agent(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
+int cmd_submit(int argc, char **argv);
+int cmd_queue(int argc, char **argv);
 int cmd_remote(int argc, char **argv);
 
 #endif
