@@ -68,6 +68,7 @@ static void test_sweep_round_trip(void **state)
     store_sweep *d = NULL;
     json_t *j = through_text(wire_sweep_encode(&s));
     assert_int_equal(wire_sweep_decode(&d, j), 0);
+    json_decref(j);
     assert_int_equal(d->id, 42);
     assert_string_equal(d->name, s.name);
     assert_int_equal(d->state, SWEEP_PAUSED);
