@@ -35,6 +35,7 @@
 #include "agent/agent.h"
 #include "agent/gpu.h"
 #include "agent/gpu_alloc.h"
+#include "agent/logship.h"
 #include "agent/metrics.h"
 #include "agent/register.h"
 #include "agent/requeue.h"
@@ -70,7 +71,8 @@ extern char **environ;
 #define BACKOFF_CAP 5.0
 #define META_AFTER 1.0 /* seconds: params.json and command.txt for trials past it */
 #define ERROR_LINE_MAX 200
-#define GPU_REREAD 1.0 /* seconds: read the GPUs at most this often */
+#define GPU_REREAD 1.0   /* seconds: read the GPUs at most this often */
+#define SHIP_PERIOD 10.0 /* seconds: a running trial's log tail to the store */
 
 /* ---- small pieces ---------------------------------------------------------- */
 
@@ -141,6 +143,11 @@ typedef struct job {
     strbuf last_line;
     bool oom;
     char *gpu_owner; /* its GPU reservation's name, while it holds one */
+    /* log shipping (logship.h) */
+    double ship_at;     /* mono time of the next shipment while it runs */
+    off_t shipped_size; /* the log's size when last shipped */
+    bool ship_warned;   /* warned since the last shipment that worked */
+    bool final_shipped; /* the tail at its end was sent (or queued) */
 } job;
 
 typedef struct hook {
@@ -179,6 +186,10 @@ typedef struct agent {
     char *host;
     uint64_t rng;
     agent_summary sum;
+    /* log shipping (logship.h) */
+    bool ship;
+    double ship_period, next_ship_retry;
+    logship_queue ship_q; /* final tails the store could not take yet */
 } agent;
 
 static double backoff_fail(agent *a, backoff *b, double now)
@@ -791,9 +802,62 @@ static void job_gpu_drop(agent *a, job *j)
     }
 }
 
+/* ---- log tails into the store ----------------------------------------------------- */
+
+static void on_ship_warning(const char *msg, void *ud)
+{
+    warn(ud, NULL, "%s", msg);
+}
+
+/* Ships a running trial's log tail when the log grew since the last time. */
+static void job_ship(agent *a, job *j, double now)
+{
+    struct stat sb;
+    j->ship_at = now + a->ship_period;
+    if (j->log_fd < 0 || fstat(j->log_fd, &sb) != 0 || sb.st_size == j->shipped_size)
+        return;
+    int rc = logship_send(a->st, j->trial_id, j->attempt, j->log_fd, &j->shipped_size);
+    if (rc == 0) {
+        j->ship_warned = false;
+        return;
+    }
+    if (!j->ship_warned) /* once per streak: the next shipment tries again */
+        warn(a, j->sw, "trial %llu: its log is not stored in the store yet: %s",
+             (unsigned long long)j->number, sq_error_msg());
+    j->ship_warned = true;
+}
+
+/* Ships the log tail of an attempt that ended (or never started), once; a
+ * transient failure queues it for the next shipments. */
+static void job_ship_final(agent *a, job *j)
+{
+    if (!a->ship || j->final_shipped || j->log_fd < 0)
+        return;
+    j->final_shipped = true;
+    int rc = logship_send(a->st, j->trial_id, j->attempt, j->log_fd, NULL);
+    if (rc == 0)
+        return;
+    if (!sq_error_is_transient(rc)) {
+        warn(a, j->sw, "trial %llu: its log is not stored: %s", (unsigned long long)j->number,
+             sq_error_msg());
+        return;
+    }
+    if (a->ship_q.n == 0) {
+        warn(a, j->sw, "trial %llu: its log is not stored yet, retrying every %.0f s: %s",
+             (unsigned long long)j->number, a->ship_period, sq_error_msg());
+        a->next_ship_retry = time_mono() + a->ship_period;
+    }
+    char *path = xasprintf("%s/attempt-%d.log", j->dir, j->attempt);
+    char *label = xasprintf("trial %llu of sweep '%s'", (unsigned long long)j->number, j->sw->name);
+    logship_queue_add(&a->ship_q, j->trial_id, j->attempt, path, label, on_ship_warning, a);
+    free(label);
+    free(path);
+}
+
 static void jobs_remove(agent *a, job *j)
 {
-    job_gpu_drop(a, j); /* it never started, or its lease was lost */
+    job_gpu_drop(a, j);   /* it never started, or its lease was lost */
+    job_ship_final(a, j); /* a lost lease's log is still worth reading */
     for (size_t i = 0; i < a->njobs; i++) {
         if (a->jobs[i] == j) {
             a->jobs[i] = a->jobs[--a->njobs];
@@ -823,6 +887,7 @@ static void job_start(agent *a, agent_sweep *sw, const store_claimed *c)
     sb_init(&j->last_line, ERROR_LINE_MAX + 1);
     j->m = metrics_new(sw->pattern);
     j->dir = xasprintf("%s/%llu", sw->trials_dir, (unsigned long long)c->number);
+    j->ship_at = time_mono() + a->ship_period;
     j->params_json = xstrdup(c->params_json);
     XGROW(a->jobs, a->jobs_cap, a->njobs + 1);
     a->jobs[a->njobs++] = j;
@@ -843,6 +908,7 @@ static void job_start(agent *a, agent_sweep *sw, const store_claimed *c)
     log_line(j, j->error);
     if (j->log_fd >= 0)
         job_write_meta(j);
+    job_ship_final(a, j);
     j->exited = true;
     j->result.outcome = OUTCOME_FAILED;
     j->result.exit_code = exec_failed ? 127 : -1;
@@ -1016,6 +1082,7 @@ static void job_settle(agent *a, job *j, double now)
 {
     j->reaped = false;
     a->progress = true;
+    job_ship_final(a, j); /* before the finish: a finished trial's log can be read */
     if (j->stop == STOP_LOST) {
         emit(a, AGENT_EV_LOST, j->sw, j, NULL);
         a->sum.lost++;
@@ -1238,6 +1305,8 @@ static void run_timers(agent *a, double now)
                 j->deadline = 0;
                 job_stop(a, j, STOP_TIMEOUT, SIGTERM, now);
             }
+            if (a->ship && j->stop != STOP_LOST && now >= j->ship_at)
+                job_ship(a, j, now);
             if (j->term_at && now >= j->term_at) {
                 j->term_at = 0;
                 spawn_signal_group(j->pid, SIGTERM);
@@ -1262,6 +1331,10 @@ static void run_timers(agent *a, double now)
     }
     if (now >= a->next_heartbeat)
         heartbeat(a, now);
+    if (a->ship_q.n && now >= a->next_ship_retry) {
+        logship_queue_retry(&a->ship_q, a->st, on_ship_warning, a);
+        a->next_ship_retry = now + a->ship_period;
+    }
     bool live = a->used > 0;
     if (live && now >= a->next_tail) {
         tail_tick(a);
@@ -1650,6 +1723,8 @@ static double next_wake(const agent *a, double now)
         if (j->live) {
             if (!j->meta_written)
                 EARLIER(j->started + META_AFTER);
+            if (a->ship)
+                EARLIER(j->ship_at);
             EARLIER(j->deadline);
             EARLIER(j->term_at);
             EARLIER(j->kill_at);
@@ -1666,6 +1741,8 @@ static double next_wake(const agent *a, double now)
     }
     if (a->claim_bo.next > now)
         EARLIER(a->claim_bo.next);
+    if (a->ship_q.n)
+        EARLIER(a->next_ship_retry);
 #undef EARLIER
     return next;
 }
@@ -1710,6 +1787,7 @@ static void agent_release(agent *a)
     gpu_alloc_release(&a->gpu_alloc);
     gpu_table_release(&a->gpu_table);
     gpu_probe_free(a->gpu_probe);
+    logship_queue_release(&a->ship_q);
     free(a->host);
     free(a->id);
 }
@@ -1736,6 +1814,8 @@ int agent_run(store *st, const agent_config *cfg, agent_summary *out)
     a.host = xstrdup(host);
     a.gpu_table = (gpu_table)GPU_TABLE_INIT;
     a.gpu_alloc = (gpu_alloc)GPU_ALLOC_INIT;
+    a.ship = logship_wanted(cfg->ship_logs, store_url(st));
+    a.ship_period = cfg->ship_period > 0 ? cfg->ship_period : SHIP_PERIOD;
 
     saved_signals saved;
     int rc = signals_install(&saved);
@@ -1775,6 +1855,9 @@ int agent_run(store *st, const agent_config *cfg, agent_summary *out)
         struct pollfd pfd = {.fd = wake_pipe[0], .events = POLLIN};
         poll(&pfd, 1, ms);
     }
+    if (a.ship_q.n && logship_queue_retry(&a.ship_q, st, on_ship_warning, &a) > 0)
+        warn(&a, NULL, "the logs of %zu trials are not stored: the store is unavailable",
+             a.ship_q.n);
     for (int i = 0; i < 3; i++) {
         int drc = store_deregister_agent(st, a.id);
         if (!sq_error_is_transient(drc))

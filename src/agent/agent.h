@@ -36,6 +36,13 @@
  *              rest of the output and wandb-summary.json are read and the
  *              outcome is recorded with store_finish, fenced by the attempt
  *              number.
+ *   log tail   when shipping (ship_logs; by default only for stores that are
+ *              not a SQLite file, see logship.h): the log's last
+ *              STORE_LOG_MAX bytes go to store_put_log every ship_period
+ *              while it grows, and once more when the attempt ends, before
+ *              its outcome is recorded (also for a lost lease: not fenced).
+ *              A failure is a warning, never the trial's; a final tail the
+ *              store could not take yet is retried with the next shipments.
  *
  * OUTCOMES (the store_result of an attempt)
  *   exit 0                      succeeded, also after a stop signal: the
@@ -117,6 +124,13 @@ typedef struct agent_event {
 
 typedef void (*agent_event_fn)(const agent_event *ev, void *ud);
 
+/* Whether the tails of trials' logs are copied into the store (logship.h). */
+typedef enum {
+    AGENT_SHIP_AUTO = 0, /* when the store is not a SQLite file */
+    AGENT_SHIP_ALWAYS,
+    AGENT_SHIP_NEVER,
+} agent_ship_logs;
+
 typedef struct agent_config {
     const workspace *ws; /* where trial directories live (borrowed) */
     int slots;           /* CPU slots; 0: the CPUs this process may use */
@@ -137,6 +151,11 @@ typedef struct agent_config {
                                  (NULL: $SWEEPQ_GPU_SNAPSHOT) */
     agent_event_fn on_event;  /* may be NULL */
     void *ud;
+
+    /* Copying logs' tails into the store (logship.h). */
+    agent_ship_logs ship_logs; /* --ship-logs */
+    double ship_period;        /* seconds between shipments of a running
+                                  trial's grown log (0: 10) */
 } agent_config;
 
 typedef struct agent_summary {

@@ -8,6 +8,7 @@
 
 #include "agent/agent.h"
 #include "agent/gpu_alloc.h"
+#include "agent/logship.h"
 #include "cmd/agent_output.h"
 #include "cmd/cmd.h"
 #include "cmd/exitcodes.h"
@@ -35,6 +36,12 @@ static const sq_usage usage = {
     "GPUs are read only while such a sweep runs. An inherited\n"
     "CUDA_VISIBLE_DEVICES limits the GPUs used (docs/gpus.md).\n"
     "\n"
+    "Logs: with --ship-logs always (auto: when the store is not a SQLite file),\n"
+    "the last 256 KiB of each attempt's log go to the store every 10 s\n"
+    "(--ship-every) while it grows and when the attempt ends, so that\n"
+    "'sweepq logs' shows trials that ran on other machines. A SQLite store's\n"
+    "agents share its machine, where 'sweepq logs' reads the trial's own file.\n"
+    "\n"
     "Examples:\n"
     "  sweepq agent -j 4                      run trials of every sweep\n"
     "  sweepq agent --tag batch-7 --exit-when-idle\n"
@@ -48,8 +55,8 @@ int cmd_agent(int argc, char **argv)
     const char *tag = NULL;
     int jobs = 0, max_trials = 0;
     bool exit_when_idle = false, show_output = false;
-    double grace = 10;
-    const char *gpus = NULL, *gpu_snapshot = NULL;
+    double grace = 10, ship_every = 10;
+    const char *gpus = NULL, *gpu_snapshot = NULL, *ship_logs = "auto";
     uint64_t min_free = GPU_MIN_FREE_DEFAULT;
     const sq_option opts[] = {
         OPT_LIST(0, "sweep", &sweeps, "NAME", "run only this sweep's trials (repeatable)"),
@@ -68,6 +75,11 @@ int cmd_agent(int argc, char **argv)
                  "min_free_gpu_memory (default 4GiB)"),
         OPT_STRING(0, "gpu-snapshot", &gpu_snapshot, "FILE",
                    "read the GPUs from this JSON file (a testing aid; docs/gpus.md)"),
+        OPT_STRING(0, "ship-logs", &ship_logs, "WHEN",
+                   "copy the tails of trials' logs into the store: auto (default: when the "
+                   "store is not a SQLite file), always or never"),
+        OPT_DURATION(0, "ship-every", &ship_every, "DUR",
+                     "ship a running trial's log tail this often when it grew (default 10s)"),
         OPT_END(),
     };
     sq_globals g = {0};
@@ -84,6 +96,15 @@ int cmd_agent(int argc, char **argv)
     }
     if (jobs < 0 || max_trials < 0) {
         code = options_usage_error(&usage, "-j and --max-trials take a positive number");
+        goto parsed;
+    }
+    if (!(ship_every > 0)) {
+        code = options_usage_error(&usage, "option '--ship-every' takes a duration above 0");
+        goto parsed;
+    }
+    agent_ship_logs ship = AGENT_SHIP_AUTO;
+    if (logship_mode_parse(ship_logs, &ship) < 0) {
+        code = options_usage_error(&usage, "option '--ship-logs': %s", sq_error_msg());
         goto parsed;
     }
 
@@ -110,6 +131,8 @@ int cmd_agent(int argc, char **argv)
         .gpu_snapshot = gpu_snapshot,
         .on_event = agent_output_event,
         .ud = &out,
+        .ship_logs = ship,
+        .ship_period = ship_every,
     };
     agent_summary sum;
     int rc = agent_run(st, &cfg, &sum);
