@@ -96,6 +96,7 @@ function paramText(v) {
 function bytes(n) {
     if (typeof n !== 'number') return '?';
     const gib = n / 2 ** 30;
+    if (gib < 1) return `${Math.round(n / 2 ** 20)} MiB`;
     return gib >= 10 ? `${Math.round(gib)} GiB` : `${gib.toFixed(1)} GiB`;
 }
 
@@ -221,6 +222,9 @@ async function poll() {
     } catch (e) {
         if (e.status === 401 || e.status === 403) {
             showTokenForm(app.token ? 'token refused' : 'no token');
+        } else if (e.status === 404) { /* e.g. a sweep that gc removed */
+            showError(e.message);
+            setLive(true, 'updated ' + new Date().toLocaleTimeString());
         } else {
             showError(e.message);
             setLive(false, 'offline, retrying');

@@ -95,6 +95,7 @@ async function main() {
             await page.waitForFunction(() =>
                 [...document.querySelectorAll('#agents tbody tr')].some((r) => /ago/.test(r.textContent) &&
                     r.querySelector('ul.gpus li')));
+            await page.screenshot({ path: path.join(outDir, 'home.png'), fullPage: true });
         });
 
         await check('the trial table draws with rows', async () => {
