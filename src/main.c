@@ -33,6 +33,8 @@ static const sq_command commands[] = {
     {"reap", cmd_reap, "expire the leases of agents that stopped heartbeating"},
     {"gc", cmd_gc, "delete old finished sweeps and their directories"},
     {"remote", cmd_remote, "add, list, test and check the SSH machines agents can run on"},
+    {"launch", cmd_launch, "sync the project to a remote and start agents there over SSH"},
+    {"collect", cmd_collect, "bring a sweep's trial directories back from its remotes"},
     {"submit", cmd_submit, "submit a sweep to Slurm or PBS as an array job of agents"},
     {"queue", cmd_queue, "show the Slurm or PBS jobs submitted for sweeps"},
 };

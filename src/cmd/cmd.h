@@ -37,5 +37,7 @@ int cmd_serve(int argc, char **argv);
 int cmd_submit(int argc, char **argv);
 int cmd_queue(int argc, char **argv);
 int cmd_remote(int argc, char **argv);
+int cmd_launch(int argc, char **argv);
+int cmd_collect(int argc, char **argv);
 
 #endif
