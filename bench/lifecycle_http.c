@@ -226,6 +226,12 @@ int main(int argc, char **argv)
                         "[-r ROUNDS] [-k]\n");
         return 2;
     }
+    char *bin = realpath(sweepq, NULL); /* the server starts in another directory */
+    if (!bin) {
+        fprintf(stderr, "bench_lifecycle_http: cannot find '%s'\n", sweepq);
+        return 2;
+    }
+    sweepq = bin;
     signal(SIGPIPE, SIG_IGN);
     char dir[] = "/tmp/sq-lifecycle-http.XXXXXX";
     if (!mkdtemp(dir))
@@ -271,5 +277,6 @@ int main(int argc, char **argv)
     free(token);
     free(dot);
     free(db_url);
+    free(bin);
     return 0;
 }
