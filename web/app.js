@@ -38,6 +38,8 @@ const app = {
     selected: null,    /* trial number */
     curves: { trialId: null, key: '', plots: [] },
     log: { trialId: null, attempt: 0, text: null },
+    logChoice: 0,      /* the attempt whose log is shown; 0: the latest */
+    pcLines: [],       /* the drawn parallel-coordinates lines, for hovering */
 };
 
 /* ---- small helpers -------------------------------------------------- */
@@ -542,6 +544,7 @@ function drawParcoords() {
     $('#pc-empty').classList.toggle('hidden', scored.length > 0);
     canvas.classList.toggle('hidden', scored.length === 0);
     canvas.dataset.lines = 0;
+    app.pcLines = [];
     if (!scored.length) return;
 
     const names = paramNames();
@@ -568,16 +571,19 @@ function drawParcoords() {
     };
     const visible = new Set(visibleTrials().map((t) => t.number));
 
+    const points = (t) => axes.map((a, i) => {
+        const p = a.pos(a.isMetric ? metricOf(t) : t.params[a.name]);
+        return p === null ? null : [x(i), y(p)];
+    });
     const line = (t) => {
         g.beginPath();
         let started = false;
-        axes.forEach((a, i) => {
-            const p = a.pos(a.isMetric ? metricOf(t) : t.params[a.name]);
-            if (p === null) { started = false; return; }
-            if (started) g.lineTo(x(i), y(p));
-            else g.moveTo(x(i), y(p));
+        for (const pt of points(t)) {
+            if (!pt) { started = false; continue; }
+            if (started) g.lineTo(pt[0], pt[1]);
+            else g.moveTo(pt[0], pt[1]);
             started = true;
-        });
+        }
         g.stroke();
     };
     /* trials hidden by the filter faint underneath, the others in colour,
@@ -588,8 +594,10 @@ function drawParcoords() {
     for (const t of order) if (!visible.has(t.number)) line(t);
     g.lineWidth = 1.6;
     let drawn = 0;
+    app.pcLines = [];
     for (const t of order) {
         if (!visible.has(t.number)) continue;
+        app.pcLines.push({ trial: t, pts: points(t) });
         g.strokeStyle = shade(metricOf(t));
         g.globalAlpha = 0.85;
         line(t);
@@ -636,15 +644,50 @@ function drawParcoords() {
     canvas.dataset.lines = drawn;
 }
 
+/* The drawn line nearest to (px, py) within 6 pixels, or null; the best
+ * trials are drawn last, so they win ties. */
+function pcLineAt(px, py) {
+    let best = null, bestD = 6;
+    for (const l of app.pcLines) {
+        for (let i = 1; i < l.pts.length; i++) {
+            const a = l.pts[i - 1], b = l.pts[i];
+            if (!a || !b) continue;
+            const dx = b[0] - a[0], dy = b[1] - a[1];
+            const f = Math.max(0, Math.min(1, ((px - a[0]) * dx + (py - a[1]) * dy) / (dx * dx + dy * dy || 1)));
+            const d = Math.hypot(px - (a[0] + f * dx), py - (a[1] + f * dy));
+            if (d <= bestD) { bestD = d; best = l; }
+        }
+    }
+    return best;
+}
+
+function pcHover(ev) {
+    const canvas = $('#parcoords'), tip = $('#pc-tip');
+    const r = canvas.getBoundingClientRect();
+    const l = pcLineAt(ev.clientX - r.left, ev.clientY - r.top);
+    tip.classList.toggle('hidden', !l);
+    if (!l) return null;
+    const t = l.trial, m = metricName();
+    tip.textContent = `trial ${t.number}: ` +
+        Object.entries(t.params).map(([k, v]) => `${k}=${paramText(v)}`).join(' ') +
+        ` → ${m}=${fmtNum(metricOf(t))}`;
+    tip.style.left = Math.min(ev.clientX - r.left + 12, r.width - tip.offsetWidth) + 'px';
+    tip.style.top = (ev.clientY - r.top + 14) + 'px';
+    return l;
+}
+
 /* ---- trial detail: metric curves and log ---------------------------- */
 
 function clearDetail() {
     for (const p of app.curves.plots) p.destroy();
     app.curves = { trialId: null, key: '', plots: [] };
     app.log = { trialId: null, attempt: 0, text: null };
+    app.logChoice = 0;
     $('#curves').replaceChildren();
     $('#log').textContent = '';
+    $('#log-attempt').replaceChildren();
     $('#trial-detail').classList.add('hidden');
+    $('#trial-curves').classList.add('hidden');
 }
 
 async function pollDetail() {
@@ -653,18 +696,54 @@ async function pollDetail() {
         clearDetail();
         return;
     }
+    if (app.log.trialId !== null && app.log.trialId !== t.id) app.logChoice = 0;
     $('#trial-detail').classList.remove('hidden');
+    $('#trial-curves').classList.remove('hidden');
     for (const e of document.querySelectorAll('.trial-no')) e.textContent = t.number;
-    const [series, log] = await Promise.all([
+    const attempt = app.logChoice;
+    const [series, log, att] = await Promise.all([
         api(`/trials/${t.id}/metrics`),
-        api(`/trials/${t.id}/log`, true).catch((e) => {
+        api(`/trials/${t.id}/log` + (attempt ? `?attempt=${attempt}` : ''), true).catch((e) => {
             if (e.status === 404) return null;
             throw e;
         }),
+        api(`/trials/${t.id}/attempts`),
     ]);
     if (app.selected !== t.number) return;
+    renderTrialInfo(t, att.attempts);
     drawCurves(t, series);
-    showLog(t, log);
+    showLog(t, log, attempt);
+}
+
+function renderTrialInfo(t, attempts) {
+    $('#trial-state').replaceChildren(el('span', { class: 'badge ' + t.state }, t.state));
+    const fields = [
+        ['parameters', Object.entries(t.params).map(([k, v]) => `${k}=${paramText(v)}`).join(' ')],
+        ['metrics', Object.entries(t.metrics).map(([k, v]) => `${k}=${fmtNum(v)}`).join(' ') || '—'],
+        ['key', t.key],
+    ];
+    if (t.agent_id) fields.push(['agent', t.agent_id]);
+    if (t.exit_code !== null && t.exit_code !== undefined) fields.push(['exit code', t.exit_code]);
+    if (t.term_signal) fields.push(['signal', t.term_signal]);
+    if (t.error) fields.push(['error', t.error]);
+    if (t.cancel_requested) fields.push(['cancel', 'requested']);
+    $('#trial-fields').replaceChildren(...fields.flatMap(([k, v]) => [el('dt', {}, k), el('dd', {}, v)]));
+    $('#attempts tbody').replaceChildren(...attempts.map((a) => el('tr', {},
+        el('td', { class: 'num' }, a.attempt),
+        el('td', {}, el('span', { class: 'badge ' + outcomeClass(a.outcome) }, a.outcome)),
+        el('td', {}, a.agent_id || ''),
+        el('td', {}, a.started_at ? ago(a.started_at) : ''),
+        el('td', { class: 'num' }, duration(a.started_at && a.finished_at ? a.finished_at - a.started_at : null)),
+        el('td', { class: 'num' }, a.exit_code === null || a.exit_code === undefined ? '' : a.exit_code),
+        el('td', { class: 'error-text' }, a.error || ''))));
+    $('#attempts').classList.toggle('hidden', attempts.length === 0);
+}
+
+function outcomeClass(o) {
+    if (o === 'succeeded') return 'succeeded';
+    if (o === 'none') return 'running';
+    if (o === 'cancelled' || o === 'preempted') return 'cancelled';
+    return 'failed'; /* failed, timed_out, lost */
 }
 
 /* Steps are whole numbers: ticks 1, 2, 5, 10, 20, 50, ... apart. */
@@ -690,7 +769,9 @@ function drawCurves(t, series) {
     }
     const m = metricName();
     const names = [...byName.keys()].sort((a, b) => (b === m) - (a === m) || a.localeCompare(b));
-    const width = Math.max(280, box.clientWidth - 4);
+    /* up to three charts side by side */
+    const across = Math.max(1, Math.min(names.length, 3, Math.floor(box.clientWidth / 320)));
+    const width = Math.floor((box.clientWidth - 16 * (across - 1)) / across) - 2;
     const colors = ['#1971c2', '#e8590c', '#2f9e44', '#9c36b5', '#c2255c'];
     for (const name of names) {
         const rows = byName.get(name);
@@ -717,17 +798,23 @@ function drawCurves(t, series) {
     }
 }
 
-function showLog(t, text) {
+/* attempt: the one asked for, 0 for the latest. */
+function showLog(t, text, attempt) {
     const pre = $('#log');
-    $('#log-attempt').textContent = t.attempt ? `(attempt ${t.attempt})` : '';
+    const sel = $('#log-attempt');
+    if (sel.options.length !== t.attempt + 1 || app.log.trialId !== t.id) {
+        sel.replaceChildren(el('option', { value: 0 }, t.attempt ? `latest (${t.attempt})` : 'latest'));
+        for (let a = t.attempt; a >= 1; a--) sel.append(el('option', { value: a }, a));
+        sel.value = String(attempt);
+    }
     const shown = text === null ? (t.state === 'pending' ? 'not started yet' : 'no log stored yet') : text;
-    if (app.log.trialId === t.id && app.log.text === shown) return;
+    if (app.log.trialId === t.id && app.log.text === shown && app.log.attempt === attempt) return;
     const atBottom = pre.scrollTop + pre.clientHeight >= pre.scrollHeight - 4;
-    const sameTrial = app.log.trialId === t.id;
+    const sameTrial = app.log.trialId === t.id && app.log.attempt === attempt;
     pre.textContent = shown;
     pre.classList.toggle('muted', text === null);
     if (atBottom || !sameTrial) pre.scrollTop = pre.scrollHeight;
-    app.log = { trialId: t.id, attempt: t.attempt, text: shown };
+    app.log = { trialId: t.id, attempt, text: shown };
 }
 
 /* ---- start ---------------------------------------------------------- */
@@ -749,6 +836,17 @@ function start() {
         takeTokenFromFragment();
         onRoute();
     });
+    $('#log-attempt').addEventListener('change', (e) => {
+        app.logChoice = Number(e.target.value);
+        pollNow();
+    });
+    const canvas = $('#parcoords');
+    canvas.addEventListener('mousemove', pcHover);
+    canvas.addEventListener('mouseleave', () => $('#pc-tip').classList.add('hidden'));
+    canvas.addEventListener('click', (ev) => {
+        const l = pcHover(ev);
+        if (l) location.hash = sweepHash(app.sweep.name, l.trial.number);
+    });
     let resizeTimer = null;
     window.addEventListener('resize', () => {
         clearTimeout(resizeTimer);
@@ -762,4 +860,5 @@ function start() {
     onRoute();
 }
 
+window.sweepqDashboard = app; /* for the browser's console and the tests */
 start();

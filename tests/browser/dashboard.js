@@ -120,6 +120,24 @@ async function main() {
             if (px < 1000) throw new Error(`only ${px} painted pixels`);
         });
 
+        await check('a line of the parallel coordinates names its trial and selects it', async () => {
+            // the middle of the first segment of the line drawn last (the best)
+            const hit = await page.evaluate(() => {
+                const lines = window.sweepqDashboard.pcLines;
+                const l = lines[lines.length - 1];
+                const [a, b] = l.pts;
+                const r = document.querySelector('#parcoords').getBoundingClientRect();
+                return { number: l.trial.number, x: r.left + (a[0] + b[0]) / 2, y: r.top + (a[1] + b[1]) / 2 };
+            });
+            await page.mouse.move(hit.x, hit.y);
+            const tip = await page.textContent('#pc-tip');
+            if (!tip.startsWith(`trial ${hit.number}:`)) throw new Error(`tooltip '${tip}' for trial ${hit.number}`);
+            await page.mouse.click(hit.x, hit.y);
+            await page.waitForFunction((n) => location.hash.endsWith('/trial/' + n), hit.number);
+            await page.waitForSelector(`#trials tbody tr.selected[data-number="${hit.number}"]`);
+            await page.waitForFunction(() => document.querySelectorAll('#attempts tbody tr').length >= 1);
+        });
+
         await check('filtering by state changes the rows', async () => {
             await page.waitForFunction(() => document.querySelector('#trials tbody tr[data-state="failed"]'));
             const all = (await rowStates(page)).length;
@@ -162,7 +180,7 @@ async function main() {
             // for a minimized metric, so sort ascending again)
             await page.click('#trials thead th[data-key="metric"]');
             await page.click('#trials tbody tr[data-state="succeeded"]');
-            await page.waitForSelector('#trial-detail:not(.hidden) #curves canvas');
+            await page.waitForSelector('#trial-curves:not(.hidden) #curves canvas');
             await page.waitForFunction(() => document.querySelectorAll('#curves .curve').length >= 2);
             const px = await paintedPixels(page, '#curves .curve canvas');
             if (px < 300) throw new Error(`only ${px} painted pixels`);

@@ -103,6 +103,7 @@ for check in 'without a token the page asks for one' \
     'the trial table draws with rows' \
     'live progress moves' \
     'the parallel-coordinates plot draws' \
+    'a line of the parallel coordinates names its trial and selects it' \
     'filtering by state changes the rows' \
     'searching the parameters keeps the matching rows' \
     'sorting by the metric column orders the rows' \
