@@ -24,6 +24,7 @@
 
 #include <curl/curl.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
 #include <unistd.h>
@@ -139,6 +140,15 @@ static size_t on_data(char *data, size_t size, size_t nmemb, void *arg)
     return sb_add(&h->resp, data, n) == 0 ? n : 0; /* 0: curl fails the transfer */
 }
 
+/* A trial the agent spawns must not inherit the connection to the server. */
+static int on_socket(void *arg, curl_socket_t fd, curlsocktype purpose)
+{
+    int flags = fcntl(fd, F_GETFD);
+    if (flags >= 0)
+        fcntl(fd, F_SETFD, flags | FD_CLOEXEC);
+    return CURL_SOCKOPT_OK;
+}
+
 static void http_close(store *st)
 {
     http_store *h = (http_store *)st;
@@ -189,6 +199,7 @@ static int http_open(store **out, const char *url, const char *location)
     curl_easy_setopt(h->curl, CURLOPT_WRITEFUNCTION, on_data);
     curl_easy_setopt(h->curl, CURLOPT_WRITEDATA, h);
     curl_easy_setopt(h->curl, CURLOPT_ERRORBUFFER, h->errbuf);
+    curl_easy_setopt(h->curl, CURLOPT_SOCKOPTFUNCTION, on_socket);
     curl_easy_setopt(h->curl, CURLOPT_TCP_NODELAY, 1L);
     curl_easy_setopt(h->curl, CURLOPT_TCP_KEEPALIVE, 1L);
     curl_easy_setopt(h->curl, CURLOPT_PROTOCOLS_STR, "http,https");
