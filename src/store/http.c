@@ -15,6 +15,9 @@
  *   - The token is read once at open: $SWEEPQ_TOKEN, else the file
  *     $SWEEPQ_TOKEN_FILE (the CLI's --token-file), else the project's
  *     .sweepq/server.token found by walking up from the working directory.
+ *   - https:// verifies the server's certificate, against the system's CAs
+ *     or the PEM file $SWEEPQ_CA_FILE (a self-signed server's certificate);
+ *     a certificate refused is SQ_EINVAL, not worth retrying.
  */
 #include "util/common.h"
 
@@ -204,6 +207,9 @@ static int http_open(store **out, const char *url, const char *location)
     curl_easy_setopt(h->curl, CURLOPT_TCP_KEEPALIVE, 1L);
     curl_easy_setopt(h->curl, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(h->curl, CURLOPT_USERAGENT, "sweepq/" SQ_VERSION);
+    const char *ca = getenv("SWEEPQ_CA_FILE"); /* e.g. a self-signed server's certificate */
+    if (ca && *ca)
+        curl_easy_setopt(h->curl, CURLOPT_CAINFO, ca);
 out:
     if (token) {
         explicit_bzero(token, strlen(token));
@@ -235,6 +241,14 @@ static int answer_error(http_store *h, const char *method, const char *path)
                         "store '%s' answered %s %s with HTTP %ld and no error body: is it a "
                         "sweepq server?",
                         h->shown, method, path, h->status);
+}
+
+/* The failures of TLS set-up that no retry can mend: the server's
+ * certificate is not trusted, or the CA file cannot be read. */
+static bool is_tls_refusal(CURLcode cc)
+{
+    return cc == CURLE_PEER_FAILED_VERIFICATION || cc == CURLE_SSL_CACERT_BADFILE ||
+           cc == CURLE_SSL_CERTPROBLEM;
 }
 
 /*
@@ -276,6 +290,13 @@ static int request(http_store *h, const char *method, const char *path, json_t *
     if (cc == CURLE_WRITE_ERROR) {
         rc = sq_error_set(SQ_ERROR, "store '%s' answered %s %s with more than %zu bytes", h->shown,
                           method, path, HTTP_RESPONSE_MAX);
+    } else if (cc != CURLE_OK && is_tls_refusal(cc)) {
+        /* Not transient: retrying would never succeed. */
+        rc =
+            sq_error_set(SQ_EINVAL,
+                         "cannot reach store '%s' (%s %s): %s: to trust the server's "
+                         "certificate, set SWEEPQ_CA_FILE to it (PEM)",
+                         h->shown, method, path, h->errbuf[0] ? h->errbuf : curl_easy_strerror(cc));
     } else if (cc != CURLE_OK) {
         rc =
             sq_error_set(SQ_EIO, "cannot reach store '%s' (%s %s): %s: is `sweepq serve` running?",
