@@ -17,7 +17,8 @@ tell sweepq the trial finished. sweepq records the attempt as preempted
 When the trial runs again, sweepq sets SWEEPQ_RESUME=1 (and the same
 WANDB_RUN_ID), and the loop continues from the saved epoch. Every start
 is appended to $SWEEPQ_TRIAL_DIR/starts.log as
-"attempt=A resume=R start_epoch=E", which the tests read.
+"attempt=A resume=R start_epoch=E run_id=WANDB_RUN_ID", which the tests
+read.
 """
 import json
 import os
@@ -55,7 +56,8 @@ def main():
             state = json.load(f)
         epoch, loss = state["epoch"], state["loss"]
     with open(os.path.join(trial_dir, "starts.log"), "a") as f:
-        f.write(f"attempt={attempt} resume={resume} start_epoch={epoch}\n")
+        run_id = os.environ.get("WANDB_RUN_ID", "")
+        f.write(f"attempt={attempt} resume={resume} start_epoch={epoch} run_id={run_id}\n")
     print(f"attempt {attempt}: starting at epoch {epoch}", "(resumed)" if resume == "1" else "", flush=True)
 
     while epoch < int(args["epochs"]):
