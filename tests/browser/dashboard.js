@@ -9,13 +9,17 @@
 //             metric, some trials failing on purpose
 //   OUT_DIR   where dashboard.png (the page at the end) and page.log go
 // Env: CHROMIUM (default /usr/bin/chromium), DASHBOARD_PNG (also save the
-// final screenshot there, e.g. docs/dashboard.png).
+// final screenshot there, e.g. docs/dashboard.png), DASHBOARD_STOP and
+// DASHBOARD_START (shell commands that stop the server and start it again on
+// the same address: when given, the page must say it is offline and then
+// carry on by itself; they must not leave output pipes open).
 //
 // Prints one "ok - NAME" line per check that passed and "not ok - NAME:
 // why" for the first that failed (the later ones need it), then exits 0 only
 // if all passed. The tests/e2e/t073x scripts read these lines. Every wait has
 // a deadline; no check depends on timing beyond "within the deadline".
 'use strict';
+const { execSync } = require('child_process');
 const fs = require('fs');
 const path = require('path');
 const { chromium } = require('playwright-core');
@@ -189,6 +193,19 @@ async function main() {
         await check('the log viewer shows the trial\'s output', async () => {
             await page.waitForFunction(() => /step=\d+ loss=/.test(document.querySelector('#log').textContent));
         });
+
+        if (process.env.DASHBOARD_STOP && process.env.DASHBOARD_START) {
+            await check('the page says when the server is gone and carries on when it is back', async () => {
+                execSync(process.env.DASHBOARD_STOP, { stdio: 'ignore' });
+                await page.waitForSelector('#live.bad');
+                const polls = Number(await page.getAttribute('body', 'data-polls'));
+                execSync(process.env.DASHBOARD_START, { stdio: 'ignore' });
+                await page.waitForFunction((n) => Number(document.body.dataset.polls) >= n + 2 &&
+                    document.querySelector('#live.ok') && document.querySelector('#error.hidden'),
+                polls, { timeout: 60000 });
+                await page.waitForSelector('#trials tbody tr');
+            });
+        }
 
         await check('the page ran without script errors', async () => {
             // (a refused or missing resource is logged as a console error by

@@ -6,7 +6,8 @@
 # metrics step by step and fail on purpose when y=4, on GPUs read from a
 # snapshot. The page must list the sweep and the agent with its GPUs, draw
 # the trial table, the parallel coordinates and a trial's metric curves,
-# filter, search and sort, show live progress and a trial's log. The assets
+# filter, search and sort, show live progress and a trial's log, say when
+# the server is killed and carry on by itself once it is back. The assets
 # are the files of web/ byte for byte, served without a token.
 #
 # Needs node, npm and chromium (scripts/install-deps installs them); the
@@ -58,6 +59,7 @@ EOF
 expect 'serve starts on a free port with a sweep of 48 trials' '
     sq create sweep.yaml >create.out 2>&1 &&
     bg sq serve --listen 127.0.0.1:0 >serve.out 2>serve.err &&
+    SERVE_PID=$! &&
     wait_for 30 "grep -q \"^sweepq: serving http://127.0.0.1:[0-9]\" serve.out" &&
     BASE=$(sed -n "1s/^sweepq: serving \(http:[^ ]*\).*/\1/p" serve.out) &&
     BASE=${BASE%/} &&
@@ -91,9 +93,16 @@ expect 'an agent over HTTP runs the sweep' '
     wait_for 60 "test \$(succeeded) -ge 1"
 '
 
+# Mid-way the driver stops serve (kill -9) and starts it again on the same
+# address (the page must notice and carry on); the restarted server's pid is
+# in serve2.pid, killed at exit.
 expect 'the dashboard passes its checks in headless Chromium' '
-    CHROMIUM=$CHROMIUM node "$BROWSER_DIR/dashboard.js" "$BASE" "$TOKEN" dash "$TEST_DIR" >browser.out 2>&1
+    CHROMIUM=$CHROMIUM \
+    DASHBOARD_STOP="kill -9 $SERVE_PID" \
+    DASHBOARD_START="$SWEEPQ serve --listen ${BASE#http://} >serve2.out 2>&1 </dev/null & echo \$! >serve2.pid" \
+        node "$BROWSER_DIR/dashboard.js" "$BASE" "$TOKEN" dash "$TEST_DIR" >browser.out 2>&1
 '
+test -s serve2.pid && BG_PIDS+=("$(cat serve2.pid)")
 sed "s/^/# browser: /" browser.out
 
 # One line per check of dashboard.js, so a failure names what broke.
@@ -109,6 +118,7 @@ for check in 'without a token the page asks for one' \
     'sorting by the metric column orders the rows' \
     'a trial shows its metric curves' \
     "the log viewer shows the trial's output" \
+    'the page says when the server is gone and carries on when it is back' \
     'the page ran without script errors'; do
     expect "page: $check" 'grep -qxF "ok - $check" browser.out'
 done
