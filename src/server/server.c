@@ -21,8 +21,8 @@
  *   (api.write_lock). Without it the workers' connections would still take
  *   SQLite's write lock one at a time, but the losers wait in sqlite.c's
  *   busy handler, sleeping and polling the file lock; queueing on a mutex
- *   hands the lock over at once, which is what keeps claim + finish
- *   through the server close to direct SQLite. Other backends (PostgreSQL)
+ *   hands the lock over at once (bench/lifecycle_http.sh compares claim +
+ *   finish through the server with direct SQLite). Other backends (PostgreSQL)
  *   do their own row locking, so their writes run unlocked in parallel.
  *
  * REQUEST LIFETIME
