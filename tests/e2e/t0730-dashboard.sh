@@ -68,9 +68,15 @@ expect 'serve starts on a free port with a sweep of 48 trials' '
 '
 TOKEN=$(cat .sweepq/server.read-token 2>/dev/null)
 
+expect 'serve prints the dashboard URL with the read token in its fragment' '
+    grep -qxF "sweepq: dashboard: $BASE/#token=$TOKEN" serve.out
+'
+
 expect 'the assets are the files of web/, byte for byte, with no token' '
     curl -fsS -D index.h -o index.html $BASE/ &&
     cmp index.html "$SQ_SOURCE_DIR/web/index.html" &&
+    curl -fsS -o index2.html $BASE/index.html &&
+    cmp index2.html "$SQ_SOURCE_DIR/web/index.html" &&
     grep -qi "^content-type: text/html" index.h &&
     curl -fsS -D app.h -o app.js $BASE/assets/app.js &&
     cmp app.js "$SQ_SOURCE_DIR/web/app.js" &&
