@@ -123,12 +123,15 @@ static json_t *remote_json(const remote *r)
     return o;
 }
 
-static int do_list(const char *path, bool as_json)
+static int do_list(const char *path, const workspace *ws, bool as_json)
 {
     remote_list l = REMOTE_LIST_INIT;
     int rc = remote_list_load(&l, path);
     if (rc)
         return fail(rc, "read the remotes");
+    for (size_t i = 0; i < l.n; i++)
+        if (!l.items[i].workdir)
+            l.items[i].workdir = remote_default_workdir(ws->root);
     if (as_json) {
         json_t *a = json_array();
         for (size_t i = 0; i < l.n; i++)
@@ -522,12 +525,14 @@ int cmd_remote(int argc, char **argv)
     if (adding) {
         code = do_add(path, &ws, name, &o);
     } else if (!strcmp(sub, "list")) {
-        code = do_list(path, g.json);
+        code = do_list(path, &ws, g.json);
     } else if (!strcmp(sub, "remove")) {
         code = do_remove(path, name);
     } else {
         remote r;
         rc = remote_lookup(&r, path, name);
+        if (!rc && !r.workdir)
+            r.workdir = remote_default_workdir(ws.root);
         if (rc)
             code = fail(rc, "use the remote");
         else if (!strcmp(sub, "test"))

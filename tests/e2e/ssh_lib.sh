@@ -1,0 +1,84 @@
+# ssh_lib.sh - what the SSH remote tests (t081x) share; sourced after lib.sh.
+# The "remote" is this machine through a real sshd on 127.0.0.1 (started
+# here, with throwaway keys, by tests/sshd-up.sh), with a workdir of its own.
+#
+#   start_sshd             sets SSHD_DIR, SSHD_PORT; FAILS the test when the
+#                          server cannot start (never skips)
+#   add_remote NAME [OPTS] `sweepq remote add NAME` for that server, the
+#                          remote workdir $TEST_DIR/remote-NAME, sweepq being
+#                          $SWEEPQ, plus OPTS
+#   ssh_clients            pids of this test's ssh client processes (those
+#                          whose command line names the server's port)
+#   remote_agents DIR      pids of the agents running in workdir DIR
+#   kill_remote_agents DIR
+#
+# At exit: the launch keepers of the project here and the agents in the
+# remote workdirs are stopped, then the sshd; SQ_SSHD_OWNER makes sshd-up's
+# watchdog stop the server should this shell die first.
+
+SSHD_DIR=
+SSHD_PORT=
+
+start_sshd() {
+    SSHD_DIR=$(SQ_SSHD_OWNER=$$ "$SQ_SOURCE_DIR/tests/sshd-up.sh" "$TEST_DIR/sshd" 2>"$TEST_DIR/sshd-up.err" | tail -n 1)
+    if [ -z "$SSHD_DIR" ] || [ ! -s "$SSHD_DIR/port" ]; then
+        echo "FATAL: could not start sshd for this test:" >&2
+        cat "$TEST_DIR/sshd-up.err" >&2
+        FAILED=$((FAILED + 1))
+        finish
+    fi
+    SSHD_PORT=$(cat "$SSHD_DIR/port")
+}
+
+add_remote() {
+    local name=$1
+    shift
+    sq remote add "$name" --host 127.0.0.1 --user root --port "$SSHD_PORT" \
+        --key "$SSHD_DIR/client_ed25519" --known-hosts "$SSHD_DIR/known_hosts" \
+        --workdir "$TEST_DIR/remote-$name" --sweepq "$SWEEPQ" "$@"
+}
+
+# pids whose command line holds every one of the given words (exactly).
+pids_with_args() {
+    local p
+    for p in /proc/[0-9]*; do
+        [ -r "$p/cmdline" ] || continue
+        local args
+        args=$(tr '\0' '\n' <"$p/cmdline" 2>/dev/null) || continue
+        local w ok=1
+        for w in "$@"; do
+            printf '%s\n' "$args" | grep -qxF -- "$w" || { ok=0; break; }
+        done
+        [ "$ok" = 1 ] && echo "${p#/proc/}"
+    done
+}
+
+ssh_clients() {
+    pids_with_args ssh -p "$SSHD_PORT"
+}
+
+remote_agents() {
+    local p c
+    for p in $(pids_with_args "$SWEEPQ" agent); do
+        c=$(readlink "/proc/$p/cwd" 2>/dev/null) || continue
+        [ "$c" = "$1" ] && echo "$p"
+    done
+}
+
+kill_remote_agents() {
+    local p
+    for p in $(remote_agents "$1"); do kill -9 "$p" 2>/dev/null; done
+}
+
+ssh_lib_cleanup() {
+    local f d
+    for f in "$TEST_DIR"/proj/.sweepq/sweeps/*/remotes/*/keeper.pid; do
+        [ -s "$f" ] && kill -TERM "$(cat "$f")" 2>/dev/null
+    done
+    for d in "$TEST_DIR"/remote-*; do
+        [ -d "$d" ] && kill_remote_agents "$d"
+    done
+    [ -n "$SSHD_DIR" ] && "$SQ_SOURCE_DIR/tests/sshd-down.sh" "$SSHD_DIR"
+    lib_cleanup
+}
+trap ssh_lib_cleanup EXIT
