@@ -372,20 +372,74 @@ static double http_now(store *st)
     return now > 0 ? now : time_now();
 }
 
+/* The most bytes of trial definitions one request carries: well under the
+ * server's body limit (8 MiB), so a big grid goes in several requests. */
+#define HTTP_TRIALS_BUDGET ((size_t)3 << 20)
+
+/* How many of the n trials from t fit in budget bytes of JSON (at least
+ * one): each costs its strings, doubled for escaping, and its field names. */
+static size_t trials_that_fit(const store_trial_def *t, size_t n, size_t budget)
+{
+    size_t used = 0, k = 0;
+    while (k < n) {
+        size_t cost = 2 * (strlen(t[k].key) + strlen(t[k].params_json)) + 80;
+        if (k > 0 && used + cost > budget)
+            break;
+        used += cost;
+        k++;
+    }
+    return k;
+}
+
+/* POST /api/v1/sweeps/ID/trials of n trials, in requests within budget. */
+static int post_trials(http_store *h, int64_t sweep_id, const store_trial_def *trials, size_t n,
+                       uint64_t *out_added)
+{
+    char *path = xasprintf("/api/v1/sweeps/%lld/trials", (long long)sweep_id);
+    uint64_t total = 0;
+    size_t off = 0;
+    int rc = 0;
+    do { /* at least one request: adding nothing still checks the sweep */
+        const store_trial_def *t = n ? trials + off : NULL;
+        size_t k = n ? trials_that_fit(t, n - off, HTTP_TRIALS_BUDGET) : 0;
+        json_t *ans = NULL, *body = json_object();
+        json_object_set_new(body, "trials", wire_trial_defs_encode(t, k));
+        uint64_t added = 0;
+        rc = request(h, "POST", path, body, &ans);
+        if (rc == 0)
+            rc = answer_count(&added, ans, "added", "adding trials");
+        total += added;
+        off += k;
+        json_decref(ans);
+    } while (rc == 0 && off < n);
+    if (rc == 0)
+        *out_added = total;
+    free(path);
+    return rc;
+}
+
+/* The sweep and the trials that fit in one request first; the rest are
+ * added to it as store_add_trials would, as the agent's registration of a
+ * big grid does chunk by chunk. */
 static int http_create_sweep(store *st, const store_sweep_def *def, int64_t *out_id,
                              uint64_t *out_added)
 {
     http_store *h = (http_store *)st;
     json_t *ans = NULL;
-    uint64_t id = 0, added = 0;
-    int rc = request(h, "POST", "/api/v1/sweeps", wire_sweep_def_encode(def), &ans);
+    uint64_t id = 0, added = 0, more = 0;
+    store_sweep_def first = *def;
+    first.ntrials = trials_that_fit(def->trials, def->ntrials, HTTP_TRIALS_BUDGET);
+    int rc = request(h, "POST", "/api/v1/sweeps", wire_sweep_def_encode(&first), &ans);
     if (rc == 0)
         rc = answer_count(&id, ans, "id", "creating a sweep");
     if (rc == 0)
         rc = answer_count(&added, ans, "added", "creating a sweep");
+    if (rc == 0 && first.ntrials < def->ntrials)
+        rc = post_trials(h, (int64_t)id, def->trials + first.ntrials, def->ntrials - first.ntrials,
+                         &more);
     if (rc == 0) {
         *out_id = (int64_t)id;
-        *out_added = added;
+        *out_added = added + more;
     }
     json_decref(ans);
     return rc;
@@ -394,16 +448,7 @@ static int http_create_sweep(store *st, const store_sweep_def *def, int64_t *out
 static int http_add_trials(store *st, int64_t sweep_id, const store_trial_def *trials, size_t n,
                            uint64_t *out_added)
 {
-    http_store *h = (http_store *)st;
-    json_t *ans = NULL, *body = json_object();
-    json_object_set_new(body, "trials", wire_trial_defs_encode(trials, n));
-    char *path = xasprintf("/api/v1/sweeps/%lld/trials", (long long)sweep_id);
-    int rc = request(h, "POST", path, body, &ans);
-    if (rc == 0)
-        rc = answer_count(out_added, ans, "added", "adding trials");
-    json_decref(ans);
-    free(path);
-    return rc;
+    return post_trials((http_store *)st, sweep_id, trials, n, out_added);
 }
 
 static int http_get_sweep(store *st, const char *name, store_sweep **out)

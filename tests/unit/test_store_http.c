@@ -309,6 +309,43 @@ static void test_names_that_need_percent_encoding_round_trip(void **state)
     store_close(st);
 }
 
+/* Trials whose JSON passes the server's 8 MiB body limit: the client sends
+ * them in several requests. */
+static void test_a_sweep_bigger_than_one_request_is_created_whole(void **state)
+{
+    enum { N = 24000 };
+    store *st = NULL;
+    assert_ok(store_open(&st, current.url));
+    conf_sweep cs;
+    conf_sweep_init(&cs, "big", N);
+    char *pad = xmalloc(801);
+    memset(pad, 'p', 800);
+    pad[800] = '\0';
+    for (size_t i = 0; i < N; i++) {
+        cs.strings = xrealloc(cs.strings, (cs.nstrings + 1) * sizeof *cs.strings);
+        cs.strings[cs.nstrings++] = xasprintf("{\"x\":%zu,\"pad\":\"%s\"}", i + 1, pad);
+        cs.trials[i].params_json = cs.strings[cs.nstrings - 1];
+    }
+    int64_t id = 0;
+    uint64_t added = 0;
+    cs.def.ntrials = N / 2;
+    cs.def.total = N;
+    assert_ok(store_create_sweep(st, &cs.def, &id, &added));
+    assert_int_equal(added, N / 2);
+    assert_ok(store_add_trials(st, id, cs.trials + N / 2, N / 2, &added));
+    assert_int_equal(added, N / 2);
+    assert_ok(store_add_trials(st, id, NULL, 0, &added)); /* nothing to add */
+    assert_int_equal(added, 0);
+    assert_int_equal(store_add_trials(st, 987654, NULL, 0, &added), SQ_ENOTFOUND);
+    assert_counts(st, "big", N, 0, 0, 0, 0);
+    store_trial *t = conf_trial(st, "big", N);
+    assert_string_equal(t->params_json, cs.trials[N - 1].params_json);
+    store_trial_free(t);
+    free(pad);
+    conf_sweep_release(&cs);
+    store_close(st);
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -327,6 +364,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_handle_survives_a_server_restart_on_the_same_port,
                                         http_setup, http_teardown),
         cmocka_unit_test_setup_teardown(test_names_that_need_percent_encoding_round_trip,
+                                        http_setup, http_teardown),
+        cmocka_unit_test_setup_teardown(test_a_sweep_bigger_than_one_request_is_created_whole,
                                         http_setup, http_teardown),
     };
     failed += cmocka_run_group_tests_name("http store", tests, NULL, NULL);
