@@ -50,3 +50,21 @@ expect_status() {
 body_has() {
     grep -qF -- "$1" resp.body || { echo "# body lacks '$1': $(head -c 400 resp.body)" >&2; return 1; }
 }
+
+# client N SWEEP_ID: agent cN claims one trial of the sweep at a time and
+# finishes it, until none is left; appends each trial id it finished to
+# done.N and each finish's status to codes.N.
+client() {
+    local n=$1 sweep=$2 body id att
+    while :; do
+        body=$(curl -sS --max-time 20 -H "Authorization: Bearer $TOKEN" \
+               -d "{\"agent_id\":\"c$n\",\"sweep_id\":$sweep,\"max\":1}" "$URL/api/v1/claims") || return 1
+        case "$body" in *'"claims":[]'*) return 0 ;; *'"claims":[{'*) ;; *) echo "$body" >&2; return 1 ;; esac
+        id=$(echo "$body" | sed 's/.*"trial_id":\([0-9]*\).*/\1/')
+        att=$(echo "$body" | sed 's/.*"attempt":\([0-9]*\).*/\1/')
+        curl -sS --max-time 20 -o /dev/null -w "%{http_code}\n" -H "Authorization: Bearer $TOKEN" \
+            -d "{\"attempt\":$att,\"outcome\":\"succeeded\",\"exit_code\":0,\"term_signal\":0}" \
+            "$URL/api/v1/trials/$id/finish" >>codes.$n || return 1
+        echo "$id" >>done.$n
+    done
+}

@@ -45,26 +45,9 @@ expect 'a sweep of 120 trials' '
     expect_status 200 POST /api/v1/sweeps "$TOKEN" "{\"name\":\"load\",\"spec_json\":\"{}\",\"command_json\":\"[\\\"true\\\"]\",\"max_attempts\":1,\"lease_ttl\":600,\"total\":$SWEEP_N,\"trials\":[$t]}"
 '
 
-# client N: claims one trial at a time and finishes it, until none is left;
-# appends each trial id it finished to done.N.
-client() {
-    local n=$1 body id att
-    while :; do
-        body=$(curl -sS --max-time 20 -H "Authorization: Bearer $TOKEN" \
-               -d "{\"agent_id\":\"c$n\",\"sweep_id\":1,\"max\":1}" "$URL/api/v1/claims") || return 1
-        case "$body" in *'"claims":[]'*) return 0 ;; *'"claims":[{'*) ;; *) echo "$body" >&2; return 1 ;; esac
-        id=$(echo "$body" | sed 's/.*"trial_id":\([0-9]*\).*/\1/')
-        att=$(echo "$body" | sed 's/.*"attempt":\([0-9]*\).*/\1/')
-        curl -sS --max-time 20 -o /dev/null -w "%{http_code}\n" -H "Authorization: Bearer $TOKEN" \
-            -d "{\"attempt\":$att,\"outcome\":\"succeeded\",\"exit_code\":0,\"term_signal\":0}" \
-            "$URL/api/v1/trials/$id/finish" >>codes.$n || return 1
-        echo "$id" >>done.$n
-    done
-}
-
 expect 'eight clients claiming and finishing at once get each trial exactly once' '
     pids="" &&
-    for n in 1 2 3 4 5 6 7 8; do client $n & pids="$pids $!"; done &&
+    for n in 1 2 3 4 5 6 7 8; do client $n 1 & pids="$pids $!"; done &&
     ok=0 && for p in $pids; do wait $p || ok=1; done && [ $ok = 0 ] &&
     cat done.* | sort -n >all &&
     [ "$(wc -l <all)" = $SWEEP_N ] && [ "$(sort -u all | wc -l)" = $SWEEP_N ] &&
