@@ -80,7 +80,24 @@ async function main() {
         page.on('requestfailed', (r) => logLines.push(`requestfailed: ${r.url()}`));
         page.setDefaultTimeout(WAIT);
 
-        await check('without a token the page asks for one', async () => {
+        await check('without a token the page asks for one, and takes a pasted one', async () => {
+            // in a context of its own, so its sessionStorage is not the main page's
+            const ctx = await browser.newContext();
+            try {
+                const p2 = await ctx.newPage();
+                await p2.goto(base + '/');
+                await p2.waitForSelector('#token-form:not(.hidden)');
+                await p2.fill('#token-input', 'not-the-token');
+                await p2.click('#token-entry button');
+                await p2.waitForSelector('#live.bad');
+                await p2.waitForFunction(() => document.querySelector('#live-text').textContent === 'token refused');
+                await p2.fill('#token-input', token);
+                await p2.click('#token-entry button');
+                await p2.waitForSelector(`#sweeps tbody tr[data-name="${sweep}"]`);
+                if (!(await p2.isHidden('#token-form'))) throw new Error('the token form stayed');
+            } finally {
+                await ctx.close();
+            }
             await page.goto(base + '/');
             await page.waitForSelector('#token-form:not(.hidden)');
         });

@@ -112,7 +112,7 @@ test -s serve2.pid && BG_PIDS+=("$(cat serve2.pid)")
 sed "s/^/# browser: /" browser.out
 
 # One line per check of dashboard.js, so a failure names what broke.
-for check in 'without a token the page asks for one' \
+for check in 'without a token the page asks for one, and takes a pasted one' \
     'the sweep list loads with the token from the fragment' \
     'agents are listed with their last heartbeat and GPUs' \
     'the trial table draws with rows' \
