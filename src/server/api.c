@@ -649,8 +649,7 @@ static int h_get_log(req_ctx *c)
 
 /* ---- handlers: Prometheus ------------------------------------------------- */
 
-static const char *const route_names[];
-static const size_t nroute_names;
+static size_t route_names(const char **names);
 
 static int h_metrics(req_ctx *c)
 {
@@ -683,7 +682,9 @@ static int h_metrics(req_ctx *c)
             "# HELP sweepq_agents Agents registered in the store.\n"
             "# TYPE sweepq_agents gauge\nsweepq_agents %zu\n",
             alive, nag);
-    rc = stats_render(c->a->stats, route_names, nroute_names, &sb);
+    const char *names[STATS_MAX_ROUTES];
+    size_t nnames = route_names(names);
+    rc = stats_render(c->a->stats, names, nnames, &sb);
     if (rc)
         goto out;
     c->raw_len = sb.len;
@@ -732,46 +733,17 @@ static const route routes[] = {
 /* Stats routes: the table's, then these. */
 enum { ROUTE_ASSETS = ARRAY_SIZE(routes), ROUTE_OTHER, ROUTE_COUNT };
 
-static const char *const route_names[] = {
-    "health",
-    "time",
-    "create_sweep",
-    "list_sweeps",
-    "get_sweep",
-    "add_trials",
-    "set_sweep_state",
-    "cancel",
-    "retry",
-    "claim_completion",
-    "gc",
-    "list_trials",
-    "get_trial",
-    "list_attempts",
-    "register_agent",
-    "deregister_agent",
-    "list_agents",
-    "claim",
-    "heartbeat",
-    "finish",
-    "append_metrics",
-    "get_metrics",
-    "reap",
-    "import_result",
-    "put_log",
-    "get_log",
-    "metrics",
-    "assets",
-    "other",
-};
-static const size_t nroute_names = ARRAY_SIZE(route_names);
-
-_Static_assert(ARRAY_SIZE(route_names) == ROUTE_COUNT, "a name for every route");
 _Static_assert(ROUTE_COUNT <= STATS_MAX_ROUTES, "STATS_MAX_ROUTES too small");
 
-const char *const *api_route_names(size_t *n)
+/* Fills names[0..ROUTE_COUNT) with the stats labels (the table's, then
+ * the extra routes); returns ROUTE_COUNT. */
+static size_t route_names(const char **names)
 {
-    *n = nroute_names;
-    return route_names;
+    for (size_t i = 0; i < ARRAY_SIZE(routes); i++)
+        names[i] = routes[i].name;
+    names[ROUTE_ASSETS] = "assets";
+    names[ROUTE_OTHER] = "other";
+    return ROUTE_COUNT;
 }
 
 size_t api_route_other(void)

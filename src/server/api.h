@@ -69,10 +69,6 @@ void api_error_response(api_response *out, int status, const char *code, const c
 
 void api_response_release(api_response *r);
 
-/* The names of the stats routes (route i of api_response.route), *n of them;
- * static. */
-const char *const *api_route_names(size_t *n);
-
 /* The stats index used for requests that fail before routing (server.c's
  * 413 and the like). */
 size_t api_route_other(void);
