@@ -266,7 +266,23 @@ static char *config_text(const char *python)
                      "# store: sqlite:.sweepq/sweepq.db\n"
                      "#\n"
                      "# The python for ${interpreter} when a spec names none.\n"
-                     "# interpreter: %s\n",
+                     "# interpreter: %s\n"
+                     "#\n"
+                     "# Defaults of 'sweepq submit' (Slurm and PBS array jobs of agents;\n"
+                     "# docs/clusters.md). The command line's options win.\n"
+                     "# submit:\n"
+                     "#   scheduler: slurm        # slurm, pbs, pbs-pro, torque or auto\n"
+                     "#   partition: gpu          # Slurm partition or PBS queue\n"
+                     "#   account: proj42\n"
+                     "#   qos: normal             # Slurm only\n"
+                     "#   time: \"04:00:00\"\n"
+                     "#   array: 4                # array tasks, one agent each\n"
+                     "#   cpus: 1                 # per task; also the agent's -j\n"
+                     "#   gpus_per_task: 1\n"
+                     "#   mem: 16GiB\n"
+                     "#   grace: 2m               # Slurm: USR1 this long before the limit\n"
+                     "#   extra: |                # more #SBATCH / #PBS lines\n"
+                     "#     --constraint=a100\n",
                      python ? python : "python3");
 }
 

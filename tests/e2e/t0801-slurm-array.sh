@@ -51,6 +51,11 @@ expect 'submit records the array job' '
     grep -qx "slurm $job $TEST_DIR/$jobs/submit-1.sh" $jobs/jobs.txt
 '
 
+expect '--cluster auto finds Slurm here' '
+    sq submit grid --cluster auto --dry-run >auto.sh 2>/dev/null &&
+    grep -qx "#SBATCH --array=0-0" auto.sh
+'
+
 expect 'queue shows the four array tasks' '
     wait_for 60 "sq queue grid >q.out 2>&1 && test \"\$(tasks_seen q.out)\" = \"0 1 2 3 \"" &&
     grep -q "^SWEEP  *JOB  *TASK  *STATE  *TIME  *REASON" q.out &&
