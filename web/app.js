@@ -189,11 +189,16 @@ function onRoute() {
         clearDetail();
     }
     app.selected = r.view === 'sweep' ? r.trial : null;
-    $('#home-view').classList.toggle('hidden', r.view !== 'home');
-    $('#sweep-view').classList.toggle('hidden', r.view !== 'sweep');
+    showView();
     renderCrumbs();
     if (!changedSweep && r.view === 'sweep') renderSweep();
     pollNow();
+}
+
+/* Shows the view of the route (the token form hides both). */
+function showView() {
+    $('#home-view').classList.toggle('hidden', app.route.view !== 'home');
+    $('#sweep-view').classList.toggle('hidden', app.route.view !== 'sweep');
 }
 
 function pollNow() {
@@ -218,7 +223,10 @@ async function poll() {
         else await pollSweep();
         app.polls++;
         document.body.dataset.polls = app.polls;
-        $('#token-form').classList.add('hidden');
+        if (!$('#token-form').classList.contains('hidden')) {
+            $('#token-form').classList.add('hidden');
+            showView();
+        }
         $('#error').classList.add('hidden');
         setLive(true, 'updated ' + new Date().toLocaleTimeString());
     } catch (e) {
