@@ -182,6 +182,10 @@ int cmd_serve(int argc, char **argv)
         printf("sweepq: read-only token in %s; dashboard: %s#token=READ_TOKEN\n", rpath,
                server_url(srv));
     fflush(stdout);
+    const char *host = strstr(server_url(srv), "://") + 3;
+    if (!cert && strncmp(host, "127.", 4) != 0 && strncmp(host, "[::1]", 5) != 0)
+        fprintf(stderr, "sweepq: warning: plain HTTP on a non-loopback address: tokens and data "
+                        "cross the network in clear; serve with --tls-cert and --tls-key\n");
 
     int sig = 0;
     while (sigwait(&stop, &sig) != 0)
