@@ -814,7 +814,8 @@ static void job_ship(agent *a, job *j, double now)
 {
     struct stat sb;
     j->ship_at = now + a->ship_period;
-    if (j->log_fd < 0 || fstat(j->log_fd, &sb) != 0 || sb.st_size == j->shipped_size)
+    /* Final tails waiting means the store is away: they go first. */
+    if (a->ship_q.n || j->log_fd < 0 || fstat(j->log_fd, &sb) != 0 || sb.st_size == j->shipped_size)
         return;
     int rc = logship_send(a->st, j->trial_id, j->attempt, j->log_fd, &j->shipped_size);
     if (rc == 0) {
@@ -834,7 +835,9 @@ static void job_ship_final(agent *a, job *j)
     if (!a->ship || j->final_shipped || j->log_fd < 0)
         return;
     j->final_shipped = true;
-    int rc = logship_send(a->st, j->trial_id, j->attempt, j->log_fd, NULL);
+    /* While earlier tails wait, the store is away: queue this one untried
+     * rather than wait out another timeout. */
+    int rc = a->ship_q.n ? SQ_EIO : logship_send(a->st, j->trial_id, j->attempt, j->log_fd, NULL);
     if (rc == 0)
         return;
     if (!sq_error_is_transient(rc)) {
@@ -843,7 +846,7 @@ static void job_ship_final(agent *a, job *j)
         return;
     }
     if (a->ship_q.n == 0) {
-        warn(a, j->sw, "trial %llu: its log is not stored yet, retrying every %.0f s: %s",
+        warn(a, j->sw, "trial %llu: its log is not stored yet, retrying every %g s: %s",
              (unsigned long long)j->number, a->ship_period, sq_error_msg());
         a->next_ship_retry = time_mono() + a->ship_period;
     }

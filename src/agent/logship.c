@@ -125,8 +125,13 @@ void logship_queue_add(logship_queue *q, int64_t trial_id, int attempt, const ch
 size_t logship_queue_retry(logship_queue *q, store *st, logship_warn_fn warn, void *ud)
 {
     size_t keep = 0;
+    bool away = false;
     for (size_t i = 0; i < q->n; i++) {
         logship_item *it = &q->items[i];
+        if (away) { /* each try could wait out a connect timeout: try the rest next time */
+            q->items[keep++] = *it;
+            continue;
+        }
         int fd = open(it->path, O_RDONLY | O_CLOEXEC);
         int rc = fd < 0
                      ? sq_error_set(SQ_ENOTFOUND, "cannot open '%s': %s", it->path, strerror(errno))
@@ -134,6 +139,7 @@ size_t logship_queue_retry(logship_queue *q, store *st, logship_warn_fn warn, vo
         if (fd >= 0)
             close(fd);
         if (sq_error_is_transient(rc)) {
+            away = true;
             q->items[keep++] = *it;
             continue;
         }

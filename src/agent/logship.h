@@ -75,9 +75,11 @@ void logship_queue_add(logship_queue *q, int64_t trial_id, int attempt, const ch
                        const char *label, logship_warn_fn warn, void *ud);
 
 /*
- * Ships every queued tail once. A tail that is stored, or that fails for a
- * lasting reason (warned about), leaves the queue; one that fails for a
- * transient reason stays for the next call. Returns the number left.
+ * Ships the queued tails, oldest first. A tail that is stored, or that fails
+ * for a lasting reason (warned about), leaves the queue; at the first that
+ * fails for a transient reason the store is away: it and the rest stay for
+ * the next call, untried (against an unreachable server each try could
+ * wait out a connect timeout). Returns the number left.
  */
 size_t logship_queue_retry(logship_queue *q, store *st, logship_warn_fn warn, void *ud);
 

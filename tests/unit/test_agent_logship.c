@@ -2,13 +2,18 @@
  * test_agent_logship.c - logship.c against real log files and a real SQLite
  * store: which stores get logs by default, what a shipped tail holds (the
  * cap, a cut UTF-8 character), and the queue of final tails (stored, given
- * up with a warning, the oldest dropped when full).
+ * up with a warning, kept untried while the store is away, the oldest
+ * dropped when full). The store that is away is an http one on a loopback
+ * port nothing listens on.
  */
 #include "project_fixture.h"
 
 #include "agent/logship.h"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
 typedef struct fixture {
     test_project p;
@@ -155,6 +160,51 @@ static void test_queue_stores_what_it_can_and_warns_about_the_rest(void **state)
     logship_queue_release(&q);
 }
 
+/* An http store on a port nothing listens on: every call is SQ_EIO at once. */
+static store *unreachable_store(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t sl = sizeof sa;
+    assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &sl), 0);
+    close(fd); /* the port is free again, and refuses connections */
+    char *url = xasprintf("http://127.0.0.1:%d", ntohs(sa.sin_port));
+    setenv("SWEEPQ_TOKEN", "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", 1);
+    store *st = NULL;
+    if (store_open(&st, url))
+        fail_msg("open '%s': %s", url, sq_error_msg());
+    free(url);
+    return st;
+}
+
+static void test_queue_stops_at_a_store_that_is_away_and_keeps_the_rest(void **state)
+{
+    fixture *f = *state;
+    logship_queue q = LOGSHIP_QUEUE_INIT;
+    write_log(f->log, "final words\n", 12);
+    char *missing = xasprintf("%s/no-such.log", f->p.dir);
+    logship_queue_add(&q, f->trial_id, 1, f->log, "trial 1 of sweep 'ship'", on_warning, f);
+    logship_queue_add(&q, f->trial_id, 2, missing, "trial 1 of sweep 'ship'", on_warning, f);
+    store *away = unreachable_store();
+    /* the first fails with SQ_EIO: the second (a missing file, which would
+     * be warned about) is not tried, and both stay, in order */
+    assert_int_equal(logship_queue_retry(&q, away, on_warning, f), 2);
+    assert_int_equal(f->nwarned, 0);
+    assert_int_equal(q.items[0].attempt, 1);
+    assert_int_equal(q.items[1].attempt, 2);
+    store_close(away);
+    /* the store is back */
+    assert_int_equal(logship_queue_retry(&q, f->p.st, on_warning, f), 0);
+    assert_int_equal(f->nwarned, 1);
+    size_t len = 0;
+    char *text = stored(f, &len);
+    assert_string_equal(text, "final words\n");
+    free(text);
+    free(missing);
+    logship_queue_release(&q);
+}
+
 static void test_full_queue_drops_its_oldest_tail_with_a_warning(void **state)
 {
     fixture *f = *state;
@@ -179,6 +229,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(
             test_send_of_a_long_log_keeps_its_last_bytes_from_a_character, setup, teardown),
         cmocka_unit_test_setup_teardown(test_queue_stores_what_it_can_and_warns_about_the_rest,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_queue_stops_at_a_store_that_is_away_and_keeps_the_rest,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_full_queue_drops_its_oldest_tail_with_a_warning, setup,
                                         teardown),
