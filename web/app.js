@@ -394,7 +394,8 @@ function columns() {
           cell: (t) => el('span', { class: 'badge ' + t.state }, t.state) },
     ];
     for (const p of paramNames()) {
-        cols.push({ key: 'p:' + p, head: p, value: (t) => t.params[p], num: true, param: true });
+        const num = app.trials.every((t) => t.params[p] === undefined || typeof t.params[p] === 'number');
+        cols.push({ key: 'p:' + p, head: p, value: (t) => t.params[p], num, param: true });
     }
     if (m) cols.push({ key: 'metric', head: m, value: metricOf, num: true, metric: true });
     cols.push({ key: 'attempt', head: 'attempt', value: (t) => t.attempt, num: true },
@@ -409,7 +410,7 @@ function compare(a, b) {
     const na = a === null || a === undefined, nb = b === null || b === undefined;
     if (na || nb) return na && nb ? 0 : na ? 1 : -1; /* empty cells last */
     if (typeof a === 'number' && typeof b === 'number') return a - b;
-    return String(a).localeCompare(String(b), undefined, { numeric: true });
+    return paramText(a).localeCompare(paramText(b), undefined, { numeric: true });
 }
 
 /* Space-separated terms, each a substring of one "name=value" pair. */
