@@ -610,6 +610,8 @@ static int h_import(req_ctx *c)
     return rc ? rc : reply_empty(c);
 }
 
+/* {"attempt","text"} for UTF-8 text, {"attempt","text_base64"} for other
+ * bytes (a NUL, a character cut by the tail): wire_log_decode. */
 static int h_put_log(req_ctx *c)
 {
     int64_t id = 0;
@@ -618,12 +620,14 @@ static int h_put_log(req_ctx *c)
     size_t len = 0;
     int rc = parse_id(c->param[0], "trial id", &id);
     if (rc == 0)
-        rc = wire_log_decode(&attempt, &text, &len, c->body); /* "text" or "text_base64" */
-    if (rc)
-        return rc;
-    write_begin(c);
-    rc = store_put_log(c->st, id, attempt, text, len);
-    write_end(c);
+        rc = wire_log_decode(&attempt, &text, &len, c->body);
+    if (rc == 0 && attempt < 1)
+        rc = sq_error_set(SQ_EINVAL, "invalid log request: field 'attempt' must be 1 or more");
+    if (rc == 0) {
+        write_begin(c);
+        rc = store_put_log(c->st, id, attempt, text, len);
+        write_end(c);
+    }
     free(text);
     return rc ? rc : reply_empty(c);
 }

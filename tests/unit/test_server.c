@@ -367,6 +367,31 @@ static void test_trial_lifecycle_through_the_api(void **state)
     json_decref(ok_json(f, "DELETE", "/api/v1/agents/h%3A1%3Aa", NULL));
 }
 
+static void test_logs_carry_any_bytes(void **state)
+{
+    fixture *f = *state;
+    json_decref(ok_json(f, "POST", "/api/v1/sweeps", sweep_body("logs", 1)));
+    /* "a\0b\xff\n" in base64 */
+    api_response res;
+    call(f, &res, "PUT", "/api/v1/trials/1/log", WRITE_TOKEN,
+         "{\"attempt\":1,\"text_base64\":\"YQBi/wo=\"}");
+    assert_int_equal(res.status, 200);
+    api_response_release(&res);
+    call(f, &res, "GET", "/api/v1/trials/1/log?attempt=1", READ_TOKEN, NULL);
+    assert_int_equal(res.status, 200);
+    assert_int_equal(res.len, 5);
+    assert_memory_equal(res.body, "a\0b\xff\n", 5);
+    api_response_release(&res);
+    expect_error(f, "PUT", "/api/v1/trials/1/log",
+                 "{\"attempt\":1,\"text\":\"a\",\"text_base64\":\"YQ==\"}", 400, "EINVAL",
+                 "exactly one");
+    expect_error(f, "PUT", "/api/v1/trials/1/log", "{\"attempt\":1,\"text_base64\":\"%%%\"}", 400,
+                 "EINVAL", "base64");
+    expect_error(f, "PUT", "/api/v1/trials/1/log", "{\"attempt\":0,\"text\":\"a\"}", 400, "EINVAL",
+                 "'attempt'");
+    expect_error(f, "GET", "/api/v1/trials/2/log", NULL, 404, "ENOTFOUND", "");
+}
+
 static void test_metrics_are_prometheus_text_with_escaped_labels(void **state)
 {
     fixture *f = *state;
@@ -497,6 +522,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_refusals_name_the_field, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unknown_paths_and_methods, setup, teardown),
         cmocka_unit_test_setup_teardown(test_trial_lifecycle_through_the_api, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_logs_carry_any_bytes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_metrics_are_prometheus_text_with_escaped_labels, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_server_serves_and_refuses_big_bodies, setup, teardown),
