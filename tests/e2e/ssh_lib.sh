@@ -49,8 +49,9 @@ pids_with_args() {
         for w in "$@"; do
             printf '%s\n' "$args" | grep -qxF -- "$w" || { ok=0; break; }
         done
-        [ "$ok" = 1 ] && echo "${p#/proc/}"
+        if [ "$ok" = 1 ]; then echo "${p#/proc/}"; fi
     done
+    return 0
 }
 
 ssh_clients() {
@@ -61,8 +62,9 @@ remote_agents() {
     local p c
     for p in $(pids_with_args "$SWEEPQ" agent); do
         c=$(readlink "/proc/$p/cwd" 2>/dev/null) || continue
-        [ "$c" = "$1" ] && echo "$p"
+        if [ "$c" = "$1" ]; then echo "$p"; fi
     done
+    return 0
 }
 
 kill_remote_agents() {
