@@ -5,7 +5,9 @@
 # next heartbeat that the leases are lost, kills those trials without
 # recording anything, claims them again and runs them to success. No trial
 # is recorded twice; each succeeded in its second attempt, and the killed
-# first attempts never reached their end.
+# first attempts never reached their end. Trials that end while the server
+# is down keep their result until it returns, which then refuses it (the
+# lease expired): they run again and succeed once.
 . "$(dirname "$0")/lib.sh"
 . "$SQ_SOURCE_DIR/tests/e2e/http_lib.sh"
 
@@ -54,6 +56,43 @@ expect 'each trial succeeded once, in its second attempt; the first never finish
     test "$(json_get "sorted(set(t[\"attempts\"] for t in d))" <trials.json)" = "[2]" &&
     ledger_exactly_once ledger $N &&
     test "$(awk "{ print \$2 }" ledger | sort -u)" = 2
+'
+
+# The other way a lease is lost while the server is down: the trial ends
+# meanwhile, and its result waits in the agent for the server to return.
+cat >remote/late.yaml <<EOF
+name: late
+method: grid
+command: [sh, -c, 'echo \$SWEEPQ_TRIAL \$SWEEPQ_ATTEMPT >>$TEST_DIR/starts2; sleep 3; echo \$SWEEPQ_TRIAL \$SWEEPQ_ATTEMPT >>$TEST_DIR/late.ledger']
+lease_ttl: 2s
+max_attempts: 3
+parameters:
+  i: {values: [$(seq -s, $N)]}
+EOF
+
+expect 'trials that end while the server is down wait to record their result' '
+    (cd remote && "$SWEEPQ" create late.yaml --store "$URL" \
+        --token-file "$TEST_DIR/server/.sweepq/server.token" >../create2.out) &&
+    bg sh -c "cd remote && exec \"\$0\" agent -j $N --exit-when-idle --store \"\$1\" --token-file \"\$2\"" \
+        "$SWEEPQ" "$URL" "$TEST_DIR/server/.sweepq/server.token" >agent2.out 2>agent2.err &&
+    AGENT=$! &&
+    wait_for 60 "test \$(ledger_count starts2) = $N" &&
+    kill -9 $SERVER_PID && { wait $SERVER_PID 2>/dev/null; true; } &&
+    wait_for 60 "test \$(ledger_count late.ledger) = $N" &&
+    sleep 2.5 &&
+    sq reap --store "$DB" >reap2.out &&
+    pid_alive $AGENT
+'
+
+expect 'back, the server refuses the late results; the agent runs the trials again' '
+    http_serve_start "127.0.0.1:$PORT" &&
+    wait_for 120 "! pid_alive $AGENT" &&
+    wait $AGENT &&
+    test "$(grep -c "lease lost" agent2.err)" = $N &&
+    sq trials late --store "$DB" --json >late.json &&
+    test "$(json_get "sum(t[\"state\"] == \"succeeded\" for t in d)" <late.json)" = $N &&
+    test "$(json_get "sorted(set(t[\"attempts\"] for t in d))" <late.json)" = "[2]" &&
+    test "$(awk "\$2 == 2" late.ledger | wc -l)" = $N
 '
 
 finish
