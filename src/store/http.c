@@ -1,6 +1,6 @@
 /*
  * http.c - the http(s):// store backend: every slot is one request to a
- * `sweepq serve` (HTTP API v1, /work/api-contract.md, docs/api.md), with the
+ * `sweepq serve` (HTTP API v1, docs/api.md), with the
  * JSON codec of wire.c. The server's store judges leases by the server's
  * clock, so this backend holds no state beyond its connection.
  *

@@ -1,8 +1,8 @@
 /*
  * wire.h - the JSON codec of the store's structs for the HTTP API v1
- * (/work/api-contract.md, docs/api.md): the one place that knows the field
- * names. The server (src/server/) decodes requests and encodes results with
- * it; the http store client (http.c) does the opposite.
+ * (docs/api.md): the one place that knows the field names. The server
+ * (src/server/) decodes requests and encodes results with it; the http
+ * store client (http.c) does the opposite.
  *
  * Invariants:
  *   - Encoders return a new json_t reference (caller json_decref's it); they
