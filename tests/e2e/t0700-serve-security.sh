@@ -11,7 +11,7 @@
 SWEEP='{"name":"s","spec_json":"{}","command_json":"[\"true\"]","max_attempts":2,"lease_ttl":60,"total":2,"trials":[{"number":1,"key":"a","params_json":"{}"},{"number":2,"key":"b","params_json":"{}"}]}'
 
 expect 'the first start makes both tokens with mode 0600 and prints them once' '
-    sq init >/dev/null &&
+
     start_server &&
     [ "$(stat -c %a .sweepq/server.token)" = 600 ] &&
     [ "$(stat -c %a .sweepq/server.read-token)" = 600 ] &&

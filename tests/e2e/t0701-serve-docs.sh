@@ -8,7 +8,7 @@
 DOC="$SQ_SOURCE_DIR/docs/api.md"
 
 expect 'a project and a server' '
-    sq init >/dev/null &&
+
     start_server
 '
 

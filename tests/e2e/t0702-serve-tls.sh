@@ -13,7 +13,7 @@ expect 'a self-signed certificate for 127.0.0.1' '
 '
 
 expect 'serve speaks HTTPS with it' '
-    sq init >/dev/null &&
+
     start_server --tls-cert cert.pem --tls-key key.pem &&
     case "$URL" in https://127.0.0.1:*) true ;; *) false ;; esac &&
     CURL_EXTRA="--cacert cert.pem" expect_status 200 GET /api/v1/health "" &&

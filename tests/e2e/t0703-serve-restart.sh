@@ -15,7 +15,7 @@ sweep() { # NAME TTL TRIALS
 field() { json_get "$1" <resp.body; }
 
 expect 'a server with a sweep, two trials claimed, one finished' '
-    sq init >/dev/null &&
+
     start_server --reap-every 0.2s &&
     expect_status 200 POST /api/v1/sweeps "$TOKEN" "$(sweep life 600 5)" &&
     expect_status 200 POST /api/v1/agents "$TOKEN" "{\"id\":\"a1\",\"host\":\"h\",\"pid\":1,\"slots\":2}" &&

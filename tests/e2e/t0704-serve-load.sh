@@ -8,7 +8,7 @@
 . "$(dirname "$0")/serve_lib.sh"
 
 expect 'a server with two worker threads' '
-    sq init >/dev/null &&
+
     start_server --threads 2
 '
 

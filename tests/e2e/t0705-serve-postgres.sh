@@ -13,7 +13,7 @@ PG_URL=$(cat "$PG_DIR/url")
 N=100
 
 expect 'serve starts on PostgreSQL, with its tokens in the project here' '
-    sq init >/dev/null &&
+
     start_server --store "$PG_URL" --threads 4 &&
     grep -q "(store postgres" serve.out &&
     ! grep -q "password=" serve.out &&
