@@ -29,8 +29,9 @@
  *   The URI log callback (first to see a request) allocates its
  *   server_request with the raw target; the access handler gathers the
  *   body (at most API_BODY_MAX: a larger Content-Length is refused before
- *   reading any of it, a larger chunked body as soon as it passes the
- *   limit), then answers with api_handle; the completion callback frees it.
+ *   any of it is read; a chunked body that passes the limit is dropped as
+ *   it comes and refused at its end, or cut off after DRAIN_MAX), then
+ *   answers with api_handle; the completion callback frees it.
  */
 #include "util/common.h"
 
