@@ -150,6 +150,9 @@ int cmd_serve(int argc, char **argv)
     sigaddset(&stop, SIGINT);
     sigaddset(&stop, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &stop, NULL);
+    /* A client that hangs up mid-response must cost a failed write, not
+     * the process (TLS writes may not pass MSG_NOSIGNAL). */
+    signal(SIGPIPE, SIG_IGN);
     server_config cfg = {
         .listen = listen,
         .store_url = ws.store_url,
