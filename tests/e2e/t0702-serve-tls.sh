@@ -26,6 +26,20 @@ expect 'the certificate is checked: without --cacert curl refuses it' '
     must_fail curl -sS -o /dev/null --max-time 10 "$URL/api/v1/health" 2>err
 '
 
+expect 'clients that hang up in the middle of responses do not end the server' '
+    hostport=${URL#https://} &&
+    "$PYTHON" - "${hostport%:*}" "${hostport#*:}" <<PY &&
+import socket, ssl, sys
+ctx = ssl.create_default_context(cafile="cert.pem")
+for i in range(40):
+    s = ctx.wrap_socket(socket.create_connection((sys.argv[1], int(sys.argv[2]))), server_hostname=sys.argv[1])
+    s.sendall(b"GET /assets/vendor/uplot/uPlot.iife.min.js HTTP/1.1\r\nHost: x\r\n\r\n" * 4)
+    s.close()
+PY
+    kill -0 "$SERVER_PID" &&
+    CURL_EXTRA="--cacert cert.pem" expect_status 200 GET /api/v1/health ""
+'
+
 expect 'plain HTTP to the TLS port gets no API answer, and HTTPS still works' '
     plain=${URL/https:/http:} &&
     got=$(curl -sS -o resp.body -w "%{http_code}" --max-time 10 "$plain/api/v1/health" 2>/dev/null ||
