@@ -40,7 +40,6 @@ EOF
 trials=.sweepq/sweeps/shipped/trials
 
 expect 'an agent with --ship-logs always runs the sweep on a SQLite store' '
-    sq init >/dev/null &&
     sq create shipped.yaml >create.out &&
     sq agent --ship-logs always --exit-when-idle -j 2 >agent.out 2>agent.err &&
     grep -q "3 succeeded" agent.err &&
