@@ -409,6 +409,36 @@ static void test_metrics_are_prometheus_text_with_escaped_labels(void **state)
     api_response_release(&res);
 }
 
+/* ---- counters -------------------------------------------------------------- */
+
+static void test_stats_histogram_is_cumulative_and_labels_escaped(void **state)
+{
+    stats *s = xmalloc(sizeof *s);
+    stats_init(s);
+    stats_record(s, 1, 200, 0.0005); /* on a bound: counted in its bucket */
+    stats_record(s, 1, 404, 0.002);
+    stats_record(s, 1, 503, 30.0); /* past the last bound: only +Inf */
+    const char *names[] = {"unused", "r"};
+    strbuf sb = SB_INIT;
+    assert_int_equal(stats_render(s, names, 2, &sb), 0);
+    const char *t = sb_str(&sb);
+    assert_non_null(strstr(t, "route=\"r\",le=\"0.0005\"} 1\n"));
+    assert_non_null(strstr(t, "route=\"r\",le=\"0.001\"} 1\n"));
+    assert_non_null(strstr(t, "route=\"r\",le=\"0.0025\"} 2\n"));
+    assert_non_null(strstr(t, "route=\"r\",le=\"5\"} 2\n"));
+    assert_non_null(strstr(t, "route=\"r\",le=\"+Inf\"} 3\n"));
+    assert_non_null(strstr(t, "sweepq_http_request_duration_seconds_count{route=\"r\"} 3\n"));
+    assert_non_null(strstr(t, "{route=\"r\",code=\"2xx\"} 1\n"));
+    assert_non_null(strstr(t, "{route=\"r\",code=\"4xx\"} 1\n"));
+    assert_non_null(strstr(t, "{route=\"r\",code=\"5xx\"} 1\n"));
+    assert_null(strstr(t, "unused")); /* routes never asked for print nothing */
+    sb_reset(&sb);
+    stats_add_label(&sb, "a\\b\"c\nd");
+    assert_string_equal(sb_str(&sb), "a\\\\b\\\"c\\nd");
+    sb_release(&sb);
+    free(s);
+}
+
 /* ---- the server over sockets --------------------------------------------------- */
 
 static size_t sink(char *p, size_t size, size_t n, void *arg)
@@ -525,6 +555,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_logs_carry_any_bytes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_metrics_are_prometheus_text_with_escaped_labels, setup,
                                         teardown),
+        cmocka_unit_test(test_stats_histogram_is_cumulative_and_labels_escaped),
         cmocka_unit_test_setup_teardown(test_server_serves_and_refuses_big_bodies, setup, teardown),
         cmocka_unit_test_setup_teardown(test_server_start_refuses_bad_config, setup, teardown),
     };
