@@ -40,6 +40,12 @@ agents_done() {
     done
 }
 
+# running_trials SWEEP N: N of the sweep's trials are running.
+running_trials() {
+    "$SWEEPQ" trials "$1" --json >"$TEST_DIR/running.json" &&
+        test "$(json_get "sum(t[\"state\"] == \"running\" for t in d)" <"$TEST_DIR/running.json")" = "$2"
+}
+
 # tasks_seen FILE: the array tasks a queue listing shows, sorted, one line.
 tasks_seen() { awk 'NR > 1 { print $3 }' "$1" | sort -n | tr '\n' ' '; }
 
@@ -86,7 +92,7 @@ expect 'cancel cancels the trials and scancels the running job' '
     sq create long.yaml >create2.out &&
     sq submit long --slurm --array 2 >submit2.out 2>&1 &&
     job2=$(awk "/^submitted/ { print \$4 }" submit2.out) &&
-    wait_for 60 "test \"\$(sq trials long --json | json_get \"sum(t[\\\"state\\\"] == \\\"running\\\" for t in d)\")\" = 2" &&
+    wait_for 60 "running_trials long 2" &&
     sq cancel long >cancel.out 2>cancel.err &&
     grep -q "^cancelled 4 trials of sweep .long." cancel.out &&
     grep -q "^cancelled Slurm job $job2 of sweep .long." cancel.out &&
