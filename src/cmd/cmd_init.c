@@ -85,7 +85,8 @@ static char *find_script(void)
         }
     }
     closedir(d);
-    qsort(names, n, sizeof *names, compare_names);
+    if (n > 0) /* qsort's array may not be NULL, even for no elements */
+        qsort(names, n, sizeof *names, compare_names);
     char *found = NULL;
     for (size_t i = 0; i < n; i++) {
         if (!found && is_file(names[i]) && uses_argparse(names[i]))
