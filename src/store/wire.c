@@ -222,7 +222,7 @@ static void encode_field(json_t *obj, const wire_field *f, const void *base)
         v = json_string(attempt_outcome_name(*CAT(base, f->off, attempt_outcome)));
         break;
     case F_TAGS: {
-        const char *const *tags = *CAT(base, f->off, const char **);
+        const char *const *tags = *CAT(base, f->off, char **);
         size_t n = *CAT(base, f->off2, size_t);
         v = json_array();
         for (size_t i = 0; i < n; i++)
