@@ -58,6 +58,21 @@ pick_ports() {
     return 1
 }
 
+# A start that fails leaves nothing running: every daemon it started is
+# killed by its pid file.
+on_exit() {
+    local rc=$? f pid
+    if [ "$rc" -ne 0 ]; then
+        for f in "$D/slurmd.pid" "$D/slurmctld.pid" "$D/munge/munged.pid"; do
+            [ -s "$f" ] || continue
+            pid=$(tr -dc 0-9 < "$f")
+            [ -n "$pid" ] && kill -KILL "$pid" 2>/dev/null
+        done
+    fi
+    return "$rc"
+}
+trap on_exit EXIT
+
 # munged insists that every directory on its socket's path is world-executable
 chmod 755 "$D"
 mkdir -p "$D"/{munge,state,spool,log}

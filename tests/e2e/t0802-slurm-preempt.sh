@@ -13,9 +13,10 @@
 # skips) when Slurm cannot start.
 . "$(dirname "$0")/lib.sh"
 
+# Also after a failed start: slurm-up may have left a daemon behind.
 slurm_stop() {
-    if [ -n "${SLURM_DIR:-}" ]; then
-        "$SQ_SOURCE_DIR/tests/slurm-down.sh" "$SLURM_DIR" 2>>"$TEST_DIR/slurm-down.err"
+    if [ -f "$TEST_DIR/slurm/slurm.conf" ]; then
+        "$SQ_SOURCE_DIR/tests/slurm-down.sh" "$TEST_DIR/slurm" 2>>"$TEST_DIR/slurm-down.err"
     fi
 }
 trap 'slurm_stop; lib_cleanup' EXIT
