@@ -475,6 +475,8 @@ static int keep_tunnel(launch_ctx *c, int local_port)
             if (start_serve(&serve_pid, &local_port, c, serve_fd)) {
                 keeper_log(log_fd, "%s", sq_error_msg());
                 serve_pid = -1;
+            } else {
+                keeper_log(log_fd, "serve (pid %d) on 127.0.0.1:%d", (int)serve_pid, local_port);
             }
         }
         if (ssh_pid > 0 && spawn_reap(ssh_pid, false, &ss) == 1) {
