@@ -38,7 +38,7 @@ name: tunnel-grid
 method: grid
 program: train.py
 command: [$PYTHON, "\${program}", --ledger=$TEST_DIR/ledger, --dump_env=1, --metrics=both,
-          --sleep=2.5, "\${args}"]
+          --sleep=3.5, "\${args}"]
 metric: {name: loss, goal: minimize}
 parameters:
   x: {values: [1, 2, 3, 4]}
