@@ -146,6 +146,32 @@ static double run(const char *url, const char *db_url, const char *name, int n, 
     return rate;
 }
 
+static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    return remove(path);
+}
+
+/* What to undo at exit, also after a failed run's exit(1) (children
+ * _exit and do not run it). */
+static char bench_dir[] = "/tmp/sq-lifecycle-http.XXXXXX";
+static pid_t bench_server;
+static int bench_keep;
+static pid_t bench_parent;
+
+static void bench_cleanup(void)
+{
+    if (getpid() != bench_parent)
+        return;
+    if (bench_server > 0) {
+        kill(bench_server, SIGTERM);
+        waitpid(bench_server, NULL, 0);
+    }
+    if (bench_keep)
+        printf("kept %s\n", bench_dir);
+    else
+        nftw(bench_dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
 /* The URL in serve's first line, "sweepq: serving URL (store STORE)". */
 static char *url_of_line(const char *line)
 {
@@ -174,6 +200,7 @@ static pid_t serve(char **out_url, const char *sweepq, const char *dir, const ch
         execl(sweepq, sweepq, "serve", "--listen", "127.0.0.1:0", "--store", db_url, (char *)NULL);
         _exit(127);
     }
+    bench_server = pid; /* stopped at exit, also when it never answers */
     *out_url = NULL;
     double deadline = time_mono() + 30;
     while (!*out_url && time_mono() < deadline) {
@@ -197,11 +224,6 @@ static pid_t serve(char **out_url, const char *sweepq, const char *dir, const ch
     free(out);
     free(err);
     return pid;
-}
-
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    return remove(path);
 }
 
 int main(int argc, char **argv)
@@ -233,9 +255,12 @@ int main(int argc, char **argv)
     }
     sweepq = bin;
     signal(SIGPIPE, SIG_IGN);
-    char dir[] = "/tmp/sq-lifecycle-http.XXXXXX";
+    char *dir = bench_dir;
     if (!mkdtemp(dir))
         SQ_BUG("mkdtemp");
+    bench_keep = keep;
+    bench_parent = getpid();
+    atexit(bench_cleanup);
     char *dot = xasprintf("%s/.sweepq", dir);
     mkdir(dot, 0700);
     /* One file for both modes: the same schema, size and pragmas. */
@@ -245,7 +270,7 @@ int main(int argc, char **argv)
     if (store_open(&st, db_url) < 0) /* made before the server opens it */
         SQ_BUG("%s", sq_error_msg());
     store_close(st);
-    pid_t server = serve(&url, sweepq, dir, db_url);
+    bench_server = serve(&url, sweepq, dir, db_url);
     char *token = xasprintf("%s/server.token", dot);
     setenv("SWEEPQ_TOKEN_FILE", token, 1);
 
@@ -267,12 +292,6 @@ int main(int argc, char **argv)
     printf("    %-34s %8.0f trials/s\n", "through sweepq serve (http)", best_http);
     printf("    http/direct = %.2f\n", best_http / best_direct);
 
-    kill(server, SIGTERM);
-    waitpid(server, NULL, 0);
-    if (!keep)
-        nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-    else
-        printf("kept %s\n", dir);
     free(url);
     free(token);
     free(dot);
