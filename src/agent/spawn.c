@@ -105,6 +105,10 @@ static int child_main(void *arg)
         return child_fail(c, STEP_DUP);
     if (o->cwd && chdir(o->cwd) < 0)
         return child_fail(c, STEP_CHDIR);
+    /* Nothing but 0-2 crosses the exec: a library's descriptors that were
+     * opened without O_CLOEXEC (libcurl's socketpair, say) would otherwise
+     * leak into every trial. Old kernels without the flag keep them. */
+    close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);

@@ -289,6 +289,23 @@ static void test_spawn_resets_ignored_and_blocked_signals(void **state)
     sigaction(SIGTERM, &old_term, NULL);
 }
 
+/* A descriptor the parent opened without O_CLOEXEC (as some libraries do)
+ * does not reach the child; 0-2 do. */
+static void test_spawn_passes_only_standard_descriptors(void **state)
+{
+    int leaked = open("/dev/null", O_RDONLY); /* no O_CLOEXEC on purpose */
+    assert_true(leaked > 2);
+    char *script =
+        xasprintf("test -e /proc/self/fd/%d && exit 3; test -e /proc/self/fd/2 || exit 4; "
+                  "exit 0",
+                  leaked);
+    char *argv[] = {"sh", "-c", script, NULL};
+    spawn_status st = run_to_end(argv, NULL);
+    close(leaked);
+    free(script);
+    assert_int_equal(st.exit_code, 0);
+}
+
 static void test_spawn_many_children_in_a_row(void **state)
 {
     char *argv[] = {"true", NULL};
@@ -312,6 +329,7 @@ int main(void)
         cmocka_unit_test(test_spawn_exited_leaves_the_zombie_for_reap),
         cmocka_unit_test(test_spawn_child_dies_with_its_parent),
         cmocka_unit_test(test_spawn_resets_ignored_and_blocked_signals),
+        cmocka_unit_test(test_spawn_passes_only_standard_descriptors),
         cmocka_unit_test(test_spawn_many_children_in_a_row),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
