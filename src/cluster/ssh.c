@@ -296,9 +296,15 @@ int ssh_run(ssh_result *r, char *const *argv, const char *input, double timeout)
             kill_at = time_mono() + 1;
             continue;
         }
-        int n = poll(p, (nfds_t)np, (int)(left * 1000) + 1);
+        /* Wake up now and then to see whether the child has ended: an ssh
+         * that left a ControlPersist master behind has exited while that
+         * master still holds its stderr open. */
+        bool ended = spawn_exited(pid) == 1;
+        int n = poll(p, (nfds_t)np, ended ? 0 : (left > 0.2 ? 200 : (int)(left * 1000) + 1));
         if (n < 0 && errno != EINTR)
             break;
+        if (n == 0 && ended)
+            break; /* it has ended and nothing more is waiting to be read */
         if (n <= 0)
             continue;
         if (iout >= 0 && p[iout].revents && !drain(out[0], &r->out))

@@ -2,13 +2,15 @@
  * test_cluster_ssh.c - ssh and rsync command lines (the options every call
  * gets, nothing a host could smuggle in) and ssh_run with real child
  * processes: output and exit status captured, stdin fed, a command past its
- * time limit killed and reaped, a program that does not exist reported.
+ * time limit killed and reaped, a child whose grandchild keeps its stderr
+ * open does not hold the caller, a program that does not exist reported.
  */
 #include "util/common.h"
 
 #include "cluster/ssh.h"
 
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <string.h>
 
@@ -141,6 +143,22 @@ static void test_run_kills_a_command_past_its_time_limit(void **state)
     ssh_result_release(&r);
 }
 
+static void test_run_returns_when_the_child_ends_though_a_grandchild_holds_stderr(void **state)
+{
+    (void)state;
+    /* As an ssh that leaves a ControlPersist master behind does. */
+    char *argv[] = {"sh", "-c", "sleep 300 >&2 & echo $!", NULL};
+    ssh_result r;
+    ssh_result_init(&r);
+    assert_int_equal(ssh_run(&r, argv, NULL, 60), 0);
+    assert_false(r.timed_out);
+    assert_int_equal(r.exit_code, 0);
+    int grandchild = atoi(sb_str(&r.out));
+    assert_true(grandchild > 0);
+    kill(grandchild, SIGKILL);
+    ssh_result_release(&r);
+}
+
 static void test_run_reports_a_program_that_does_not_exist(void **state)
 {
     (void)state;
@@ -161,6 +179,7 @@ int main(void)
         cmocka_unit_test(test_run_captures_output_and_exit_status),
         cmocka_unit_test(test_run_feeds_stdin_larger_than_a_pipe),
         cmocka_unit_test(test_run_kills_a_command_past_its_time_limit),
+        cmocka_unit_test(test_run_returns_when_the_child_ends_though_a_grandchild_holds_stderr),
         cmocka_unit_test(test_run_reports_a_program_that_does_not_exist),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
