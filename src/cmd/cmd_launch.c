@@ -613,14 +613,16 @@ cleanup:
     return rc;
 }
 
-/* The token remote agents send to an http store here: $SWEEPQ_TOKEN, else
- * the --token-file, else the project's .sweepq/server.token. */
-static char *local_token(const launch_ctx *c)
+/* The token remote agents send to an http store here. A serve the keeper
+ * started reads the project's .sweepq/server.token; a server of the user's
+ * is reached as this process would reach it: $SWEEPQ_TOKEN, else the
+ * --token-file, else that same project file. */
+static char *local_token(const launch_ctx *c, bool own_serve)
 {
-    const char *env = getenv("SWEEPQ_TOKEN");
+    const char *env = own_serve ? NULL : getenv("SWEEPQ_TOKEN");
     if (env && *env)
         return xstrdup(env);
-    const char *file = getenv("SWEEPQ_TOKEN_FILE");
+    const char *file = own_serve ? NULL : getenv("SWEEPQ_TOKEN_FILE");
     char *path = file && *file ? xstrdup(file) : xasprintf("%s/server.token", c->ws.dir);
     strbuf sb = SB_INIT;
     sb_init(&sb, 4096);
@@ -850,7 +852,7 @@ int cmd_launch(int argc, char **argv)
         else
             agent_store = url_with_port(&u, rport);
         if (!strncmp(agent_store, "http", 4))
-            token = local_token(&c);
+            token = local_token(&c, tunnel_to == 0);
         printf("tunnel: the remote's 127.0.0.1:%d reaches %s here (keeper pid %d, log "
                "%s/keeper.log)\n",
                rport, tunnel_to ? c.ws.store_url : "a local 'sweepq serve'", (int)live_keeper(&c),

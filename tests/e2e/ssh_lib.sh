@@ -18,6 +18,8 @@
 
 SSHD_DIR=
 SSHD_PORT=
+# A token from the environment that runs the tests is not this test's.
+unset SWEEPQ_TOKEN SWEEPQ_TOKEN_FILE
 
 start_sshd() {
     SSHD_DIR=$(SQ_SSHD_OWNER=$$ "$SQ_SOURCE_DIR/tests/sshd-up.sh" "$TEST_DIR/sshd" 2>"$TEST_DIR/sshd-up.err" | tail -n 1)
