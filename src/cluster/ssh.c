@@ -402,7 +402,8 @@ int ssh_tunnel_open(pid_t *out_pid, int *out_port, const ssh_target *t, int remo
         goto cleanup;
     if (remote_port) {
         *out_port = remote_port;
-        goto up;
+        *out_pid = pid;
+        goto cleanup;
     }
     double deadline = time_mono() + timeout;
     for (;;) {
@@ -412,7 +413,8 @@ int ssh_tunnel_open(pid_t *out_pid, int *out_port, const ssh_target *t, int remo
             int port = atoi(m + strlen("Allocated port "));
             if (port > 0 && port <= 65535) {
                 *out_port = port;
-                goto up;
+                *out_pid = pid;
+                goto cleanup;
             }
         }
         spawn_status st;
@@ -440,8 +442,6 @@ int ssh_tunnel_open(pid_t *out_pid, int *out_port, const ssh_target *t, int remo
         }
         time_sleep(0.05);
     }
-up:
-    *out_pid = pid;
 cleanup:
     free(forward);
     sb_release(&log);

@@ -786,6 +786,8 @@ int cmd_launch(int argc, char **argv)
         return options_usage_error(&usage, "--keep-tunnel takes a port");
 
     launch_ctx c = {WORKSPACE_INIT, {0}, argv[0], NULL};
+    url_parts u = {0};
+    bool parsed = false;
     store *st = NULL;
     store_sweep *sw = NULL;
     char *config = NULL, *token = NULL, *agent_store = NULL;
@@ -820,8 +822,7 @@ int cmd_launch(int argc, char **argv)
     st = NULL;
 
     /* Which store the remote agents use, and whether a tunnel carries it. */
-    url_parts u;
-    bool parsed = url_parse(&u, c.ws.store_url);
+    parsed = url_parse(&u, c.ws.store_url);
     int tunnel_to = -1; /* -1: none; 0: a serve of the keeper's own */
     if (remote_store)
         agent_store = xstrdup(remote_store);
@@ -836,7 +837,7 @@ int cmd_launch(int argc, char **argv)
         rc = sync_project(&c);
         if (rc) {
             code = open_store_fail(rc, "launch on '%s'", c.r.name);
-            goto parsed_out;
+            goto out;
         }
         printf("synced %s to %s:%s\n", c.ws.root, c.r.name, c.r.workdir);
     }
@@ -845,7 +846,7 @@ int cmd_launch(int argc, char **argv)
         rc = start_keeper(&rport, &c, tunnel_to);
         if (rc) {
             code = open_store_fail(rc, "launch on '%s'", c.r.name);
-            goto parsed_out;
+            goto out;
         }
         if (tunnel_to == 0)
             agent_store = xasprintf("http://127.0.0.1:%d", rport);
@@ -853,18 +854,22 @@ int cmd_launch(int argc, char **argv)
             agent_store = url_with_port(&u, rport);
         if (!strncmp(agent_store, "http", 4))
             token = local_token(&c, tunnel_to == 0);
+        /* The store's URL without its user and password. */
+        char *shown = tunnel_to
+                          ? xasprintf("%s://%s%s%s:%d%s", u.scheme, strchr(u.host, ':') ? "[" : "",
+                                      u.host, strchr(u.host, ':') ? "]" : "", u.port, u.rest)
+                          : xstrdup("a local 'sweepq serve'");
         printf("tunnel: the remote's 127.0.0.1:%d reaches %s here (keeper pid %d, log "
                "%s/keeper.log)\n",
-               rport, tunnel_to ? c.ws.store_url : "a local 'sweepq serve'", (int)live_keeper(&c),
-               c.state_dir);
+               rport, shown, (int)live_keeper(&c), c.state_dir);
+        free(shown);
     }
     rc = start_agents(&c, agent_store, token, agents);
     if (rc)
         code = open_store_fail(rc, "launch on '%s'", c.r.name);
-parsed_out:
+out:
     if (parsed)
         url_release(&u);
-out:
     store_sweep_free(sw);
     store_close(st);
     free(config);
