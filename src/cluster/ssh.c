@@ -349,6 +349,28 @@ char *ssh_result_why(const ssh_result *r)
     const char *start = end;
     while (start > s && start[-1] != '\n')
         start--;
+    /* rsync sums up in a line "rsync error: ... (code 255)", near the end;
+     * the cause (ssh's "Permission denied", a missing directory) came
+     * before it. */
+    const char *summary = !strncmp(s, "rsync error:", 12) ? s : strstr(s, "\nrsync error:");
+    if (summary) {
+        start = summary + (*summary == '\n');
+        end = start + strcspn(start, "\n");
+    }
+    if (!strncmp(start, "rsync error:", 12)) {
+        /* The nearest line above that says more than "connection closed". */
+        const char *le = start;
+        while (le > s) {
+            const char *ls = --le;
+            while (ls > s && ls[-1] != '\n')
+                ls--;
+            size_t n = (size_t)(le - ls);
+            if (n && strncmp(ls, "rsync: connection unexpectedly closed", 37) &&
+                strncmp(ls, "Warning: ", 9))
+                return xasprintf("%.*s (%.*s)", (int)n, ls, (int)(end - start), start);
+            le = ls;
+        }
+    }
     if (end > start)
         return xstrndup(start, (size_t)(end - start));
     if (r->term_signal)

@@ -82,8 +82,8 @@ static int pull(int *items, const remote *r, const char *rel_src, const char *ds
     if (!rc && res.exit_code != 0) {
         /* 23 with "No such file or directory" for the source: nothing ran
          * there yet. */
-        if (res.exit_code == 23 && strstr(sb_str(&res.err), "No such file or directory") &&
-            strstr(sb_str(&res.err), rel_src)) {
+        if (res.exit_code == 23 && strstr(sb_str(&res.err), "change_dir") &&
+            strstr(sb_str(&res.err), "No such file or directory")) {
             rc = 0;
         } else {
             char *why = ssh_result_why(&res);

@@ -710,7 +710,13 @@ static int start_agents(const launch_ctx *c, const char *store_url, const char *
             continue;
         started++;
         /* Running, or already done with every trial it could claim. */
-        sb_addf(&check, "if kill -0 %d 2>/dev/null; then echo 'running %d'; ", pid, pid);
+        /* A zombie answers kill -0, and an orphan may stay one for a while
+         * (the remote's init reaps when it gets to it): read its state. */
+        sb_addf(&check,
+                "if [ -r /proc/%d/stat ]; then s=$(sed 's/.*) //' /proc/%d/stat | cut -c1); "
+                "elif kill -0 %d 2>/dev/null; then s=R; else s=X; fi\n",
+                pid, pid, pid);
+        sb_addf(&check, "if [ \"$s\" != Z ] && [ \"$s\" != X ]; then echo 'running %d'; ", pid);
         sb_adds(&check, "elif grep -q 'agent done:' ");
         ssh_quote(&check, log + 1);
         sb_addf(&check, "; then echo 'done %d'; else echo 'ended %d'; tail -n 5 ", pid, pid);

@@ -133,4 +133,18 @@ expect 'collecting again copies nothing new' '
     grep -q "^box: 0 trial directories new or changed, 0 agent logs" again.out
 '
 
+expect 'launch on a remote without sweepq fails with what the agent said' '
+    sq launch remote-grid --remote nosq --remote-store "$SWEEPQ_STORE" >nosq-launch.out 2>nosq-launch.err
+    test $? = 1 &&
+    grep -q "0 of 1 agents run on .nosq." nosq-launch.err &&
+    grep -q "/nonexistent/sweepq.*No such file or directory" nosq-launch.err
+'
+
+expect 'collect names ssh'"'"'s reason when it cannot log in' '
+    add_remote nokey --key "$TEST_DIR/no-such-key" >/dev/null &&
+    sq collect remote-grid --remote nokey >nokey.out 2>nokey.err
+    test $? = 1 &&
+    grep -q "cannot copy .* from .nokey.: root@127.0.0.1: Permission denied (publickey)" nokey.err
+'
+
 finish

@@ -109,6 +109,30 @@ static void test_run_captures_output_and_exit_status(void **state)
     ssh_result_release(&r);
 }
 
+static void test_why_names_the_cause_above_rsyncs_summary(void **state)
+{
+    (void)state;
+    ssh_result r;
+    ssh_result_init(&r);
+    r.exit_code = 255;
+    sb_adds(&r.err, "Warning: Identity file /k not accessible: No such file or directory.\n"
+                    "root@h: Permission denied (publickey).\n"
+                    "rsync: connection unexpectedly closed (0 bytes received so far) [Receiver]\n"
+                    "rsync error: unexplained error (code 255) at io.c(232) [Receiver=3.2.7]\n");
+    char *why = ssh_result_why(&r);
+    assert_string_equal(why, "root@h: Permission denied (publickey). (rsync error: unexplained "
+                             "error (code 255) at io.c(232) [Receiver=3.2.7])");
+    free(why);
+    sb_reset(&r.err);
+    sb_adds(&r.err, "rsync: [sender] change_dir \"/x\" failed: No such file or directory (2)\n"
+                    "rsync error: some files/attrs were not transferred (code 23) at main.c(1)\n"
+                    "rsync: [Receiver] write error: Broken pipe (32)\n");
+    why = ssh_result_why(&r);
+    assert_non_null(strstr(why, "change_dir \"/x\" failed"));
+    free(why);
+    ssh_result_release(&r);
+}
+
 static void test_run_feeds_stdin_larger_than_a_pipe(void **state)
 {
     (void)state;
@@ -177,6 +201,7 @@ int main(void)
         cmocka_unit_test(test_rsync_argv_quotes_the_ssh_words),
         cmocka_unit_test(test_targets_that_could_be_options_are_refused),
         cmocka_unit_test(test_run_captures_output_and_exit_status),
+        cmocka_unit_test(test_why_names_the_cause_above_rsyncs_summary),
         cmocka_unit_test(test_run_feeds_stdin_larger_than_a_pipe),
         cmocka_unit_test(test_run_kills_a_command_past_its_time_limit),
         cmocka_unit_test(test_run_returns_when_the_child_ends_though_a_grandchild_holds_stderr),
