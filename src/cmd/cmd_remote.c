@@ -28,11 +28,12 @@ static const sq_usage usage = {
     "             [--slots N] [--sweepq PATH] [--known-hosts FILE]\n"
     "                       add a remote, or replace the one of that name\n"
     "  remote list          the remotes, one a line (--json: all their fields)\n"
-    "  remote test NAME     log in; check the workdir can be written and that\n"
-    "                       sweepq and rsync are there\n"
-    "  remote health NAME   reachable?, sweepq and its version, GPUs (from\n"
+    "  remote test [NAME]   log in; check the workdir can be written and that\n"
+    "                       sweepq and rsync are there (no NAME: every remote)\n"
+    "  remote health [NAME] reachable?, sweepq and its version, GPUs (from\n"
     "                       'sweepq gpus --json' there), free disk of the\n"
-    "                       workdir, load average and CPUs (--json)\n"
+    "                       workdir, load average and CPUs (--json: an object,\n"
+    "                       or a list of them without NAME)\n"
     "  remote remove NAME   forget a remote\n"
     "\n"
     "Remotes live in .sweepq/config.yaml under 'remotes:'; add, replace and\n"
@@ -43,7 +44,7 @@ static const sq_usage usage = {
     "timeout, keep-alives, and StrictHostKeyChecking=accept-new; your\n"
     "~/.ssh/config still applies (aliases, ProxyJump).\n"
     "\n"
-    "test and health exit 0 when the remote is usable, 1 when it is not.\n"
+    "test and health exit 0 when every remote they check is usable, else 1.\n"
     "\n"
     "Examples:\n"
     "  sweepq remote add gpu1 --host gpu1.example.com --key ~/.ssh/id_ed25519 --slots 4\n"
@@ -380,7 +381,9 @@ out:
     return code;
 }
 
-static int do_health(const remote *r, bool as_json)
+/* Prints r's health; with as_json, as one object, or appended to all
+ * (when not NULL) for the caller to print. */
+static int do_health(const remote *r, bool as_json, json_t *all)
 {
     probe p;
     run_probe(&p, r, true);
@@ -423,7 +426,10 @@ static int do_health(const remote *r, bool as_json)
         json_object_set_new(o, "load", load);
         json_object_set_new(o, "cpus", p.cpus ? json_integer(p.cpus) : json_null());
         json_object_set_new(o, "usable", json_boolean(code == EXIT_OK));
-        report_json_print(stdout, o);
+        if (all)
+            json_array_append_new(all, o);
+        else
+            report_json_print(stdout, o);
         goto out;
     }
     if (!p.reachable) {
@@ -464,6 +470,41 @@ out:
     return code;
 }
 
+/* remote test|health [NAME]: the one remote, or every remote in turn;
+ * the exit code is the worst of them. */
+static int do_probe(const char *path, const workspace *ws, const char *sub, const char *name,
+                    bool as_json)
+{
+    remote_list l = REMOTE_LIST_INIT;
+    int rc = name ? 0 : remote_list_load(&l, path);
+    if (name) {
+        l.items = xcalloc(1, sizeof *l.items);
+        rc = remote_lookup(&l.items[0], path, name);
+        l.n = rc ? 0 : 1;
+    }
+    if (rc)
+        return fail(rc, "use the remote");
+    if (!l.n) {
+        fprintf(stderr, "sweepq: no remotes; add one with 'sweepq remote add NAME --host HOST'\n");
+        remote_list_release(&l);
+        return EXIT_NOTFOUND;
+    }
+    json_t *all = as_json && !name ? json_array() : NULL;
+    int code = EXIT_OK;
+    for (size_t i = 0; i < l.n; i++) {
+        remote *r = &l.items[i];
+        if (!r->workdir)
+            r->workdir = remote_default_workdir(ws->root);
+        int c = !strcmp(sub, "test") ? do_test(r) : do_health(r, as_json, all);
+        if (c && !code)
+            code = c;
+    }
+    if (all)
+        report_json_print(stdout, all);
+    remote_list_release(&l);
+    return code;
+}
+
 int cmd_remote(int argc, char **argv)
 {
     remote_opts o = {0};
@@ -498,8 +539,10 @@ int cmd_remote(int argc, char **argv)
     if (!known)
         return options_usage_error(
             &usage, "unknown action '%s': use add, list, test, health or remove", sub);
+    /* test and health without a NAME: every remote. */
     bool wants_name = strcmp(sub, "list") != 0;
-    if (wants_name && nargs != 2)
+    bool name_optional = !strcmp(sub, "test") || !strcmp(sub, "health");
+    if (wants_name && (nargs > 2 || (nargs < 2 && !name_optional)))
         return options_usage_error(&usage, "remote %s takes one NAME", sub);
     if (!wants_name && nargs != 1)
         return options_usage_error(&usage, "unexpected argument '%s'", argv[1]);
@@ -511,7 +554,7 @@ int cmd_remote(int argc, char **argv)
         return options_usage_error(&usage, "--port takes 1-65535 and --slots a positive number");
     if (g.json && strcmp(sub, "list") && strcmp(sub, "health"))
         return options_usage_error(&usage, "--json goes with 'remote list' and 'remote health'");
-    const char *name = wants_name ? argv[1] : NULL;
+    const char *name = wants_name && nargs == 2 ? argv[1] : NULL;
     if (name && remote_check_name(name))
         return options_usage_error(&usage, "%s", sq_error_msg());
 
@@ -529,17 +572,7 @@ int cmd_remote(int argc, char **argv)
     } else if (!strcmp(sub, "remove")) {
         code = do_remove(path, name);
     } else {
-        remote r;
-        rc = remote_lookup(&r, path, name);
-        if (!rc && !r.workdir)
-            r.workdir = remote_default_workdir(ws.root);
-        if (rc)
-            code = fail(rc, "use the remote");
-        else if (!strcmp(sub, "test"))
-            code = do_test(&r);
-        else
-            code = do_health(&r, g.json);
-        remote_release(&r);
+        code = do_probe(path, &ws, sub, name, g.json);
     }
     free(path);
     workspace_release(&ws);

@@ -90,6 +90,14 @@ expect 'remote health of a sweepq that is not there says so and exits 1' '
     grep -q "sweepq:  ./nonexistent/sweepq. not found" nosq.out
 '
 
+expect 'remote health without a NAME checks every remote; one unusable makes it exit 1' '
+    sq remote health --json >all.json; test $? = 1 &&
+    test "$(json_get "[(h[\"name\"], h[\"usable\"]) for h in d]" <all.json)" = "[[\"box\", true], [\"nosq\", false]]" &&
+    sq remote test >all-test.out; test $? = 1 &&
+    grep -q "^box: logged in" all-test.out &&
+    grep -q "^nosq: logged in" all-test.out
+'
+
 expect 'launch of an unknown sweep fails with exit 3 and starts nothing' '
     sq launch nosuch --remote box --remote-store "$SWEEPQ_STORE" 2>nosuch.err; test $? = 3 &&
     test -z "$(remote_agents "$TEST_DIR/remote-box")"
