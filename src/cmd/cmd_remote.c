@@ -482,8 +482,10 @@ static int do_probe(const char *path, const workspace *ws, const char *sub, cons
         rc = remote_lookup(&l.items[0], path, name);
         l.n = rc ? 0 : 1;
     }
-    if (rc)
+    if (rc) {
+        remote_list_release(&l);
         return fail(rc, "use the remote");
+    }
     if (!l.n) {
         fprintf(stderr, "sweepq: no remotes; add one with 'sweepq remote add NAME --host HOST'\n");
         remote_list_release(&l);
