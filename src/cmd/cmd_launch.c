@@ -263,7 +263,7 @@ static int sync_project(const launch_ctx *c)
         "--exclude=/.sweepq/*.db",
         "--exclude=/.sweepq/*.db-*",
         "--exclude=/.sweepq/server.*",
-        "--exclude=/.sweepq/remote.token",
+        "--exclude=/.sweepq/remote.token*",
         "--exclude=/.sweepq/sweeps/*/trials/",
         "--exclude=/.sweepq/sweeps/*/remotes/",
         "--exclude=/.sweepq/*.tmp.*",
@@ -655,8 +655,11 @@ static int start_agents(const launch_ctx *c, const char *store_url, const char *
     sb_adds(&cmd, " && mkdir -p -- ");
     ssh_quote(&cmd, logdir);
     if (token) {
-        /* The token comes on stdin into a file only this login can read. */
-        sb_adds(&cmd, " && (umask 077 && cat > .sweepq/remote.token)");
+        /* The token comes on stdin into a file only this login can read,
+         * made new (umask) and renamed into place, so agents already
+         * running never see it missing or half written. */
+        sb_adds(&cmd, " && (umask 077 && cat > .sweepq/remote.token.$$ && "
+                      "mv -f .sweepq/remote.token.$$ .sweepq/remote.token)");
         sb_addf(&input, "%s\n", token);
     }
     sb_adds(&cmd, " || exit 1\n");
