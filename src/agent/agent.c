@@ -112,6 +112,10 @@ typedef struct agent_sweep {
     bool completion_done; /* tried since the last claim from it */
     bool gpu_waiting;     /* its trials wait for GPUs this agent holds */
     size_t running;       /* jobs of it that hold a lease here */
+    /* The request id of the last claim from it when that failed with a
+     * transient error (it may have been committed, its answer lost): the
+     * next claim sends it again and gets those trials back. NULL: none. */
+    char *claim_request;
 } agent_sweep;
 
 typedef struct job {
@@ -169,6 +173,7 @@ typedef struct agent {
     hook *hooks;
     size_t nhooks, hooks_cap;
     uint64_t claimed;
+    uint64_t claim_seq; /* claims sent: numbers their request ids */
     bool draining, stopping;
     bool progress;      /* something changed this turn: turn again at once */
     bool paused_warned; /* run was told that it waits for a paused sweep */
@@ -401,6 +406,7 @@ static void sweep_free(agent_sweep *sw)
     free(sw->base_env);
     free(sw->trials_dir);
     free(sw->program_abs);
+    free(sw->claim_request);
     free(sw);
 }
 
@@ -1533,6 +1539,25 @@ static size_t gpu_want(agent *a, agent_sweep *sw, double now, size_t want)
     return gpu_alloc_count(&a->gpu_table, &a->gpu_alloc, &sw->gpu, want);
 }
 
+/*
+ * One idempotent claim from sw (store_claim_request): a new request id,
+ * unless the last claim from sw failed with a transient error, whose id is
+ * sent again so that what it claimed before its answer was lost comes back
+ * rather than staying orphaned until its lease expires (a try used up by a
+ * trial that never ran). Ids are "claim-N": the store keeps them per agent.
+ */
+static int claim_request(agent *a, agent_sweep *sw, size_t max, store_claimed **c, size_t *n)
+{
+    if (!sw->claim_request)
+        sw->claim_request = xasprintf("claim-%llu", (unsigned long long)++a->claim_seq);
+    int rc = store_claim_request(a->st, a->id, sw->claim_request, sw->id, max, c, n);
+    if (!sq_error_is_transient(rc)) {
+        free(sw->claim_request);
+        sw->claim_request = NULL;
+    }
+    return rc;
+}
+
 /* Claims from sw what fits; returns how many trials were started, or a
  * transient error code (the caller backs off). */
 static int claim_from(agent *a, agent_sweep *sw, double now)
@@ -1552,7 +1577,7 @@ static int claim_from(agent *a, agent_sweep *sw, double now)
     for (int round = 0; round < 2; round++) {
         store_claimed *c = NULL;
         size_t n = 0;
-        int rc = store_claim(a->st, a->id, sw->id, want - started, &c, &n);
+        int rc = claim_request(a, sw, want - started, &c, &n);
         if (rc == SQ_ENOTFOUND) {
             sw->usable = false;
             return (int)started;
@@ -1641,9 +1666,11 @@ static void claim_work(agent *a, double now)
         }
     }
     size_t before = a->sum.started;
-    for (size_t i = 0; i < a->nsweeps && a->used < a->slots; i++) {
-        agent_sweep *sw = a->sweeps[i];
-        if (!sw->usable || sw->exhausted)
+    /* Sweeps whose last claim failed first: its trials may be claimed
+     * already, and free slots should go to them. */
+    for (size_t k = 0; k < 2 * a->nsweeps && a->used < a->slots; k++) {
+        agent_sweep *sw = a->sweeps[k % a->nsweeps];
+        if (!sw->usable || sw->exhausted || (k < a->nsweeps) != (sw->claim_request != NULL))
             continue;
         int rc = claim_from(a, sw, now);
         if (sq_error_is_transient(rc)) {

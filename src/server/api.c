@@ -473,8 +473,8 @@ static int h_list_agents(req_ctx *c)
 
 static int h_claim(req_ctx *c)
 {
-    static const char *const fields[] = {"agent_id", "sweep_id", "max", NULL};
-    const char *agent = NULL;
+    static const char *const fields[] = {"agent_id", "sweep_id", "max", "request_id", NULL};
+    const char *agent = NULL, *request_id = NULL;
     int64_t sweep_id = 0;
     int max = 1;
     int rc = wire_check_fields(c->body, "claim request", fields);
@@ -484,12 +484,14 @@ static int h_claim(req_ctx *c)
         rc = wire_get_int(&sweep_id, c->body, "claim request", "sweep_id", false);
     if (rc == 0)
         rc = get_int_field(&max, c->body, "claim request", "max", false, 1, CLAIM_MAX);
+    if (rc == 0) /* optional: makes the claim idempotent (store_claim_request) */
+        rc = wire_get_string(&request_id, c->body, "claim request", "request_id", true, true);
     if (rc)
         return rc;
     store_claimed *cl = NULL;
     size_t n = 0;
     write_begin(c);
-    rc = store_claim(c->st, agent, sweep_id, (size_t)max, &cl, &n);
+    rc = store_claim_request(c->st, agent, request_id, sweep_id, (size_t)max, &cl, &n);
     write_end(c);
     if (rc)
         return rc;

@@ -21,7 +21,7 @@
 
 #include "store/store.h"
 
-#define STORE_BACKEND_VERSION 2
+#define STORE_BACKEND_VERSION 3
 
 struct store {
     const struct store_backend *backend;
@@ -79,6 +79,12 @@ typedef struct store_backend {
      * the last bytes) and attempt >= 1; get_log gets attempt >= 0. */
     int (*put_log)(store *st, int64_t trial_id, int attempt, const char *text, size_t len);
     int (*get_log)(store *st, int64_t trial_id, int attempt, char **out, size_t *len);
+
+    /* version 3: idempotent claims (store_claim_request). request_id is
+     * never NULL here (store.c calls claim for NULL), never empty and at
+     * most STORE_REQUEST_ID_MAX bytes. */
+    int (*claim_request)(store *st, const char *agent_id, const char *request_id, int64_t sweep_id,
+                         size_t max, store_claimed **out, size_t *n);
 } store_backend;
 
 /* Helpers every backend shares (store.c). */

@@ -677,8 +677,9 @@ static int http_list_agents(store *st, store_agent **out, size_t *n)
     return rc;
 }
 
-static int http_claim(store *st, const char *agent_id, int64_t sweep_id, size_t max,
-                      store_claimed **out, size_t *n)
+/* store_claim_request: "request_id" goes in the body only when there is one. */
+static int http_claim_request(store *st, const char *agent_id, const char *request_id,
+                              int64_t sweep_id, size_t max, store_claimed **out, size_t *n)
 {
     http_store *h = (http_store *)st;
     json_t *ans = NULL;
@@ -686,6 +687,8 @@ static int http_claim(store *st, const char *agent_id, int64_t sweep_id, size_t 
     json_t *body =
         json_pack("{s:s,s:I,s:I}", "agent_id", agent_id, "sweep_id", (json_int_t)sweep_id, "max",
                   (json_int_t)(max > INT64_MAX ? INT64_MAX : max));
+    if (request_id)
+        json_object_set_new(body, "request_id", json_string(request_id));
     int rc = request(h, "POST", "/api/v1/claims", body, &ans);
     if (rc == 0)
         rc = answer_field(&list, ans, "claims", "claiming trials");
@@ -693,6 +696,12 @@ static int http_claim(store *st, const char *agent_id, int64_t sweep_id, size_t 
         rc = wire_claims_decode(out, n, list);
     json_decref(ans);
     return rc;
+}
+
+static int http_claim(store *st, const char *agent_id, int64_t sweep_id, size_t max,
+                      store_claimed **out, size_t *n)
+{
+    return http_claim_request(st, agent_id, NULL, sweep_id, max, out, n);
 }
 
 static int http_heartbeat(store *st, const char *agent_id, store_lease *leases, size_t n)
@@ -840,4 +849,5 @@ const store_backend store_http_backend = {
     .import_result = http_import_result,
     .put_log = http_put_log,
     .get_log = http_get_log,
+    .claim_request = http_claim_request,
 };

@@ -196,6 +196,17 @@ static int pq_load(const char *shown)
     "t.attempt, t.failures, t.agent_id, t.lease_expires, t.created_at, t.started_at, "             \
     "t.finished_at, t.exit_code, t.term_signal, t.last_outcome, t.error, t.metrics_json::text, "   \
     "t.cancel_requested"
+/* S_CLAIM's text: request the claim_request to set, guard more of the WHERE. */
+#define CLAIM_SQL(request, guard)                                                                  \
+    "UPDATE trials SET state = 1, attempt = attempt + 1, agent_id = $2, "                          \
+    "lease_expires = " NOW_EPOCH " + (SELECT lease_ttl FROM sweeps WHERE id = $1), "               \
+    "started_at = " NOW_EPOCH ", finished_at = 0, last_outcome = 0, exit_code = -1, "              \
+    "term_signal = 0, error = NULL, cancel_requested = false, claim_request = " request " "        \
+    "WHERE " guard "id IN (SELECT id FROM trials WHERE sweep_id = $1 AND state = 0 AND number >= " \
+    "(SELECT CASE WHEN reopened = $5 THEN $4 ELSE 0 END FROM sweeps WHERE id = $1 "                \
+    "AND state = 0) ORDER BY number LIMIT $3 FOR UPDATE SKIP LOCKED) "                             \
+    "RETURNING id, number, attempt, failures, params_json, key, lease_expires, "                   \
+    "(SELECT reopened FROM sweeps WHERE id = $1)"
 /* clang-format on */
 
 enum stmt_id {
@@ -220,6 +231,9 @@ enum stmt_id {
     S_TRIAL_GET,
     S_REAP,
     S_CLAIM,
+    S_CLAIM_REQ,
+    S_CLAIM_REQ_PUT,
+    S_CLAIM_REPLAY,
     S_FINISH,
     S_HEARTBEAT,
     S_AGENT_REGISTER,
@@ -299,16 +313,25 @@ static const char *const stmt_sql[S_COUNT] = {
                " FOR UPDATE SKIP LOCKED) RETURNING t.sweep_id",
     /* One statement: lock the lowest pending trials nobody else holds, make
      * them running. The trigger trials_archive keeps an earlier attempt. */
-    [S_CLAIM] =
-        "UPDATE trials SET state = 1, attempt = attempt + 1, agent_id = $2, "
-        "lease_expires = " NOW_EPOCH " + (SELECT lease_ttl FROM sweeps WHERE id = $1), "
-        "started_at = " NOW_EPOCH ", finished_at = 0, last_outcome = 0, exit_code = -1, "
-        "term_signal = 0, error = NULL, cancel_requested = false "
-        "WHERE id IN (SELECT id FROM trials WHERE sweep_id = $1 AND state = 0 AND number >= "
-        "(SELECT CASE WHEN reopened = $5 THEN $4 ELSE 0 END FROM sweeps WHERE id = $1 "
-        "AND state = 0) ORDER BY number LIMIT $3 FOR UPDATE SKIP LOCKED) "
-        "RETURNING id, number, attempt, failures, params_json, key, lease_expires, "
-        "(SELECT reopened FROM sweeps WHERE id = $1)",
+    [S_CLAIM] = CLAIM_SQL("NULL", ""),
+    /* The same for request $6, only when S_CLAIM_REQ_PUT stored it in this
+     * transaction (a new request, not a repeat). */
+    [S_CLAIM_REQ] = CLAIM_SQL("$6", "EXISTS (SELECT 1 FROM claim_requests WHERE "
+                                    "agent_id = $2 AND sweep_id = $1 AND "
+                                    "claimed_tx = txid_current()) AND "),
+    /* A row back: the request is new (or the sweep's first from the agent);
+     * none: a repeat of the latest, or no such sweep. */
+    [S_CLAIM_REQ_PUT] =
+        "INSERT INTO claim_requests(agent_id, sweep_id, request_id, claimed_at, claimed_tx) "
+        "SELECT $1, id, $3, " NOW_EPOCH ", txid_current() FROM sweeps WHERE id = $2 "
+        "ON CONFLICT (agent_id, sweep_id) DO UPDATE SET request_id = excluded.request_id, "
+        "claimed_at = excluded.claimed_at, claimed_tx = excluded.claimed_tx "
+        "WHERE claim_requests.request_id <> excluded.request_id RETURNING 1",
+    /* A re-claim sets agent_id and claim_request anew, so a running trial
+     * that still has both is at the attempt the request made. */
+    [S_CLAIM_REPLAY] = "SELECT id, number, attempt, failures, params_json, key, lease_expires "
+                       "FROM trials WHERE state = 1 AND sweep_id = $1 AND agent_id = $2 "
+                       "AND claim_request = $3",
     /* $4: the outcome uses a try; $5: the next state unless tries ran out. */
     [S_FINISH] = "UPDATE trials t SET failures = t.failures + $4, "
                  "state = CASE WHEN $4 = 1 AND t.failures + 1 >= s.max_attempts THEN 3 "
@@ -335,7 +358,8 @@ static const char *const stmt_sql[S_COUNT] = {
                          "pid = excluded.pid, slots = excluded.slots, "
                          "gpus_json = excluded.gpus_json, version = excluded.version, "
                          "started_at = excluded.started_at, last_seen = excluded.last_seen",
-    [S_AGENT_DELETE] = "DELETE FROM agents WHERE id = $1",
+    [S_AGENT_DELETE] = "WITH r AS (DELETE FROM claim_requests WHERE agent_id = $1) "
+                       "DELETE FROM agents WHERE id = $1",
     [S_AGENTS] = "SELECT a.id, a.host, a.pid, a.slots, a.gpus_json, a.version, a.started_at, "
                  "a.last_seen, (SELECT count(*) FROM trials t WHERE t.state = 1 AND "
                  "t.agent_id = a.id) FROM agents a ORDER BY a.started_at, a.id",
@@ -1897,6 +1921,7 @@ static int reap_locked(pg_store *s, uint64_t *out_n)
 
 typedef struct claim_op {
     const char *agent_id;
+    const char *request_id; /* NULL: store_claim */
     int64_t sweep_id;
     size_t max;
     store_claimed *v;
@@ -1958,7 +1983,9 @@ static void read_claims(claim_op *op, const PGresult *r)
  * Runs in its own transaction: BEGIN, the reap and the claim go in one
  * pipeline; the settling of reaped sweeps (rare) and COMMIT follow. The
  * claim starts at the connection's hint; when that finds fewer trials than
- * asked for, a second claim scans the pending index from its start.
+ * asked for, a second claim scans the pending index from its start. With a
+ * request id that repeats the agent's latest for the sweep, the claim takes
+ * nothing and a third statement reads what the first claim took.
  */
 static int claim_fn(pg_store *s, void *arg)
 {
@@ -1970,23 +1997,50 @@ static int claim_fn(pg_store *s, void *arg)
     int64_t max = op->max > INT64_MAX ? INT64_MAX : (int64_t)op->max;
     uint64_t from =
         s->hint_sweep == op->sweep_id && s->claims_since_full < FULL_SCAN_EVERY ? s->hint : 0;
-    pargs p = {0};
+    enum stmt_id claim = op->request_id ? S_CLAIM_REQ : S_CLAIM;
+    pargs p = {0}, req = {0};
     pa_int(&p, op->sweep_id);
     pa_text(&p, op->agent_id);
     pa_int(&p, max);
     pa_int(&p, (int64_t)from);
     pa_int(&p, s->hint_epoch);
-    const pstep steps[] = {{.sql = "BEGIN"}, {.id = S_REAP}, {.id = S_CLAIM, .p = &p}};
-    PGresult *res[ARRAY_SIZE(steps)];
-    int rc = q_pipeline(s, steps, ARRAY_SIZE(steps), res, "claim trials");
+    if (op->request_id)
+        pa_text(&p, op->request_id);
+    pa_text(&req, op->agent_id);
+    pa_int(&req, op->sweep_id);
+    pa_text(&req, op->request_id);
+    /* With a request: store it, then claim only if it was new (S_CLAIM_REQ's
+     * guard), still in one round trip. */
+    const pstep plain[] = {{.sql = "BEGIN"}, {.id = S_REAP}, {.id = claim, .p = &p}};
+    const pstep with_req[] = {{.sql = "BEGIN"},
+                              {.id = S_REAP},
+                              {.id = S_CLAIM_REQ_PUT, .p = &req},
+                              {.id = claim, .p = &p}};
+    const pstep *steps = op->request_id ? with_req : plain;
+    size_t nsteps = op->request_id ? ARRAY_SIZE(with_req) : ARRAY_SIZE(plain);
+    PGresult *res[ARRAY_SIZE(with_req)];
+    int rc = q_pipeline(s, steps, nsteps, res, "claim trials");
     if (rc < 0)
         return rc;
-    read_claims(op, res[2]);
-    int64_t epoch = pq.ntuples(res[2]) ? col_i64(res[2], 0, 7) : 0;
+    PGresult *claimed = res[nsteps - 1];
+    bool repeated = op->request_id && pq.ntuples(res[2]) == 0;
+    read_claims(op, claimed);
+    int64_t epoch = pq.ntuples(claimed) ? col_i64(claimed, 0, 7) : 0;
     rc = pq.ntuples(res[1]) ? settle_reaped(s, res[1], &reaped) : 0;
-    for (size_t i = 0; i < ARRAY_SIZE(res); i++)
+    for (size_t i = 0; i < nsteps; i++)
         pq.clear(res[i]);
-    if (rc == 0 && from > 0 && (reaped > 0 || (int64_t)op->n < max)) {
+    if (rc == 0 && repeated) {
+        /* The answer the first claim got: what it claimed that still runs. */
+        pargs q = {0};
+        PGresult *r;
+        pa_int(&q, op->sweep_id);
+        pa_text(&q, op->agent_id);
+        pa_text(&q, op->request_id);
+        if ((rc = q_run(s, S_CLAIM_REPLAY, &q, &r, "claim trials")) == 0) {
+            read_claims(op, r);
+            pq.clear(r);
+        }
+    } else if (rc == 0 && from > 0 && (reaped > 0 || (int64_t)op->n < max)) {
         pargs q = {0};
         PGresult *r;
         pa_int(&q, op->sweep_id);
@@ -1994,7 +2048,9 @@ static int claim_fn(pg_store *s, void *arg)
         pa_int(&q, max - (int64_t)op->n);
         pa_int(&q, 0);
         pa_int(&q, 0);
-        if ((rc = q_run(s, S_CLAIM, &q, &r, "claim trials")) == 0) {
+        if (op->request_id)
+            pa_text(&q, op->request_id);
+        if ((rc = q_run(s, claim, &q, &r, "claim trials")) == 0) {
             if (pq.ntuples(r))
                 epoch = col_i64(r, 0, 7);
             read_claims(op, r);
@@ -2007,7 +2063,7 @@ static int claim_fn(pg_store *s, void *arg)
     if (rc == 0 && op->n == 0)
         rc = sweep_exists(s, op->sweep_id);
     int crc = rc == 0 || rc == SQ_ENOTFOUND ? simple(s, "COMMIT", "commit a transaction") : 0;
-    if (crc == 0 && rc == 0) {
+    if (crc == 0 && rc == 0 && !repeated) {
         s->claims_since_full = from ? s->claims_since_full + 1 : 0;
         s->hint_sweep = op->n ? op->sweep_id : 0;
         s->hint_epoch = epoch;
@@ -2019,11 +2075,12 @@ static int claim_fn(pg_store *s, void *arg)
     return crc < 0 ? crc : rc;
 }
 
-static int pg_claim(store *st, const char *agent_id, int64_t sweep_id, size_t max,
-                    store_claimed **out, size_t *n)
+static int pg_claim_request(store *st, const char *agent_id, const char *request_id,
+                            int64_t sweep_id, size_t max, store_claimed **out, size_t *n)
 {
     pg_store *s = to_pg(st);
-    claim_op op = {.agent_id = agent_id, .sweep_id = sweep_id, .max = max};
+    claim_op op = {
+        .agent_id = agent_id, .request_id = request_id, .sweep_id = sweep_id, .max = max};
     int rc = run_op(s, false, claim_fn, &op); /* claim_fn begins and commits */
     if (rc == SQ_ENOTFOUND)
         rc = sq_error_set(SQ_ENOTFOUND, "no sweep with id %lld in store '%s'", (long long)sweep_id,
@@ -2037,6 +2094,12 @@ static int pg_claim(store *st, const char *agent_id, int64_t sweep_id, size_t ma
     *out = op.v;
     *n = op.n;
     return 0;
+}
+
+static int pg_claim(store *st, const char *agent_id, int64_t sweep_id, size_t max,
+                    store_claimed **out, size_t *n)
+{
+    return pg_claim_request(st, agent_id, NULL, sweep_id, max, out, n);
 }
 
 typedef struct heartbeat_op {
@@ -2516,4 +2579,5 @@ const store_backend store_postgres_backend = {
     .import_result = pg_import_result,
     .put_log = pg_put_log,
     .get_log = pg_get_log,
+    .claim_request = pg_claim_request,
 };

@@ -147,6 +147,25 @@ static const char *const schema_postgres_migrations[] = {
     "    text bytea NOT NULL,\n"
     "    PRIMARY KEY (trial_id, attempt)\n"
     ");\n",
+    /* 3: idempotent claims (store_claim_request). trials.claim_request is
+     * the request id of the claim that made the current attempt (NULL for
+     * none; no index: a heartbeat stays a HOT update). claim_requests holds
+     * each agent's latest request id per sweep, so a repeated request is
+     * told from a new one even when it claimed nothing; claimed_tx is the
+     * txid_current() of the transaction that stored it, which lets the
+     * claim in that same transaction (and only there) go ahead. One row per
+     * (agent, sweep): deleted with the sweep, and with the agent when it
+     * deregisters. */
+    "ALTER TABLE trials ADD COLUMN claim_request text;\n"
+    "CREATE TABLE claim_requests (\n"
+    "    agent_id text NOT NULL,\n"
+    "    sweep_id bigint NOT NULL REFERENCES sweeps(id) ON DELETE CASCADE,\n"
+    "    request_id text NOT NULL,\n"
+    "    claimed_at float8 NOT NULL,\n"
+    "    claimed_tx bigint NOT NULL,\n"
+    "    PRIMARY KEY (agent_id, sweep_id)\n"
+    ");\n"
+    "CREATE INDEX claim_requests_sweep ON claim_requests (sweep_id);\n",
 };
 
 #endif

@@ -139,6 +139,21 @@ static const char *const schema_sqlite_migrations[] = {
     "    text BLOB NOT NULL,\n"
     "    PRIMARY KEY (trial_id, attempt)\n"
     ");\n",
+    /* 3: idempotent claims (store_claim_request). trials.claim_request is
+     * the request id of the claim that made the current attempt (NULL for
+     * none); claim_requests holds each agent's latest request id per sweep,
+     * so a repeated request is told from a new one even when it claimed
+     * nothing. One row per (agent, sweep): deleted with the sweep, and with
+     * the agent when it deregisters. */
+    "ALTER TABLE trials ADD COLUMN claim_request TEXT;\n"
+    "CREATE TABLE claim_requests (\n"
+    "    agent_id TEXT NOT NULL,\n"
+    "    sweep_id INTEGER NOT NULL REFERENCES sweeps(id) ON DELETE CASCADE,\n"
+    "    request_id TEXT NOT NULL,\n"
+    "    claimed_at REAL NOT NULL,\n"
+    "    PRIMARY KEY (agent_id, sweep_id)\n"
+    ") WITHOUT ROWID;\n"
+    "CREATE INDEX claim_requests_sweep ON claim_requests(sweep_id);\n",
 };
 
 #endif

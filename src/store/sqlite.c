@@ -108,6 +108,10 @@ enum stmt_id {
     S_TRIAL_GET,
     S_REAP_TRIALS,
     S_CLAIM,
+    S_CLAIM_REQ_GET,
+    S_CLAIM_REQ_PUT,
+    S_CLAIM_REQ_DELETE,
+    S_CLAIM_REPLAY,
     S_FINISH,
     S_RENEW,
     S_AGENT_SEEN,
@@ -183,10 +187,21 @@ static const char *const stmt_sql[S_COUNT] = {
     [S_CLAIM] = "UPDATE trials SET state = 1, attempt = attempt + 1, agent_id = ?2, "
                 "lease_expires = ?3 + (SELECT lease_ttl FROM sweeps WHERE id = ?1), "
                 "started_at = ?3, finished_at = 0, last_outcome = 0, exit_code = -1, "
-                "term_signal = 0, error = NULL, cancel_requested = 0 "
+                "term_signal = 0, error = NULL, cancel_requested = 0, claim_request = ?5 "
                 "WHERE id IN (SELECT id FROM trials WHERE sweep_id = ?1 AND state = 0 "
                 "ORDER BY number LIMIT ?4) AND (SELECT state FROM sweeps WHERE id = ?1) = 0 "
                 "RETURNING id, number, attempt, failures, params_json, key, lease_expires",
+    [S_CLAIM_REQ_GET] = "SELECT request_id FROM claim_requests WHERE agent_id = ?1 "
+                        "AND sweep_id = ?2",
+    [S_CLAIM_REQ_PUT] = "INSERT INTO claim_requests(agent_id, sweep_id, request_id, claimed_at) "
+                        "VALUES (?1, ?2, ?3, ?4) ON CONFLICT(agent_id, sweep_id) DO UPDATE SET "
+                        "request_id = excluded.request_id, claimed_at = excluded.claimed_at",
+    [S_CLAIM_REQ_DELETE] = "DELETE FROM claim_requests WHERE agent_id = ?1",
+    /* A re-claim sets agent_id and claim_request anew, so a running trial
+     * that still has both is at the attempt the request made. */
+    [S_CLAIM_REPLAY] = "SELECT id, number, attempt, failures, params_json, key, lease_expires "
+                       "FROM trials INDEXED BY trials_running WHERE state = 1 AND sweep_id = ?1 "
+                       "AND agent_id = ?2 AND claim_request = ?3",
     /* ?4: the outcome uses a try; ?5: the next state unless tries ran out. */
     [S_FINISH] = "UPDATE trials SET failures = failures + ?4, "
                  "state = CASE WHEN ?4 AND " EXHAUSTED " THEN 3 ELSE ?5 END, "
@@ -1370,7 +1385,11 @@ static int sqlite_deregister_agent(store *st, const char *agent_id)
     if (rc < 0 || (rc = stmt_get(s, S_AGENT_DELETE, &q)) < 0)
         goto out;
     bind_text(q, 1, agent_id);
-    if ((rc = step_done(s, q, "deregister an agent")) < 0)
+    if ((rc = step_done(s, q, "deregister an agent")) < 0 ||
+        (rc = stmt_get(s, S_CLAIM_REQ_DELETE, &q)) < 0)
+        goto out;
+    bind_text(q, 1, agent_id);
+    if ((rc = step_done(s, q, "forget an agent's claim requests")) < 0)
         goto out;
     rc = tx_commit(s);
 out:
@@ -1449,25 +1468,14 @@ static int cmp_claim(const void *a, const void *b)
     return (x->number > y->number) - (x->number < y->number);
 }
 
-static int sqlite_claim(store *st, const char *agent_id, int64_t sweep_id, size_t max,
-                        store_claimed **out, size_t *n)
+/* Reads the claimed rows of q (S_CLAIM, S_CLAIM_REPLAY) into *v. */
+static int read_claims(sqlite_store *s, sqlite3_stmt *q, int64_t sweep_id, store_claimed **v,
+                       size_t *len, size_t *cap)
 {
-    sqlite_store *s = to_sqlite(st);
-    double now = time_now();
-    store_claimed *v = NULL;
-    size_t len = 0, cap = 0;
-    uint64_t reaped;
-    sqlite3_stmt *q;
-    int rc = tx_begin(s);
-    if (rc < 0 || (rc = reap_locked(s, now, &reaped)) < 0 || (rc = stmt_get(s, S_CLAIM, &q)) < 0)
-        goto out;
-    sqlite3_bind_int64(q, 1, sweep_id);
-    bind_text(q, 2, agent_id);
-    sqlite3_bind_double(q, 3, now);
-    sqlite3_bind_int64(q, 4, max > INT64_MAX ? INT64_MAX : (int64_t)max);
+    int rc;
     while ((rc = step(s, q, "claim trials")) == 1) {
-        XGROW(v, cap, len + 1);
-        store_claimed *c = &v[len++];
+        XGROW(*v, *cap, *len + 1);
+        store_claimed *c = &(*v)[(*len)++];
         c->trial_id = sqlite3_column_int64(q, 0);
         c->sweep_id = sweep_id;
         c->number = (uint64_t)sqlite3_column_int64(q, 1);
@@ -1478,7 +1486,58 @@ static int sqlite_claim(store *st, const char *agent_id, int64_t sweep_id, size_
         c->key = col_text(q, 5);
         c->lease_expires = sqlite3_column_double(q, 6);
     }
+    return rc;
+}
+
+/* True (1) when request_id is the agent's latest request for the sweep. */
+static int claim_repeated(sqlite_store *s, const char *agent_id, const char *request_id,
+                          int64_t sweep_id)
+{
+    sqlite3_stmt *q;
+    int rc = stmt_get(s, S_CLAIM_REQ_GET, &q);
     if (rc < 0)
+        return rc;
+    bind_text(q, 1, agent_id);
+    sqlite3_bind_int64(q, 2, sweep_id);
+    if ((rc = step(s, q, "read a claim request")) == 1) {
+        const char *last = (const char *)sqlite3_column_text(q, 0);
+        rc = last && strcmp(last, request_id) == 0;
+        sqlite3_reset(q);
+    }
+    return rc;
+}
+
+/*
+ * store_claim (request_id NULL) and store_claim_request: one transaction
+ * that reaps, then either replays a repeated request (the trials it claimed
+ * that are still running under it) or claims anew and remembers the request.
+ */
+static int claim_common(sqlite_store *s, const char *agent_id, const char *request_id,
+                        int64_t sweep_id, size_t max, store_claimed **out, size_t *n)
+{
+    double now = time_now();
+    store_claimed *v = NULL;
+    size_t len = 0, cap = 0;
+    uint64_t reaped;
+    sqlite3_stmt *q;
+    int repeated = 0;
+    int rc = tx_begin(s);
+    if (rc < 0 || (rc = reap_locked(s, now, &reaped)) < 0)
+        goto out;
+    if (request_id && (rc = repeated = claim_repeated(s, agent_id, request_id, sweep_id)) < 0)
+        goto out;
+    if ((rc = stmt_get(s, repeated ? S_CLAIM_REPLAY : S_CLAIM, &q)) < 0)
+        goto out;
+    sqlite3_bind_int64(q, 1, sweep_id);
+    bind_text(q, 2, agent_id);
+    if (repeated) {
+        bind_text(q, 3, request_id);
+    } else {
+        sqlite3_bind_double(q, 3, now);
+        sqlite3_bind_int64(q, 4, max > INT64_MAX ? INT64_MAX : (int64_t)max);
+        bind_text(q, 5, request_id);
+    }
+    if ((rc = read_claims(s, q, sweep_id, &v, &len, &cap)) < 0)
         goto out;
     if (len == 0) { /* nothing pending, not active, or no such sweep */
         if ((rc = stmt_get(s, S_SWEEP_STATE_BY_ID, &q)) < 0)
@@ -1495,6 +1554,16 @@ static int sqlite_claim(store *st, const char *agent_id, int64_t sweep_id, size_
             goto out;
         }
     }
+    if (request_id && !repeated) {
+        if ((rc = stmt_get(s, S_CLAIM_REQ_PUT, &q)) < 0)
+            goto out;
+        bind_text(q, 1, agent_id);
+        sqlite3_bind_int64(q, 2, sweep_id);
+        bind_text(q, 3, request_id);
+        sqlite3_bind_double(q, 4, now);
+        if ((rc = step_done(s, q, "remember a claim request")) < 0)
+            goto out;
+    }
     rc = tx_commit(s);
 out:
     if (rc < 0) {
@@ -1507,6 +1576,18 @@ out:
     *out = v;
     *n = len;
     return 0;
+}
+
+static int sqlite_claim(store *st, const char *agent_id, int64_t sweep_id, size_t max,
+                        store_claimed **out, size_t *n)
+{
+    return claim_common(to_sqlite(st), agent_id, NULL, sweep_id, max, out, n);
+}
+
+static int sqlite_claim_request(store *st, const char *agent_id, const char *request_id,
+                                int64_t sweep_id, size_t max, store_claimed **out, size_t *n)
+{
+    return claim_common(to_sqlite(st), agent_id, request_id, sweep_id, max, out, n);
 }
 
 /* Reads the trial's fencing columns; *found false when the trial is gone. */
@@ -1880,4 +1961,5 @@ const store_backend store_sqlite_backend = {
     .import_result = sqlite_import_result,
     .put_log = sqlite_put_log,
     .get_log = sqlite_get_log,
+    .claim_request = sqlite_claim_request,
 };

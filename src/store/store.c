@@ -364,6 +364,25 @@ int store_claim(store *st, const char *agent_id, int64_t sweep_id, size_t max, s
     return st->backend->claim(st, agent_id, sweep_id, max, out, n);
 }
 
+int store_claim_request(store *st, const char *agent_id, const char *request_id, int64_t sweep_id,
+                        size_t max, store_claimed **out, size_t *n)
+{
+    if (!request_id)
+        return store_claim(st, agent_id, sweep_id, max, out, n);
+    *out = NULL;
+    *n = 0;
+    if (is_blank(agent_id))
+        return sq_error_set(SQ_EINVAL, "cannot claim trials: no agent id given");
+    if (!*request_id || strlen(request_id) > STORE_REQUEST_ID_MAX)
+        return sq_error_set(SQ_EINVAL,
+                            "cannot claim trials: request id '%.40s' is empty or longer than %d "
+                            "bytes: use a shorter one",
+                            request_id, STORE_REQUEST_ID_MAX);
+    if (max == 0)
+        return 0;
+    return st->backend->claim_request(st, agent_id, request_id, sweep_id, max, out, n);
+}
+
 int store_heartbeat(store *st, const char *agent_id, store_lease *leases, size_t n)
 {
     if (is_blank(agent_id))

@@ -300,6 +300,24 @@ void store_claims_free(store_claimed *c, size_t n);
 int store_claim(store *st, const char *agent_id, int64_t sweep_id, size_t max, store_claimed **out,
                 size_t *n);
 
+/* The longest request id store_claim_request takes, in bytes. */
+#define STORE_REQUEST_ID_MAX 200
+
+/*
+ * store_claim made idempotent by a client-chosen request_id (NULL: exactly
+ * store_claim), so that a claim whose answer was lost (SQ_EIO after the
+ * store committed it) can be sent again without orphaning what it claimed:
+ * a claim repeated with the same (agent_id, request_id) returns the trials
+ * the first one claimed that are still running under that agent and
+ * attempt, and claims nothing new. The store remembers an agent's latest
+ * request id for each sweep (until the agent deregisters or the sweep is
+ * deleted), so an agent uses a new id for each claim, and the same one
+ * again only to retry a claim that failed with SQ_EIO or SQ_EBUSY.
+ * SQ_EINVAL for an empty request_id or one longer than STORE_REQUEST_ID_MAX.
+ */
+int store_claim_request(store *st, const char *agent_id, const char *request_id, int64_t sweep_id,
+                        size_t max, store_claimed **out, size_t *n);
+
 typedef struct store_lease {
     int64_t trial_id;
     int attempt;

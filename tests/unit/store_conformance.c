@@ -1358,6 +1358,153 @@ static void test_invalid_arguments_are_refused(void **state)
     assert_string_equal(attempt_outcome_name(OUTCOME_TIMED_OUT), "timed_out");
 }
 
+/* ---- idempotent claims (store_claim_request) ------------------------------ */
+
+/* Claims with a request id; checks it returned the numbers want[0..nwant). */
+static void claim_req_expect(store *st, const char *agent, const char *request, int64_t sweep_id,
+                             size_t max, const uint64_t *want, size_t nwant, int attempt)
+{
+    store_claimed *c = NULL;
+    size_t n = 0;
+    int rc = store_claim_request(st, agent, request, sweep_id, max, &c, &n);
+    if (rc < 0)
+        fail_msg("claim %s/%s: %s", agent, request ? request : "(null)", sq_error_msg());
+    assert_int_equal(n, nwant);
+    for (size_t i = 0; i < n; i++) {
+        assert_int_equal(c[i].number, want[i]);
+        assert_int_equal(c[i].sweep_id, sweep_id);
+        assert_int_equal(c[i].attempt, attempt);
+        assert_non_null(c[i].params_json);
+        assert_non_null(c[i].key);
+    }
+    store_claims_free(c, n);
+}
+
+static void test_claim_repeated_request_returns_the_same_trials_and_claims_nothing_new(void **state)
+{
+    conf_fixture *f = *state;
+    int64_t id = conf_create(f->st, "idem", 6, 1, 600);
+    const uint64_t first[] = {1, 2}, third[] = {3}, fourth[] = {4};
+    claim_req_expect(f->st, "agent-a", "claim-1", id, 2, first, 2, 1);
+    /* The answer was lost: the same request again gets the same trials,
+     * even when it asks for more, and claims nothing new. */
+    claim_req_expect(f->st, "agent-a", "claim-1", id, 2, first, 2, 1);
+    claim_req_expect(f->st, "agent-a", "claim-1", id, 5, first, 2, 1);
+    assert_counts(f->st, "idem", 4, 2, 0, 0, 0);
+    /* Another agent's request of the same id is another request. */
+    claim_req_expect(f->st, "agent-b", "claim-1", id, 1, third, 1, 1);
+    /* A new id claims new trials; repeating it gets those. */
+    claim_req_expect(f->st, "agent-a", "claim-2", id, 1, fourth, 1, 1);
+    claim_req_expect(f->st, "agent-a", "claim-2", id, 1, fourth, 1, 1);
+    assert_counts(f->st, "idem", 2, 4, 0, 0, 0);
+    store_trial *t = conf_trial(f->st, "idem", 1);
+    assert_int_equal(t->attempt, 1);
+    assert_string_equal(t->agent_id, "agent-a");
+    store_attempt *a = NULL;
+    size_t na = 0;
+    assert_ok(store_list_attempts(f->st, t->id, &a, &na));
+    assert_int_equal(na, 1); /* one attempt: the repeats made none */
+    store_attempts_free(a, na);
+    store_trial_free(t);
+}
+
+static void test_claim_repeat_after_a_finish_returns_only_what_still_runs(void **state)
+{
+    conf_fixture *f = *state;
+    int64_t id = conf_create(f->st, "idem-fin", 3, 3, 600);
+    store_claimed *c = NULL;
+    size_t n = 0;
+    assert_ok(store_claim_request(f->st, "a", "r1", id, 2, &c, &n));
+    assert_int_equal(n, 2);
+    assert_ok(conf_finish(f->st, c[0].trial_id, c[0].attempt, OUTCOME_SUCCEEDED, NULL));
+    const uint64_t second[] = {2};
+    claim_req_expect(f->st, "a", "r1", id, 2, second, 1, 1);
+    /* Failed with tries left: trial 2 is pending again, and the repeat
+     * still claims nothing (neither it nor trial 3). */
+    assert_ok(conf_finish(f->st, c[1].trial_id, c[1].attempt, OUTCOME_FAILED, NULL));
+    store_claims_free(c, n);
+    claim_req_expect(f->st, "a", "r1", id, 2, NULL, 0, 1);
+    assert_counts(f->st, "idem-fin", 2, 0, 1, 0, 0);
+    const uint64_t rest[] = {2, 3};
+    c = NULL;
+    assert_ok(store_claim_request(f->st, "a", "r2", id, 5, &c, &n));
+    assert_int_equal(n, 2);
+    assert_int_equal(c[0].number, rest[0]);
+    assert_int_equal(c[0].attempt, 2);
+    assert_true(c[0].resume);
+    assert_int_equal(c[1].number, rest[1]);
+    store_claims_free(c, n);
+}
+
+static void test_claim_repeat_does_not_return_a_trial_reclaimed_by_another_agent(void **state)
+{
+    conf_fixture *f = *state;
+    int64_t id = conf_create(f->st, "idem-reap", 1, 3, 0.001);
+    const uint64_t one[] = {1};
+    claim_req_expect(f->st, "a", "r1", id, 1, one, 1, 1);
+    lease_expire_pause();
+    /* a's lease expired: b gets the trial at attempt 2 (with a lease so
+     * short that a's repeat below reaps it too). */
+    claim_req_expect(f->st, "b", "r1", id, 1, one, 1, 2);
+    claim_req_expect(f->st, "a", "r1", id, 1, NULL, 0, 0);
+    store_trial *t = conf_trial(f->st, "idem-reap", 1);
+    assert_int_equal(t->attempt, 2);
+    assert_true(t->state == TRIAL_PENDING || t->state == TRIAL_RUNNING);
+    if (t->state == TRIAL_RUNNING)
+        assert_string_equal(t->agent_id, "b");
+    store_trial_free(t);
+}
+
+static void test_claim_repeat_of_an_empty_claim_claims_nothing_new(void **state)
+{
+    conf_fixture *f = *state;
+    int64_t id = conf_create(f->st, "idem-empty", 2, 3, 600);
+    assert_ok(store_set_sweep_state(f->st, "idem-empty", SWEEP_PAUSED));
+    claim_req_expect(f->st, "a", "r1", id, 2, NULL, 0, 0);
+    assert_ok(store_set_sweep_state(f->st, "idem-empty", SWEEP_ACTIVE));
+    claim_req_expect(f->st, "a", "r1", id, 2, NULL, 0, 0);
+    const uint64_t both[] = {1, 2};
+    claim_req_expect(f->st, "a", "r2", id, 2, both, 2, 1);
+}
+
+static void test_claim_without_a_request_id_claims_anew_each_time(void **state)
+{
+    conf_fixture *f = *state;
+    int64_t id = conf_create(f->st, "idem-null", 3, 3, 600);
+    const uint64_t one[] = {1}, two[] = {2}, three[] = {3};
+    claim_req_expect(f->st, "a", NULL, id, 1, one, 1, 1);
+    claim_req_expect(f->st, "a", NULL, id, 1, two, 1, 1);
+    /* NULL between two uses of an id leaves the id remembered. */
+    claim_req_expect(f->st, "a", "r1", id, 1, three, 1, 1);
+    claim_req_expect(f->st, "a", NULL, id, 1, NULL, 0, 0);
+    claim_req_expect(f->st, "a", "r1", id, 1, three, 1, 1);
+    store_claimed *c = NULL;
+    size_t n = 7;
+    assert_int_equal(store_claim_request(f->st, "a", "", id, 1, &c, &n), SQ_EINVAL);
+    assert_int_equal(n, 0);
+    char *longid = xcalloc(STORE_REQUEST_ID_MAX + 2, 1);
+    memset(longid, 'r', STORE_REQUEST_ID_MAX + 1);
+    assert_int_equal(store_claim_request(f->st, "a", longid, id, 1, &c, &n), SQ_EINVAL);
+    longid[STORE_REQUEST_ID_MAX] = '\0'; /* the longest taken */
+    claim_req_expect(f->st, "a", longid, id, 1, NULL, 0, 0);
+    free(longid);
+    assert_int_equal(store_claim_request(f->st, "a", "r9", 4242, 1, &c, &n), SQ_ENOTFOUND);
+    assert_null(c);
+}
+
+static void test_claim_request_is_forgotten_when_the_agent_deregisters(void **state)
+{
+    conf_fixture *f = *state;
+    store_agent_info info = {.id = "h:1:ab", .host = "h", .pid = 1, .slots = 1, .version = "0"};
+    assert_ok(store_register_agent(f->st, &info));
+    int64_t id = conf_create(f->st, "idem-dereg", 2, 3, 600);
+    const uint64_t one[] = {1}, two[] = {2};
+    claim_req_expect(f->st, "h:1:ab", "claim-1", id, 1, one, 1, 1);
+    assert_ok(store_deregister_agent(f->st, "h:1:ab"));
+    assert_ok(store_register_agent(f->st, &info));
+    claim_req_expect(f->st, "h:1:ab", "claim-1", id, 1, two, 1, 1);
+}
+
 /* ---- log tails ------------------------------------------------------------ */
 
 /* Reads the stored log of (trial_id, attempt) and checks it is want[0..n). */
@@ -1514,6 +1661,12 @@ static int store_conformance_run(const char *backend, const store_conformance_en
         CONF_TEST(test_finished_sweep_that_gets_new_trials_is_active_again),
         CONF_TEST(test_counts_match_the_trials_after_every_kind_of_transition),
         CONF_TEST(test_invalid_arguments_are_refused),
+        CONF_TEST(test_claim_repeated_request_returns_the_same_trials_and_claims_nothing_new),
+        CONF_TEST(test_claim_repeat_after_a_finish_returns_only_what_still_runs),
+        CONF_TEST(test_claim_repeat_does_not_return_a_trial_reclaimed_by_another_agent),
+        CONF_TEST(test_claim_repeat_of_an_empty_claim_claims_nothing_new),
+        CONF_TEST(test_claim_without_a_request_id_claims_anew_each_time),
+        CONF_TEST(test_claim_request_is_forgotten_when_the_agent_deregisters),
         CONF_TEST(test_log_put_then_get_returns_the_same_bytes),
         CONF_TEST(test_log_put_again_replaces_the_stored_tail),
         CONF_TEST(test_log_longer_than_the_cap_keeps_its_last_bytes),
