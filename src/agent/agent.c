@@ -29,6 +29,10 @@
  *     agent never loads NVML nor runs nvidia-smi.
  *   - Store calls that fail with SQ_EBUSY/SQ_EIO are retried later on their
  *     own backoff schedule; the loop never sleeps inside a retry.
+ *   - Claims are idempotent (store_claim_request): a claim that failed with
+ *     SQ_EBUSY/SQ_EIO may have been committed, so the next claim from that
+ *     sweep sends its request id again and gets what it took, before any
+ *     other sweep is claimed from; a new id only after a claim returned.
  */
 #include "util/common.h"
 
