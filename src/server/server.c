@@ -32,16 +32,23 @@
  *   any of it is read; a chunked body that passes the limit is dropped as
  *   it comes and refused at its end, or cut off after DRAIN_MAX), then
  *   answers with api_handle; the completion callback frees it.
+ *
+ * LIBMICROHTTPD, LOADED AT RUN TIME
+ *   It is not linked: server_start loads libmicrohttpd.so.12 with dlopen
+ *   (util/dynlib.h) and calls go through the table mhd (mhd.start_daemon
+ *   is MHD_start_daemon), so an agent never maps it nor the GnuTLS
+ *   libraries it pulls in.
  */
 #include "util/common.h"
 
 #include "server/api.h"
 #include "server/server.h"
+#include "util/dynlib.h"
 #include "util/timeutil.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
-#include <microhttpd.h>
+#include <microhttpd.h> /* the types; the functions come from dynlib_load(&mhd_lib) */
 #include <netdb.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -89,6 +96,46 @@ typedef struct server_request {
     bool answered;  /* refused from its headers (413) */
     size_t drained; /* bytes of body dropped past the limit */
 } server_request;
+
+/* ---- libmicrohttpd, loaded at run time ------------------------------------ */
+
+/* libmicrohttpd's functions that this file calls, each named as in
+ * libmicrohttpd minus the "MHD_" prefix; typed from microhttpd.h, so a call
+ * is checked as a direct one (MHD_start_daemon's options are passed as they
+ * are). */
+static struct {
+    __typeof__(MHD_add_response_header) *add_response_header;
+    __typeof__(MHD_create_response_from_buffer) *create_response_from_buffer;
+    __typeof__(MHD_destroy_response) *destroy_response;
+    __typeof__(MHD_is_feature_supported) *is_feature_supported;
+    __typeof__(MHD_lookup_connection_value) *lookup_connection_value;
+    __typeof__(MHD_queue_response) *queue_response;
+    __typeof__(MHD_start_daemon) *start_daemon;
+    __typeof__(MHD_stop_daemon) *stop_daemon;
+} mhd;
+
+/* Every slot of mhd with its symbol (the static assert below keeps the two
+ * lists the same length). */
+static const dynlib_symbol mhd_symbols[] = {
+    {"MHD_add_response_header", (void **)&mhd.add_response_header},
+    {"MHD_create_response_from_buffer", (void **)&mhd.create_response_from_buffer},
+    {"MHD_destroy_response", (void **)&mhd.destroy_response},
+    {"MHD_is_feature_supported", (void **)&mhd.is_feature_supported},
+    {"MHD_lookup_connection_value", (void **)&mhd.lookup_connection_value},
+    {"MHD_queue_response", (void **)&mhd.queue_response},
+    {"MHD_start_daemon", (void **)&mhd.start_daemon},
+    {"MHD_stop_daemon", (void **)&mhd.stop_daemon},
+};
+_Static_assert(sizeof mhd == ARRAY_SIZE(mhd_symbols) * sizeof(void (*)(void)),
+               "mhd and mhd_symbols must list the same functions");
+
+static dynlib mhd_lib = {
+    .soname = "libmicrohttpd.so.12",
+    .what = "libmicrohttpd",
+    .package = "libmicrohttpd12",
+    .symbols = mhd_symbols,
+    .nsymbols = ARRAY_SIZE(mhd_symbols),
+};
 
 /* ---- store handles per worker thread ------------------------------------ */
 
@@ -140,22 +187,22 @@ static enum MHD_Result respond(server *srv, struct MHD_Connection *conn, server_
                                api_response *res)
 {
     struct MHD_Response *m =
-        MHD_create_response_from_buffer(res->len, res->body, MHD_RESPMEM_MUST_FREE);
+        mhd.create_response_from_buffer(res->len, res->body, MHD_RESPMEM_MUST_FREE);
     if (!m) {
         api_response_release(res);
         return MHD_NO;
     }
     res->body = NULL; /* MHD frees it */
-    MHD_add_response_header(m, MHD_HTTP_HEADER_CONTENT_TYPE,
+    mhd.add_response_header(m, MHD_HTTP_HEADER_CONTENT_TYPE,
                             res->content_type ? res->content_type : "application/json");
-    MHD_add_response_header(m, "X-Content-Type-Options", "nosniff");
-    MHD_add_response_header(m, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    mhd.add_response_header(m, "X-Content-Type-Options", "nosniff");
+    mhd.add_response_header(m, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
     if (res->allow[0])
-        MHD_add_response_header(m, MHD_HTTP_HEADER_ALLOW, res->allow);
+        mhd.add_response_header(m, MHD_HTTP_HEADER_ALLOW, res->allow);
     if (res->status == MHD_HTTP_CONTENT_TOO_LARGE)
-        MHD_add_response_header(m, MHD_HTTP_HEADER_CONNECTION, "close");
-    enum MHD_Result ok = MHD_queue_response(conn, (unsigned)res->status, m);
-    MHD_destroy_response(m);
+        mhd.add_response_header(m, MHD_HTTP_HEADER_CONNECTION, "close");
+    enum MHD_Result ok = mhd.queue_response(conn, (unsigned)res->status, m);
+    mhd.destroy_response(m);
     stats_record(&srv->stats, res->route, res->status, time_mono() - r->started);
     return ok;
 }
@@ -186,7 +233,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         r->begun = true;
         r->started = time_mono();
         const char *cl =
-            MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+            mhd.lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
         if (cl) {
             char *end = NULL;
             errno = 0;
@@ -228,7 +275,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             .method = method,
             .target = r->target,
             .authorization =
-                MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION),
+                mhd.lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION),
             .body = r->body.buf,
             .body_len = r->body.len,
         };
@@ -380,7 +427,10 @@ int server_start(server **out, const server_config *cfg)
         SQ_BUG("server_start without a write token");
     if (!cfg->tls_cert != !cfg->tls_key)
         return sq_error_set(SQ_EINVAL, "cannot serve TLS: give both --tls-cert and --tls-key");
-    if (cfg->tls_cert && MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES)
+    int rc = dynlib_load(&mhd_lib);
+    if (rc)
+        return sq_error_set(rc, "cannot start the server: %s", sq_error_msg());
+    if (cfg->tls_cert && mhd.is_feature_supported(MHD_FEATURE_TLS) != MHD_YES)
         return sq_error_set(SQ_EINVAL, "cannot serve TLS: this libmicrohttpd was built without it");
 
     server *srv = xmalloc(sizeof *srv);
@@ -402,7 +452,7 @@ int server_start(server **out, const server_config *cfg)
 
     int fd = -1;
     char *host = NULL;
-    int rc = store_open(&srv->reap_store, cfg->store_url);
+    rc = store_open(&srv->reap_store, cfg->store_url);
     if (rc)
         goto fail;
     if (pthread_key_create(&srv->store_key, NULL) != 0) {
@@ -423,7 +473,7 @@ int server_start(server **out, const server_config *cfg)
         {cfg->tls_key ? MHD_OPTION_HTTPS_MEM_KEY : MHD_OPTION_END, 0, (void *)cfg->tls_key},
         {MHD_OPTION_END, 0, NULL},
     };
-    srv->daemon = MHD_start_daemon(
+    srv->daemon = mhd.start_daemon(
         flags, 0, NULL, NULL, on_request, srv, MHD_OPTION_LISTEN_SOCKET, fd,
         MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_CONNECTION_LIMIT,
         (unsigned)SERVER_MAX_CONNECTIONS, MHD_OPTION_CONNECTION_TIMEOUT,
@@ -481,7 +531,7 @@ void server_stop(server *srv)
         pthread_join(srv->reaper, NULL);
     }
     if (srv->daemon)
-        MHD_stop_daemon(srv->daemon); /* joins the workers */
+        mhd.stop_daemon(srv->daemon); /* joins the workers */
     for (size_t i = 0; i < srv->nstores; i++)
         store_close(srv->stores[i]);
     free(srv->stores);

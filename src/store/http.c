@@ -18,18 +18,22 @@
  *   - https:// verifies the server's certificate, against the system's CAs
  *     or the PEM file $SWEEPQ_CA_FILE (a self-signed server's certificate);
  *     a certificate refused is SQ_EINVAL, not worth retrying.
+ *   - libcurl is not linked: the first open loads libcurl.so.4 with dlopen
+ *     (util/dynlib.h) and calls go through the table cu (cu.easy_perform is
+ *     curl_easy_perform), so an agent on a SQLite store never maps libcurl
+ *     and the TLS, SSH, Kerberos and LDAP libraries it pulls in.
  */
 #include "util/common.h"
 
 #include "store/backend.h"
 #include "store/wire.h"
+#include "util/dynlib.h"
 #include "util/timeutil.h"
 
-#include <curl/curl.h>
+#include <curl/curl.h> /* the types; the functions come from dynlib_load(&curl_lib) */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <pthread.h>
 #include <unistd.h>
 
 /* Answers bigger than this are refused (a whole sweep's listing fits). */
@@ -48,12 +52,59 @@ typedef struct http_store {
     char errbuf[CURL_ERROR_SIZE];
 } http_store;
 
-static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
+/* ---- libcurl, loaded at run time ------------------------------------------ */
 
-static void curl_global(void)
+/* libcurl's functions that this file calls, each named as in libcurl minus
+ * the "curl_" prefix; typed from curl/curl.h, so a call is checked as a
+ * direct one (curl_easy_setopt's variadic argument is passed as it is). */
+static struct {
+    __typeof__(curl_easy_cleanup) *easy_cleanup;
+    __typeof__(curl_easy_escape) *easy_escape;
+    __typeof__(curl_easy_getinfo) *easy_getinfo;
+    __typeof__(curl_easy_init) *easy_init;
+    __typeof__(curl_easy_perform) *easy_perform;
+    __typeof__(curl_easy_setopt) *easy_setopt;
+    __typeof__(curl_easy_strerror) *easy_strerror;
+    __typeof__(curl_free) *free;
+    __typeof__(curl_global_init) *global_init;
+    __typeof__(curl_slist_append) *slist_append;
+    __typeof__(curl_slist_free_all) *slist_free_all;
+} cu;
+
+/* Every slot of cu with its symbol (the static assert below keeps the two
+ * lists the same length). */
+static const dynlib_symbol curl_symbols[] = {
+    {"curl_easy_cleanup", (void **)&cu.easy_cleanup},
+    {"curl_easy_escape", (void **)&cu.easy_escape},
+    {"curl_easy_getinfo", (void **)&cu.easy_getinfo},
+    {"curl_easy_init", (void **)&cu.easy_init},
+    {"curl_easy_perform", (void **)&cu.easy_perform},
+    {"curl_easy_setopt", (void **)&cu.easy_setopt},
+    {"curl_easy_strerror", (void **)&cu.easy_strerror},
+    {"curl_free", (void **)&cu.free},
+    {"curl_global_init", (void **)&cu.global_init},
+    {"curl_slist_append", (void **)&cu.slist_append},
+    {"curl_slist_free_all", (void **)&cu.slist_free_all},
+};
+_Static_assert(sizeof cu == ARRAY_SIZE(curl_symbols) * sizeof(void (*)(void)),
+               "cu and curl_symbols must list the same functions");
+
+/* libcurl wants curl_global_init once, before any other call and while no
+ * other thread uses it: dynlib_load runs this once, under its lock. */
+static const char *curl_start(void)
 {
-    curl_global_init(CURL_GLOBAL_DEFAULT);
+    CURLcode cc = cu.global_init(CURL_GLOBAL_DEFAULT);
+    return cc == CURLE_OK ? NULL : cu.easy_strerror(cc);
 }
+
+static dynlib curl_lib = {
+    .soname = "libcurl.so.4",
+    .what = "libcurl",
+    .package = "libcurl4",
+    .symbols = curl_symbols,
+    .nsymbols = ARRAY_SIZE(curl_symbols),
+    .start = curl_start,
+};
 
 /* ---- opening --------------------------------------------------------------- */
 
@@ -156,8 +207,9 @@ static void http_close(store *st)
 {
     http_store *h = (http_store *)st;
     if (h->curl)
-        curl_easy_cleanup(h->curl);
-    curl_slist_free_all(h->headers);
+        cu.easy_cleanup(h->curl);
+    if (h->headers) /* none when libcurl could not be loaded */
+        cu.slist_free_all(h->headers);
     sb_release(&h->resp);
     free(h->base_url);
     free(h->shown);
@@ -166,12 +218,15 @@ static void http_close(store *st)
 
 static int http_open(store **out, const char *url, const char *location)
 {
-    pthread_once(&curl_once, curl_global);
     http_store *h = xcalloc(1, sizeof(*h));
     char *token = NULL;
     h->shown = hide_credentials(url);
     sb_init(&h->resp, HTTP_RESPONSE_MAX);
-    int rc = 0;
+    int rc = dynlib_load(&curl_lib);
+    if (rc) {
+        rc = sq_error_set(rc, "cannot open store '%s': %s", h->shown, sq_error_msg());
+        goto out;
+    }
     if (strncmp(location, "//", 2) != 0 || !location[2]) {
         rc = sq_error_set(SQ_EINVAL, "cannot open store '%s': expected http://HOST:PORT", h->shown);
         goto out;
@@ -183,33 +238,33 @@ static int http_open(store **out, const char *url, const char *location)
     rc = find_token(&token);
     if (rc < 0)
         goto out;
-    h->curl = curl_easy_init();
+    h->curl = cu.easy_init();
     if (!h->curl) {
         rc = sq_error_set(SQ_ERROR, "cannot open store '%s': libcurl failed to start", h->shown);
         goto out;
     }
-    h->headers = curl_slist_append(NULL, "Content-Type: application/json");
-    h->headers = curl_slist_append(h->headers, "Expect:"); /* no 100-continue round trip */
+    h->headers = cu.slist_append(NULL, "Content-Type: application/json");
+    h->headers = cu.slist_append(h->headers, "Expect:"); /* no 100-continue round trip */
     if (token) {
         char *auth = xasprintf("Authorization: Bearer %s", token);
-        h->headers = curl_slist_append(h->headers, auth);
+        h->headers = cu.slist_append(h->headers, auth);
         free(auth);
     }
-    curl_easy_setopt(h->curl, CURLOPT_HTTPHEADER, h->headers);
-    curl_easy_setopt(h->curl, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(h->curl, CURLOPT_CONNECTTIMEOUT_MS, HTTP_CONNECT_TIMEOUT_MS);
-    curl_easy_setopt(h->curl, CURLOPT_TIMEOUT_MS, HTTP_TOTAL_TIMEOUT_MS);
-    curl_easy_setopt(h->curl, CURLOPT_WRITEFUNCTION, on_data);
-    curl_easy_setopt(h->curl, CURLOPT_WRITEDATA, h);
-    curl_easy_setopt(h->curl, CURLOPT_ERRORBUFFER, h->errbuf);
-    curl_easy_setopt(h->curl, CURLOPT_SOCKOPTFUNCTION, on_socket);
-    curl_easy_setopt(h->curl, CURLOPT_TCP_NODELAY, 1L);
-    curl_easy_setopt(h->curl, CURLOPT_TCP_KEEPALIVE, 1L);
-    curl_easy_setopt(h->curl, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(h->curl, CURLOPT_USERAGENT, "sweepq/" SQ_VERSION);
+    cu.easy_setopt(h->curl, CURLOPT_HTTPHEADER, h->headers);
+    cu.easy_setopt(h->curl, CURLOPT_NOSIGNAL, 1L);
+    cu.easy_setopt(h->curl, CURLOPT_CONNECTTIMEOUT_MS, HTTP_CONNECT_TIMEOUT_MS);
+    cu.easy_setopt(h->curl, CURLOPT_TIMEOUT_MS, HTTP_TOTAL_TIMEOUT_MS);
+    cu.easy_setopt(h->curl, CURLOPT_WRITEFUNCTION, on_data);
+    cu.easy_setopt(h->curl, CURLOPT_WRITEDATA, h);
+    cu.easy_setopt(h->curl, CURLOPT_ERRORBUFFER, h->errbuf);
+    cu.easy_setopt(h->curl, CURLOPT_SOCKOPTFUNCTION, on_socket);
+    cu.easy_setopt(h->curl, CURLOPT_TCP_NODELAY, 1L);
+    cu.easy_setopt(h->curl, CURLOPT_TCP_KEEPALIVE, 1L);
+    cu.easy_setopt(h->curl, CURLOPT_PROTOCOLS_STR, "http,https");
+    cu.easy_setopt(h->curl, CURLOPT_USERAGENT, "sweepq/" SQ_VERSION);
     const char *ca = getenv("SWEEPQ_CA_FILE"); /* e.g. a self-signed server's certificate */
     if (ca && *ca)
-        curl_easy_setopt(h->curl, CURLOPT_CAINFO, ca);
+        cu.easy_setopt(h->curl, CURLOPT_CAINFO, ca);
 out:
     if (token) {
         explicit_bzero(token, strlen(token));
@@ -276,31 +331,29 @@ static int request(http_store *h, const char *method, const char *path, json_t *
     sb_reset(&h->resp);
     h->errbuf[0] = '\0';
     h->status = 0;
-    curl_easy_setopt(h->curl, CURLOPT_URL, url);
+    cu.easy_setopt(h->curl, CURLOPT_URL, url);
     if (text) {
-        curl_easy_setopt(h->curl, CURLOPT_POSTFIELDS, text);
-        curl_easy_setopt(h->curl, CURLOPT_POSTFIELDSIZE, (long)strlen(text));
+        cu.easy_setopt(h->curl, CURLOPT_POSTFIELDS, text);
+        cu.easy_setopt(h->curl, CURLOPT_POSTFIELDSIZE, (long)strlen(text));
     } else {
-        curl_easy_setopt(h->curl, CURLOPT_HTTPGET, 1L);
+        cu.easy_setopt(h->curl, CURLOPT_HTTPGET, 1L);
     }
-    curl_easy_setopt(h->curl, CURLOPT_CUSTOMREQUEST, strcmp(method, "GET") ? method : NULL);
+    cu.easy_setopt(h->curl, CURLOPT_CUSTOMREQUEST, strcmp(method, "GET") ? method : NULL);
 
-    CURLcode cc = curl_easy_perform(h->curl);
-    curl_easy_getinfo(h->curl, CURLINFO_RESPONSE_CODE, &h->status);
+    CURLcode cc = cu.easy_perform(h->curl);
+    cu.easy_getinfo(h->curl, CURLINFO_RESPONSE_CODE, &h->status);
     if (cc == CURLE_WRITE_ERROR) {
         rc = sq_error_set(SQ_ERROR, "store '%s' answered %s %s with more than %zu bytes", h->shown,
                           method, path, HTTP_RESPONSE_MAX);
     } else if (cc != CURLE_OK && is_tls_refusal(cc)) {
         /* Not transient: retrying would never succeed. */
-        rc =
-            sq_error_set(SQ_EINVAL,
-                         "cannot reach store '%s' (%s %s): %s: to trust the server's "
-                         "certificate, set SWEEPQ_CA_FILE to it (PEM)",
-                         h->shown, method, path, h->errbuf[0] ? h->errbuf : curl_easy_strerror(cc));
+        rc = sq_error_set(SQ_EINVAL,
+                          "cannot reach store '%s' (%s %s): %s: to trust the server's "
+                          "certificate, set SWEEPQ_CA_FILE to it (PEM)",
+                          h->shown, method, path, h->errbuf[0] ? h->errbuf : cu.easy_strerror(cc));
     } else if (cc != CURLE_OK) {
-        rc =
-            sq_error_set(SQ_EIO, "cannot reach store '%s' (%s %s): %s: is `sweepq serve` running?",
-                         h->shown, method, path, h->errbuf[0] ? h->errbuf : curl_easy_strerror(cc));
+        rc = sq_error_set(SQ_EIO, "cannot reach store '%s' (%s %s): %s: is `sweepq serve` running?",
+                          h->shown, method, path, h->errbuf[0] ? h->errbuf : cu.easy_strerror(cc));
     } else if (h->status < 200 || h->status >= 300) {
         rc = answer_error(h, method, path);
     } else if (out) {
@@ -311,7 +364,7 @@ static int request(http_store *h, const char *method, const char *path, json_t *
                               method, path, jerr.text);
     }
     /* libcurl keeps the POSTFIELDS pointer: forget it before freeing. */
-    curl_easy_setopt(h->curl, CURLOPT_POSTFIELDS, NULL);
+    cu.easy_setopt(h->curl, CURLOPT_POSTFIELDS, NULL);
     free(text);
     free(url);
     return rc;
@@ -340,11 +393,11 @@ static int answer_count(uint64_t *out, const json_t *ans, const char *field, con
 /* Appends s percent-encoded. */
 static void add_escaped(http_store *h, strbuf *sb, const char *s)
 {
-    char *e = curl_easy_escape(h->curl, s, 0);
+    char *e = cu.easy_escape(h->curl, s, 0);
     if (!e)
         SQ_BUG("curl_easy_escape failed");
     sb_adds(sb, e);
-    curl_free(e);
+    cu.free(e);
 }
 
 /* "/api/v1/sweeps/NAME" + suffix, NAME percent-encoded; caller frees. */

@@ -49,12 +49,11 @@
 
 #include "store/backend.h"
 #include "store/schema_postgres.h"
+#include "util/dynlib.h"
 #include "util/timeutil.h"
 
-#include <dlfcn.h>
 #include <jansson.h>
 #include <libpq-fe.h> /* the types; the functions come from pq_load */
-#include <pthread.h>
 #include <unistd.h>
 
 #define TX_TRIES 8            /* runs of a transaction that hit serialization failures */
@@ -67,8 +66,6 @@
 #define CONNECT_TIMEOUT "10" /* seconds, unless the URL says otherwise */
 
 /* ---- libpq, loaded at run time ------------------------------------------- */
-
-#define PQ_LIBRARY "libpq.so.5"
 
 /* libpq's functions that this file calls, each named as in libpq minus the
  * "PQ" prefix; typed from libpq-fe.h, so a call is checked as a direct one. */
@@ -100,12 +97,8 @@ static struct {
 } pq;
 
 /* Every slot of pq with its symbol (the static assert below keeps the two
- * lists the same length). dlsym's void * goes into a function pointer
- * through a void ** as POSIX's dlsym page does it. */
-static const struct {
-    const char *name;
-    void **slot;
-} pq_symbols[] = {
+ * lists the same length). */
+static const dynlib_symbol pq_symbols[] = {
     {"PQclear", (void **)&pq.clear},
     {"PQcmdTuples", (void **)&pq.cmdTuples},
     {"PQconnectdbParams", (void **)&pq.connectdbParams},
@@ -134,46 +127,23 @@ static const struct {
 _Static_assert(sizeof pq == ARRAY_SIZE(pq_symbols) * sizeof(void (*)(void)),
                "pq and pq_symbols must list the same functions");
 
-static pthread_once_t pq_once = PTHREAD_ONCE_INIT;
-static bool pq_loaded;
-static char pq_why[256]; /* why libpq cannot be used, when !pq_loaded */
-
-static void pq_load_once(void)
-{
-    void *lib = dlopen(PQ_LIBRARY, RTLD_NOW | RTLD_LOCAL);
-    if (!lib) {
-        const char *e = dlerror();
-        if (!e || strstr(e, "No such file"))
-            snprintf(pq_why, sizeof pq_why,
-                     "%s not found: install PostgreSQL's client library (apt-get install libpq5)",
-                     PQ_LIBRARY);
-        else
-            snprintf(pq_why, sizeof pq_why, "cannot load %s: %s", PQ_LIBRARY, e);
-        return;
-    }
-    for (size_t i = 0; i < ARRAY_SIZE(pq_symbols); i++) {
-        *pq_symbols[i].slot = dlsym(lib, pq_symbols[i].name);
-        if (!*pq_symbols[i].slot) {
-            /* The pipeline functions came in libpq 14. */
-            snprintf(pq_why, sizeof pq_why,
-                     "%s has no %s: install libpq 14 or later (apt-get install libpq5)", PQ_LIBRARY,
-                     pq_symbols[i].name);
-            memset(&pq, 0, sizeof pq);
-            dlclose(lib);
-            return;
-        }
-    }
-    pq_loaded = true; /* lib stays loaded for the life of the process */
-}
+static dynlib pq_lib = {
+    .soname = "libpq.so.5",
+    .what = "PostgreSQL's client library",
+    .package = "libpq5",
+    .minimum = "libpq 14", /* the pipeline functions came in libpq 14 */
+    .symbols = pq_symbols,
+    .nsymbols = ARRAY_SIZE(pq_symbols),
+};
 
 /* Loads libpq once per process (thread-safe). Returns 0, or SQ_EINVAL with
  * the message "cannot open store 'shown': ..." when it cannot be used. */
 static int pq_load(const char *shown)
 {
-    pthread_once(&pq_once, pq_load_once);
-    if (pq_loaded)
-        return 0;
-    return sq_error_set(SQ_EINVAL, "cannot open store '%s': %s", shown, pq_why);
+    int rc = dynlib_load(&pq_lib);
+    if (rc)
+        return sq_error_set(rc, "cannot open store '%s': %s", shown, sq_error_msg());
+    return 0;
 }
 
 #define NOW_EPOCH "extract(epoch from now())::float8"
