@@ -427,9 +427,9 @@ int server_start(server **out, const server_config *cfg)
         SQ_BUG("server_start without a write token");
     if (!cfg->tls_cert != !cfg->tls_key)
         return sq_error_set(SQ_EINVAL, "cannot serve TLS: give both --tls-cert and --tls-key");
-    int rc = dynlib_load(&mhd_lib);
+    int rc = dynlib_load(&mhd_lib); /* the message says what to install */
     if (rc)
-        return sq_error_set(rc, "cannot start the server: %s", sq_error_msg());
+        return rc;
     if (cfg->tls_cert && mhd.is_feature_supported(MHD_FEATURE_TLS) != MHD_YES)
         return sq_error_set(SQ_EINVAL, "cannot serve TLS: this libmicrohttpd was built without it");
 

@@ -33,14 +33,21 @@ static const dynlib_symbol m_symbols_and_one_more[] = {
     {"sq_no_such_function", (void **)&m.cosine},
 };
 
-static void test_load_fills_every_slot_with_the_function(void **state)
+/* libm as a library to load for symbols (none of it loaded yet: m empty). */
+static dynlib libm(const dynlib_symbol *symbols, size_t nsymbols, const char *(*start)(void))
 {
     memset(&m, 0, sizeof m);
-    dynlib lib = {.soname = "libm.so.6",
-                  .what = "the C math library",
-                  .package = "libc6",
-                  .symbols = m_symbols,
-                  .nsymbols = ARRAY_SIZE(m_symbols)};
+    return (dynlib){.soname = "libm.so.6",
+                    .what = "libm",
+                    .package = "libc6",
+                    .symbols = symbols,
+                    .nsymbols = nsymbols,
+                    .start = start};
+}
+
+static void test_load_fills_every_slot_with_the_function(void **state)
+{
+    dynlib lib = libm(m_symbols, ARRAY_SIZE(m_symbols), NULL);
     assert_int_equal(dynlib_load(&lib), 0);
     assert_true(m.root(16.0) == 4.0);
     assert_true(m.cosine(0.0) == 1.0);
@@ -65,13 +72,8 @@ static void test_missing_library_says_what_to_install(void **state)
 
 static void test_missing_symbol_names_it_and_the_version_needed(void **state)
 {
-    memset(&m, 0, sizeof m);
-    dynlib lib = {.soname = "libm.so.6",
-                  .what = "the C math library",
-                  .package = "libc6",
-                  .minimum = "glibc 99",
-                  .symbols = m_symbols_and_one_more,
-                  .nsymbols = ARRAY_SIZE(m_symbols_and_one_more)};
+    dynlib lib = libm(m_symbols_and_one_more, ARRAY_SIZE(m_symbols_and_one_more), NULL);
+    lib.minimum = "glibc 99";
     assert_int_equal(dynlib_load(&lib), SQ_EINVAL);
     assert_string_equal(sq_error_msg(), "libm.so.6 has no sq_no_such_function: install glibc 99 "
                                         "or later (apt-get install libc6)");
@@ -80,11 +82,7 @@ static void test_missing_symbol_names_it_and_the_version_needed(void **state)
 
 static void test_missing_symbol_without_a_minimum_asks_for_a_newer_one(void **state)
 {
-    dynlib lib = {.soname = "libm.so.6",
-                  .what = "libm",
-                  .package = "libc6",
-                  .symbols = m_symbols_and_one_more,
-                  .nsymbols = ARRAY_SIZE(m_symbols_and_one_more)};
+    dynlib lib = libm(m_symbols_and_one_more, ARRAY_SIZE(m_symbols_and_one_more), NULL);
     assert_int_equal(dynlib_load(&lib), SQ_EINVAL);
     assert_string_equal(sq_error_msg(), "libm.so.6 has no sq_no_such_function: install a newer "
                                         "libm (apt-get install libc6)");
@@ -107,15 +105,9 @@ static const char *start_refusing(void)
 static void test_start_refusal_fails_the_load_once(void **state)
 {
     atomic_store(&starts, 0);
-    memset(&m, 0, sizeof m);
-    dynlib lib = {.soname = "libm.so.6",
-                  .what = "the C math library",
-                  .package = "libc6",
-                  .symbols = m_symbols,
-                  .nsymbols = ARRAY_SIZE(m_symbols),
-                  .start = start_refusing};
+    dynlib lib = libm(m_symbols, ARRAY_SIZE(m_symbols), start_refusing);
     assert_int_equal(dynlib_load(&lib), SQ_EINVAL);
-    assert_string_equal(sq_error_msg(), "cannot start the C math library: no entropy");
+    assert_string_equal(sq_error_msg(), "cannot start libm: no entropy");
     assert_null(m.root);
     assert_int_equal(dynlib_load(&lib), SQ_EINVAL);
     assert_int_equal(atomic_load(&starts), 1);
@@ -132,13 +124,7 @@ static void *load_from_thread(void *arg)
 static void test_threads_loading_at_once_start_it_once(void **state)
 {
     atomic_store(&starts, 0);
-    memset(&m, 0, sizeof m);
-    dynlib lib = {.soname = "libm.so.6",
-                  .what = "the C math library",
-                  .package = "libc6",
-                  .symbols = m_symbols,
-                  .nsymbols = ARRAY_SIZE(m_symbols),
-                  .start = start_counting};
+    dynlib lib = libm(m_symbols, ARRAY_SIZE(m_symbols), start_counting);
     pthread_t t[8];
     for (size_t i = 0; i < ARRAY_SIZE(t); i++)
         assert_int_equal(pthread_create(&t[i], NULL, load_from_thread, &lib), 0);
