@@ -608,6 +608,17 @@ static const struct {
     {0x564CUL, "NCP"},
 };
 
+const char *sched_network_fs_name(long f_type)
+{
+    /* Magic numbers are 32 bits; where f_type is a signed 32-bit word (or
+     * was sign-extended from one) 0xFF534D42 arrives negative. */
+    unsigned long magic = (unsigned long)(uint32_t)f_type;
+    for (size_t i = 0; i < ARRAY_SIZE(network_fs); i++)
+        if (magic == network_fs[i].magic)
+            return network_fs[i].name;
+    return NULL;
+}
+
 int sched_network_fs(const char **fs_name, const char *path)
 {
     struct statfs s;
@@ -615,13 +626,8 @@ int sched_network_fs(const char **fs_name, const char *path)
     if (statfs(path, &s) != 0)
         return sq_error_set(SQ_EIO, "cannot inspect the file system of '%s': %s", path,
                             strerror(errno));
-    for (size_t i = 0; i < ARRAY_SIZE(network_fs); i++) {
-        if ((unsigned long)(unsigned int)s.f_type == network_fs[i].magic) {
-            *fs_name = network_fs[i].name;
-            return 1;
-        }
-    }
-    return 0;
+    *fs_name = sched_network_fs_name((long)s.f_type);
+    return *fs_name ? 1 : 0;
 }
 
 /* ------------------------------------------------------------- job records */

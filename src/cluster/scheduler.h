@@ -121,6 +121,11 @@ int sched_cancel(sched_kind kind, const char *const *ids, size_t nids);
  */
 int sched_network_fs(const char **fs_name, const char *path);
 
+/* The name of the network file system whose statfs f_type is f_type
+ * ("NFS", "Lustre", ...; static), or NULL for a local one. What
+ * sched_network_fs decides on, apart so it can be tested without one. */
+const char *sched_network_fs_name(long f_type);
+
 /* A line of jobs/jobs.txt. */
 typedef struct sched_record {
     sched_kind kind;

@@ -2,7 +2,8 @@
  * test_cluster_scheduler.c - the parts of the scheduler module that need no
  * scheduler: job records written and read back (and a damaged file
  * refused), requests a scheduler cannot take, the states that count as
- * still running, and the file-system check on a local directory. Scripts
+ * still running, and the file-system check: on a local directory, and by
+ * magic number for the network file systems there is none of here. Scripts
  * are compared whole by tests/e2e/t0800; real Slurm runs in t0801/t0802.
  */
 #include "util/common.h"
@@ -156,6 +157,43 @@ static void test_local_fs_is_not_network(void **state)
     free(missing);
 }
 
+/* The numbers are written out from each file system's sources (statfs(2),
+ * <linux/magic.h>, Lustre's, GPFS's, BeeGFS's), not taken from the table. */
+static void test_network_fs_magic_numbers_are_named(void **state)
+{
+    (void)state;
+    assert_string_equal(sched_network_fs_name(0x6969), "NFS");
+    assert_string_equal(sched_network_fs_name(0xFF534D42L), "CIFS");
+    assert_string_equal(sched_network_fs_name(0xFE534D42L), "SMB2");
+    assert_string_equal(sched_network_fs_name(0x517B), "SMB");
+    assert_string_equal(sched_network_fs_name(0x0BD00BD0), "Lustre");
+    assert_string_equal(sched_network_fs_name(0x47504653), "GPFS");
+    assert_string_equal(sched_network_fs_name(0x19830326), "BeeGFS");
+    assert_string_equal(sched_network_fs_name(0x00C36400), "CephFS");
+    assert_string_equal(sched_network_fs_name(0x5346414F), "AFS"); /* OpenAFS */
+    assert_string_equal(sched_network_fs_name(0x6B414653), "AFS"); /* the kernel's kAFS */
+}
+
+static void test_sign_extended_magic_is_still_network(void **state)
+{
+    (void)state;
+    /* A 32-bit f_type of CIFS or SMB2 has its top bit set: negative once
+     * widened from a signed word. */
+    assert_string_equal(sched_network_fs_name((long)(int32_t)0xFF534D42U), "CIFS");
+    assert_string_equal(sched_network_fs_name((long)(int32_t)0xFE534D42U), "SMB2");
+}
+
+static void test_local_fs_magic_numbers_are_not_network(void **state)
+{
+    (void)state;
+    assert_null(sched_network_fs_name(0xEF53));      /* ext2/3/4 */
+    assert_null(sched_network_fs_name(0x58465342));  /* xfs */
+    assert_null(sched_network_fs_name(0x01021994));  /* tmpfs */
+    assert_null(sched_network_fs_name(0x9123683EL)); /* btrfs */
+    assert_null(sched_network_fs_name(0x794C7630));  /* overlayfs */
+    assert_null(sched_network_fs_name(0));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -164,6 +202,9 @@ int main(void)
         cmocka_unit_test(test_states),
         cmocka_unit_test(test_kind_names),
         cmocka_unit_test(test_local_fs_is_not_network),
+        cmocka_unit_test(test_network_fs_magic_numbers_are_named),
+        cmocka_unit_test(test_sign_extended_magic_is_still_network),
+        cmocka_unit_test(test_local_fs_magic_numbers_are_not_network),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
