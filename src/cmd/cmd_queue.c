@@ -9,11 +9,10 @@
 #include "cmd/cmd.h"
 #include "cmd/exitcodes.h"
 #include "cmd/options.h"
-#include "util/timeutil.h"
+#include "cmd/watch.h"
 #include "util/workspace.h"
 
 #include <dirent.h>
-#include <signal.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -29,14 +28,6 @@ static const sq_usage usage = {
     "the jobs is pending or running.",
     false,
 };
-
-static volatile sig_atomic_t interrupted;
-
-static void on_interrupt(int sig)
-{
-    (void)sig;
-    interrupted = 1;
-}
 
 /* The sweeps under .sweepq/sweeps/ that have a jobs/jobs.txt, sorted. */
 static int sweeps_with_jobs(char ***out, size_t *n, const workspace *ws)
@@ -137,38 +128,26 @@ static int print_once(FILE *f, const workspace *ws, char **names, size_t n, bool
     return code;
 }
 
+/* What one screen of --watch shows. */
+typedef struct queue_watch {
+    const workspace *ws;
+    char **names;
+    size_t n;
+} queue_watch;
+
+static int render(FILE *f, void *ctx, bool *again)
+{
+    const queue_watch *w = ctx;
+    return print_once(f, w->ws, w->names, w->n, again);
+}
+
 static int watch(const workspace *ws, char **names, size_t n, double interval)
 {
-    bool tty = isatty(STDOUT_FILENO);
-    struct sigaction sa = {0};
-    sa.sa_handler = on_interrupt;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    int code = EXIT_OK;
-    while (!interrupted) {
-        char *screen = NULL;
-        size_t len = 0;
-        FILE *mem = open_memstream(&screen, &len);
-        if (!mem)
-            SQ_BUG("open_memstream failed");
-        bool active = false;
-        code = print_once(mem, ws, names, n, &active);
-        fclose(mem);
-        if (tty)
-            printf("\033[H\033[2Jsweepq queue (Ctrl-C to stop)\n\n");
-        fwrite(screen, 1, len, stdout);
-        if (!tty)
-            fputc('\n', stdout);
-        fflush(stdout);
-        free(screen);
-        if (code != EXIT_OK || !active)
-            break;
-        double until = time_mono() + interval;
-        while (!interrupted && time_mono() < until)
-            time_sleep(until - time_mono());
-    }
-    return code;
+    /* A sweep whose jobs cannot be read is reported on stderr; the screen
+     * still shows the others. */
+    watch_opts o = {.title = "sweepq queue", .show_failures = true, .interval = interval};
+    queue_watch w = {ws, names, n};
+    return watch_run(&o, render, &w);
 }
 
 int cmd_queue(int argc, char **argv)

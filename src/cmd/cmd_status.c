@@ -21,11 +21,9 @@
 #include "cmd/open_store.h"
 #include "cmd/options.h"
 #include "cmd/report.h"
-#include "util/timeutil.h"
+#include "cmd/watch.h"
 
 #include <math.h>
-#include <signal.h>
-#include <unistd.h>
 
 #define RATE_WINDOW 600.0
 
@@ -39,14 +37,6 @@ static const sq_usage usage = {
     "and exits when every shown sweep is finished, or on Ctrl-C.",
     true,
 };
-
-static volatile sig_atomic_t interrupted;
-
-static void on_interrupt(int sig)
-{
-    (void)sig;
-    interrupted = 1;
-}
 
 /* Fetches the sweeps to show: the named ones (each must exist) or all. */
 static int load_sweeps(store *st, char **names, int n, store_sweep **out, size_t *nout)
@@ -226,44 +216,32 @@ static int print_once(FILE *f, store *st, char **names, int nnames, bool json, b
     return code;
 }
 
+/* What one screen of --watch shows. */
+typedef struct status_watch {
+    store *st;
+    char **names;
+    int nnames;
+    bool json;
+} status_watch;
+
+static int render(FILE *f, void *ctx, bool *again)
+{
+    const status_watch *w = ctx;
+    bool all_done = false;
+    int code = print_once(f, w->st, w->names, w->nnames, w->json, &all_done);
+    *again = !all_done;
+    return code;
+}
+
 static int watch(store *st, char **names, int nnames, bool json, double interval)
 {
-    bool tty = isatty(STDOUT_FILENO) && !json;
-    struct sigaction sa = {0};
-    sa.sa_handler = on_interrupt;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    int code = EXIT_OK;
-    while (!interrupted) {
-        /* Build the whole screen first, so a redraw never flickers half-drawn. */
-        char *screen = NULL;
-        size_t len = 0;
-        FILE *mem = open_memstream(&screen, &len);
-        if (!mem)
-            SQ_BUG("open_memstream failed");
-        bool all_done = false;
-        code = print_once(mem, st, names, nnames, json, &all_done);
-        fclose(mem);
-        if (code == EXIT_OK) {
-            if (tty) {
-                char now[40], every[32];
-                printf("\033[H\033[2Jsweepq status, every %s (Ctrl-C to stop)   %s\n\n",
-                       report_duration(interval, every, sizeof every),
-                       time_format_local(time_now(), now, sizeof now));
-            }
-            fwrite(screen, 1, len, stdout);
-            if (!tty && !json)
-                fputc('\n', stdout);
-            fflush(stdout);
-        }
-        free(screen);
-        if (code != EXIT_OK || all_done)
-            break;
-        double until = time_mono() + interval;
-        while (!interrupted && time_mono() < until)
-            time_sleep(until - time_mono());
-    }
+    char every[32];
+    char *title =
+        xasprintf("sweepq status, every %s", report_duration(interval, every, sizeof every));
+    watch_opts o = {.title = title, .clock = true, .json = json, .interval = interval};
+    status_watch w = {st, names, nnames, json};
+    int code = watch_run(&o, render, &w);
+    free(title);
     return code;
 }
 
