@@ -61,6 +61,18 @@ const char *remote_program(const remote *r)
     return r->sweepq ? r->sweepq : "sweepq";
 }
 
+int remote_run(ssh_result *res, const remote *r, const char *script, const char *input,
+               double timeout, const char *what)
+{
+    ssh_target t = remote_target(r);
+    ssh_argv argv = SSH_ARGV_INIT;
+    ssh_build(&argv, &t, NULL, script);
+    int rc = what ? ssh_run_checked(res, argv.v, input, timeout, what)
+                  : ssh_run(res, argv.v, input, timeout);
+    ssh_argv_release(&argv);
+    return rc;
+}
+
 int remote_check(const remote *r)
 {
     int rc = remote_check_name(r->name);
@@ -222,6 +234,16 @@ int remote_lookup(remote *out, const char *config_path, const char *name)
                         "no remote named '%s'; add it with 'sweepq remote add %s --host HOST' "
                         "(see 'sweepq remote list')",
                         name, name);
+}
+
+int remote_open(remote *out, const workspace *ws, const char *name)
+{
+    char *config = xasprintf("%s/config.yaml", ws->dir);
+    int rc = remote_lookup(out, config, name);
+    free(config);
+    if (!rc && !out->workdir)
+        out->workdir = remote_default_workdir(ws->root);
+    return rc;
 }
 
 /* ---- writing ---------------------------------------------------------- */
@@ -423,19 +445,9 @@ static void find_remotes(const cfg_text *t, const ytree_node **key, const ytree_
     }
 }
 
-/*
- * The new text of the file: with r (when not NULL) saved, or the remote
- * named gone removed. *out (caller frees) and *out_len. list holds the
- * remotes as loaded, for the rewrite of a block that is not in block style.
- */
-static int splice_text(char **out, size_t *out_len, const cfg_text *t, const remote_list *list,
-                  const remote *r, const char *gone, const char *path)
+/* The root must be a mapping written in block style, or nothing. */
+static int check_root(const cfg_text *t, const char *path)
 {
-    strbuf sb = SB_INIT;
-    sb_init(&sb, CONFIG_TEXT_MAX * 2);
-    const ytree_node *key, *value;
-    int next_line;
-    int rc = 0;
     const ytree_node *root = t->tree.root;
     if (root && root->kind == YTREE_MAP &&
         t->text[line_start(t, root->line) + root->col - 1] == '{')
@@ -446,47 +458,47 @@ static int splice_text(char **out, size_t *out_len, const cfg_text *t, const rem
     if (root && root->kind != YTREE_MAP)
         return sq_error_set(SQ_EINVAL, "%s:%d:%d: the config must be a mapping of settings", path,
                             root->line, root->col);
-    find_remotes(t, &key, &value, &next_line);
+    return 0;
+}
 
-    if (!key) {
-        if (gone)
-            return sq_error_set(SQ_ENOTFOUND, "no remote named '%s' in %s", gone, path);
-        sb_add(&sb, t->text, t->len);
-        if (t->len && t->text[t->len - 1] != '\n')
-            sb_addc(&sb, '\n');
-        sb_adds(&sb, "remotes:\n");
-        add_entry(&sb, r, 2);
-        goto done;
-    }
+static int no_remote(const char *gone, const char *path)
+{
+    return sq_error_set(SQ_ENOTFOUND, "no remote named '%s' in %s", gone, path);
+}
 
-    size_t block_from = line_start(t, key->line);
-    size_t block_to = next_line ? line_start(t, next_line) : t->len;
-    bool block_map = value->kind == YTREE_MAP && value->n && value->line > key->line;
-    if (!block_map) {
-        /* {…}, ~, or an empty mapping: rewrite the block from the list. */
-        block_to = trim_tail(t, block_from, block_to, 0);
-        if (gone && !remote_find(list, gone))
-            return sq_error_set(SQ_ENOTFOUND, "no remote named '%s' in %s", gone, path);
-        sb_add(&sb, t->text, block_from);
-        sb_adds(&sb, "remotes:\n");
-        bool replaced = false;
-        for (size_t i = 0; i < list->n; i++) {
-            const remote *x = &list->items[i];
-            if (gone && !strcmp(x->name, gone))
-                continue;
-            if (r && !strcmp(x->name, r->name)) {
-                add_entry(&sb, r, 2);
-                replaced = true;
-            } else {
-                add_entry(&sb, x, 2);
-            }
-        }
-        if (r && !replaced)
-            add_entry(&sb, r, 2);
-        sb_add(&sb, t->text + block_to, t->len - block_to);
-        goto done;
-    }
+/* No `remotes:` yet: the file as it is, then a new block holding r. */
+static int append_block(strbuf *sb, const cfg_text *t, const remote *r, const char *gone,
+                        const char *path)
+{
+    if (gone)
+        return no_remote(gone, path);
+    sb_add(sb, t->text, t->len);
+    if (t->len && t->text[t->len - 1] != '\n')
+        sb_addc(sb, '\n');
+    sb_adds(sb, "remotes:\n");
+    add_entry(sb, r, 2);
+    return 0;
+}
 
+/* A `remotes:` that is {...}, ~ or empty, spanning [from, to): rewritten
+ * in block style, listing want. */
+static void rewrite_block(strbuf *sb, const cfg_text *t, const remote_list *want, size_t from,
+                          size_t to)
+{
+    to = trim_tail(t, from, to, 0);
+    sb_add(sb, t->text, from);
+    sb_adds(sb, "remotes:\n");
+    for (size_t i = 0; i < want->n; i++)
+        add_entry(sb, &want->items[i], 2);
+    sb_add(sb, t->text + to, t->len - to);
+}
+
+/* A block-style `remotes:` mapping value, ending at block_to: the entry
+ * named r's name or gone is replaced by r, or removed; a new r goes after
+ * the last entry. */
+static int splice_entry(strbuf *sb, const cfg_text *t, const ytree_node *value, const remote *r,
+                        const char *gone, size_t block_from, size_t block_to, const char *path)
+{
     int indent = value->items[0]->col - 1;
     const char *name = r ? r->name : gone;
     size_t entry_from = 0, entry_to = 0;
@@ -501,18 +513,51 @@ static int splice_text(char **out, size_t *out_len, const cfg_text *t, const rem
         entry_to = trim_tail(t, entry_from, entry_to, indent);
     }
     if (!found && gone)
-        return sq_error_set(SQ_ENOTFOUND, "no remote named '%s' in %s", gone, path);
-    if (!found) {
+        return no_remote(gone, path);
+    if (!found)
         entry_from = entry_to = trim_tail(t, block_from, block_to, indent);
-    }
-    sb_add(&sb, t->text, entry_from);
+    sb_add(sb, t->text, entry_from);
     if (entry_from && t->text[entry_from - 1] != '\n')
-        sb_addc(&sb, '\n');
+        sb_addc(sb, '\n');
     if (r)
-        add_entry(&sb, r, indent);
-    sb_add(&sb, t->text + entry_to, t->len - entry_to);
-done:
-    if (sb.len > CONFIG_TEXT_MAX)
+        add_entry(sb, r, indent);
+    sb_add(sb, t->text + entry_to, t->len - entry_to);
+    return 0;
+}
+
+/*
+ * The new text of the file: with r (when not NULL) saved, or the remote
+ * named gone removed. *out (caller frees) and *out_len. list holds the
+ * remotes as loaded, want those the file must list afterwards (for the
+ * rewrite of a block that is not in block style).
+ */
+static int splice_text(char **out, size_t *out_len, const cfg_text *t, const remote_list *list,
+                       const remote_list *want, const remote *r, const char *gone, const char *path)
+{
+    *out = NULL;
+    *out_len = 0;
+    int rc = check_root(t, path);
+    if (rc)
+        return rc;
+    const ytree_node *key, *value;
+    int next_line;
+    find_remotes(t, &key, &value, &next_line);
+    strbuf sb = SB_INIT;
+    sb_init(&sb, CONFIG_TEXT_MAX * 2);
+    if (!key) {
+        rc = append_block(&sb, t, r, gone, path);
+    } else {
+        size_t block_from = line_start(t, key->line);
+        size_t block_to = next_line ? line_start(t, next_line) : t->len;
+        bool block_map = value->kind == YTREE_MAP && value->n && value->line > key->line;
+        if (block_map)
+            rc = splice_entry(&sb, t, value, r, gone, block_from, block_to, path);
+        else if (gone && !remote_find(list, gone))
+            rc = no_remote(gone, path);
+        else
+            rewrite_block(&sb, t, want, block_from, block_to);
+    }
+    if (!rc && sb.len > CONFIG_TEXT_MAX)
         rc = sq_error_set(SQ_EINVAL, "%s would grow past %zu bytes", path, CONFIG_TEXT_MAX);
     *out_len = sb.len;
     *out = sb_detach(&sb);
@@ -559,6 +604,26 @@ static void remote_copy(remote *dst, const remote *src)
                     src->slots,         xstrdup(src->sweepq), xstrdup(src->known_hosts)};
 }
 
+/* What the file must list after saving r or removing gone: list in the
+ * same order, without gone, with r in its place or last. */
+static void wanted(remote_list *want, const remote_list *list, const remote *r, const char *gone)
+{
+    want->items = xcalloc(list->n + 1, sizeof *want->items);
+    bool placed = false;
+    for (size_t i = 0; i < list->n; i++) {
+        const remote *x = &list->items[i];
+        if (gone && !strcmp(x->name, gone))
+            continue;
+        if (r && !strcmp(x->name, r->name)) {
+            x = r;
+            placed = true;
+        }
+        remote_copy(&want->items[want->n++], x);
+    }
+    if (r && !placed)
+        remote_copy(&want->items[want->n++], r);
+}
+
 /* Saves r (or removes gone): load, splice, verify, write. */
 static int update(const char *path, const remote *r, const char *gone)
 {
@@ -572,26 +637,12 @@ static int update(const char *path, const remote *r, const char *gone)
         rc = remote_list_load(&list, path);
     if (!rc)
         rc = cfg_text_read(&t, path);
-    if (!rc)
-        rc = splice_text(&text, &len, &t, &list, r, gone, path);
     if (rc)
         goto cleanup;
-    /* What the file must list afterwards: the same order, r in place or last. */
-    want.items = xcalloc(list.n + 1, sizeof *want.items);
-    bool placed = false;
-    for (size_t i = 0; i < list.n; i++) {
-        const remote *x = &list.items[i];
-        if (gone && !strcmp(x->name, gone))
-            continue;
-        if (r && !strcmp(x->name, r->name)) {
-            x = r;
-            placed = true;
-        }
-        remote_copy(&want.items[want.n++], x);
-    }
-    if (r && !placed)
-        remote_copy(&want.items[want.n++], r);
-    rc = verify(text, len, &want, path);
+    wanted(&want, &list, r, gone);
+    rc = splice_text(&text, &len, &t, &list, &want, r, gone, path);
+    if (!rc)
+        rc = verify(text, len, &want, path);
     if (!rc)
         rc = write_atomic(path, text, len);
 cleanup:

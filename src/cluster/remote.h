@@ -25,6 +25,7 @@
 #define SQ_REMOTE_H
 
 #include "cluster/ssh.h"
+#include "util/workspace.h"
 
 #include <stddef.h>
 
@@ -67,6 +68,15 @@ ssh_target remote_target(const remote *r);
 const char *remote_program(const remote *r);
 
 /*
+ * Runs script on r: one command line for its login shell (every word in it
+ * quoted with ssh_quote), input (may be NULL) on its stdin. With what NULL
+ * as ssh_run, else as ssh_run_checked ("cannot WHAT: CAUSE" unless it
+ * exited 0). The caller inits and releases *res.
+ */
+int remote_run(ssh_result *res, const remote *r, const char *script, const char *input,
+               double timeout, const char *what);
+
+/*
  * Reads the remotes of config_path (a missing file or no `remotes:` key:
  * none) into *out, in file order. Returns 0, SQ_EIO, or SQ_EINVAL naming
  * file:line:col or the remote and field that is wrong. *out is released on
@@ -84,6 +94,13 @@ const remote *remote_find(const remote_list *l, const char *name);
  * remote_list_load.
  */
 int remote_lookup(remote *out, const char *config_path, const char *name);
+
+/*
+ * remote_lookup in the project ws's .sweepq/config.yaml, with the workdir
+ * remote_default_workdir(ws->root) when the file gives none: the remote as
+ * launch and collect use it. Returns as remote_lookup.
+ */
+int remote_open(remote *out, const workspace *ws, const char *name);
 
 /*
  * Adds r to config_path, or replaces the remote of the same name (its whole

@@ -238,103 +238,131 @@ static void close_fd(int *fd)
     *fd = -1;
 }
 
-int ssh_run(ssh_result *r, char *const *argv, const char *input, double timeout)
-{
-    int in[2] = {-1, -1}, out[2] = {-1, -1}, err[2] = {-1, -1};
-    pid_t pid = -1;
-    int rc = 0;
-    double t0 = time_mono();
-    size_t in_len = input ? strlen(input) : 0, in_off = 0;
+/* A command's pipes, this side's ends, and how much of its input went. */
+typedef struct run_pipes {
+    int in[2], out[2], err[2];
+    const char *input;
+    size_t in_len, in_off;
+} run_pipes;
 
-    if ((input && pipe2(in, O_CLOEXEC)) || pipe2(out, O_CLOEXEC) || pipe2(err, O_CLOEXEC)) {
-        rc = sq_error_set(SQ_EIO, "cannot make a pipe for '%s': %s", argv[0], strerror(errno));
-        goto cleanup;
+static void close_pipes(run_pipes *p)
+{
+    for (int i = 0; i < 2; i++) {
+        close_fd(&p->in[i]);
+        close_fd(&p->out[i]);
+        close_fd(&p->err[i]);
     }
+}
+
+/* Makes the pipes and starts argv on them, keeping only this side's ends. */
+static int start_command(pid_t *pid, run_pipes *p, char *const *argv)
+{
+    if ((p->input && pipe2(p->in, O_CLOEXEC)) || pipe2(p->out, O_CLOEXEC) ||
+        pipe2(p->err, O_CLOEXEC))
+        return sq_error_set(SQ_EIO, "cannot make a pipe for '%s': %s", argv[0], strerror(errno));
     spawn_opts o = SPAWN_OPTS_INIT;
     o.argv = argv;
-    o.stdin_fd = in[0];
-    o.stdout_fd = out[1];
-    o.stderr_fd = err[1];
+    o.stdin_fd = p->in[0];
+    o.stdout_fd = p->out[1];
+    o.stderr_fd = p->err[1];
     o.new_pgroup = true;
     o.die_with_parent = true;
-    rc = spawn_start(&pid, NULL, &o);
-    close_fd(&in[0]);
-    close_fd(&out[1]);
-    close_fd(&err[1]);
+    int rc = spawn_start(pid, NULL, &o);
+    close_fd(&p->in[0]);
+    close_fd(&p->out[1]);
+    close_fd(&p->err[1]);
     if (rc)
-        goto cleanup;
-    if (in[1] >= 0) {
-        fcntl(in[1], F_SETFL, O_NONBLOCK);
-        if (!in_len)
-            close_fd(&in[1]);
+        return rc;
+    if (p->in[1] >= 0) {
+        fcntl(p->in[1], F_SETFL, O_NONBLOCK);
+        if (!p->in_len)
+            close_fd(&p->in[1]);
     }
+    return 0;
+}
 
-    /* A child that ignores SIGPIPE-worthy writes is not our concern, but a
-     * child that exits before reading its input must not kill us. */
-    struct sigaction ign = {.sa_handler = SIG_IGN}, old_pipe;
-    sigaction(SIGPIPE, &ign, &old_pipe);
+/* Waits at most wait_ms for output to read or room for input, and moves
+ * what it can. Returns what poll returned (-1 with errno on an error). */
+static int pump(run_pipes *p, ssh_result *r, int wait_ms)
+{
+    struct pollfd fds[3];
+    int n = 0, iout = -1, ierr = -1, iin = -1;
+    if (p->out[0] >= 0)
+        iout = n, fds[n++] = (struct pollfd){p->out[0], POLLIN, 0};
+    if (p->err[0] >= 0)
+        ierr = n, fds[n++] = (struct pollfd){p->err[0], POLLIN, 0};
+    if (p->in[1] >= 0)
+        iin = n, fds[n++] = (struct pollfd){p->in[1], POLLOUT, 0};
+    int ready = poll(fds, (nfds_t)n, wait_ms);
+    if (ready <= 0)
+        return ready;
+    if (iout >= 0 && fds[iout].revents && !drain(p->out[0], &r->out))
+        close_fd(&p->out[0]);
+    if (ierr >= 0 && fds[ierr].revents && !drain(p->err[0], &r->err))
+        close_fd(&p->err[0]);
+    if (iin >= 0 && fds[iin].revents) {
+        ssize_t w = write(p->in[1], p->input + p->in_off, p->in_len - p->in_off);
+        if (w > 0)
+            p->in_off += (size_t)w;
+        if ((w < 0 && errno != EAGAIN && errno != EINTR) || p->in_off == p->in_len)
+            close_fd(&p->in[1]);
+    }
+    return ready;
+}
+
+/* Pumps until the child closed its output or ended; past the deadline
+ * its group gets SIGTERM, a second later SIGKILL, and a second after that
+ * what is left unread is given up. */
+static void pump_until_done(run_pipes *p, ssh_result *r, pid_t pid, double deadline)
+{
     int killed = 0;
-    double kill_at = 0;
-    while (out[0] >= 0 || err[0] >= 0) {
-        struct pollfd p[3];
-        int np = 0, iout = -1, ierr = -1, iin = -1;
-        if (out[0] >= 0)
-            iout = np, p[np++] = (struct pollfd){out[0], POLLIN, 0};
-        if (err[0] >= 0)
-            ierr = np, p[np++] = (struct pollfd){err[0], POLLIN, 0};
-        if (in[1] >= 0)
-            iin = np, p[np++] = (struct pollfd){in[1], POLLOUT, 0};
-        double left = t0 + timeout - time_mono();
-        if (killed)
-            left = kill_at - time_mono();
+    while (p->out[0] >= 0 || p->err[0] >= 0) {
+        double left = deadline - time_mono();
         if (left <= 0) {
             if (killed >= 2)
                 break; /* the group is SIGKILLed; stop reading what is left */
             r->timed_out = true;
             spawn_signal_group(pid, killed ? SIGKILL : SIGTERM);
             killed++;
-            kill_at = time_mono() + 1;
+            deadline = time_mono() + 1;
             continue;
         }
         /* Wake up now and then to see whether the child has ended: an ssh
          * that left a ControlPersist master behind has exited while that
          * master still holds its stderr open. */
         bool ended = spawn_exited(pid) == 1;
-        int n = poll(p, (nfds_t)np, ended ? 0 : (left > 0.2 ? 200 : (int)(left * 1000) + 1));
+        int n = pump(p, r, ended ? 0 : (left > 0.2 ? 200 : (int)(left * 1000) + 1));
         if (n < 0 && errno != EINTR)
             break;
         if (n == 0 && ended)
             break; /* it has ended and nothing more is waiting to be read */
-        if (n <= 0)
-            continue;
-        if (iout >= 0 && p[iout].revents && !drain(out[0], &r->out))
-            close_fd(&out[0]);
-        if (ierr >= 0 && p[ierr].revents && !drain(err[0], &r->err))
-            close_fd(&err[0]);
-        if (iin >= 0 && p[iin].revents) {
-            ssize_t w = write(in[1], input + in_off, in_len - in_off);
-            if (w > 0)
-                in_off += (size_t)w;
-            if ((w < 0 && errno != EAGAIN && errno != EINTR) || in_off == in_len)
-                close_fd(&in[1]);
-        }
     }
-    sigaction(SIGPIPE, &old_pipe, NULL);
-    close_fd(&in[1]);
     if (r->timed_out && killed < 2)
         spawn_signal_group(pid, SIGKILL);
+}
+
+int ssh_run(ssh_result *r, char *const *argv, const char *input, double timeout)
+{
+    run_pipes p = {{-1, -1}, {-1, -1}, {-1, -1}, input, input ? strlen(input) : 0, 0};
+    pid_t pid = -1;
+    double t0 = time_mono();
+    int rc = start_command(&pid, &p, argv);
+    if (rc)
+        goto cleanup;
+    /* A child that ignores SIGPIPE-worthy writes is not our concern, but a
+     * child that exits before reading its input must not kill us. */
+    struct sigaction ign = {.sa_handler = SIG_IGN}, old_pipe;
+    sigaction(SIGPIPE, &ign, &old_pipe);
+    pump_until_done(&p, r, pid, t0 + timeout);
+    sigaction(SIGPIPE, &old_pipe, NULL);
+    close_fd(&p.in[1]);
     spawn_status st;
     spawn_reap(pid, true, &st);
     r->exit_code = st.exit_code;
     r->term_signal = st.term_signal;
 cleanup:
     r->seconds = time_mono() - t0;
-    close_fd(&in[0]);
-    close_fd(&in[1]);
-    close_fd(&out[0]);
-    close_fd(&out[1]);
-    close_fd(&err[0]);
-    close_fd(&err[1]);
+    close_pipes(&p);
     return rc;
 }
 
@@ -378,7 +406,21 @@ char *ssh_result_why(const ssh_result *r)
     return xasprintf("exit status %d", r->exit_code);
 }
 
-/* The last line of the file behind fd from offset on, into sb. */
+int ssh_run_checked(ssh_result *r, char *const *argv, const char *input, double timeout,
+                    const char *what)
+{
+    int rc = ssh_run(r, argv, input, timeout);
+    if (rc)
+        return sq_error_set(rc, "cannot %s: %s", what, sq_error_msg());
+    if (r->exit_code != 0) {
+        char *why = ssh_result_why(r);
+        rc = sq_error_set(SQ_EIO, "cannot %s: %s", what, why);
+        free(why);
+    }
+    return rc;
+}
+
+/* What the file behind fd holds from offset on, into sb. */
 static void read_from(int fd, off_t offset, strbuf *sb)
 {
     char buf[4096];
@@ -391,13 +433,69 @@ static void read_from(int fd, off_t offset, strbuf *sb)
     }
 }
 
+/* The error for a tunnel ssh that ended (ended) or timed out before its
+ * port was known, with its last words from log. */
+static int tunnel_failed(const ssh_target *t, const strbuf *log, const spawn_status *st, bool ended,
+                         double timeout)
+{
+    ssh_result r;
+    ssh_result_init(&r);
+    sb_adds(&r.err, sb_str(log));
+    r.exit_code = st->exit_code;
+    r.term_signal = st->term_signal;
+    r.timed_out = !ended;
+    r.seconds = timeout;
+    char *why = ssh_result_why(&r);
+    char *who = ssh_target_text(t);
+    int rc = sq_error_set(SQ_EIO, "cannot open a reverse tunnel to '%s': %s", who, why);
+    free(who);
+    free(why);
+    ssh_result_release(&r);
+    return rc;
+}
+
+/* Waits until the tunnel ssh pid writes "Allocated port N" to log_fd past
+ * offset start, and returns N; a child that ends first, or is still at it
+ * after timeout seconds, is killed, reaped, and an error. */
+static int wait_allocated_port(int *out_port, pid_t pid, const ssh_target *t, int log_fd,
+                               off_t start, double timeout)
+{
+    strbuf log = SB_INIT;
+    sb_init(&log, 1 << 20);
+    double deadline = time_mono() + timeout;
+    int rc = 0;
+    for (;;) {
+        read_from(log_fd, start, &log);
+        const char *m = strstr(sb_str(&log), "Allocated port ");
+        if (m && strchr(m, '\n')) {
+            int port = atoi(m + strlen("Allocated port "));
+            if (port > 0 && port <= 65535) {
+                *out_port = port;
+                break;
+            }
+        }
+        spawn_status st;
+        int ended = spawn_reap(pid, false, &st);
+        if (ended == 1 || time_mono() > deadline) {
+            if (ended != 1) {
+                spawn_signal_group(pid, SIGKILL);
+                spawn_reap(pid, true, &st);
+            }
+            rc = tunnel_failed(t, &log, &st, ended == 1, timeout);
+            break;
+        }
+        time_sleep(0.05);
+    }
+    sb_release(&log);
+    return rc;
+}
+
 int ssh_tunnel_open(pid_t *out_pid, int *out_port, const ssh_target *t, int remote_port,
                     int local_port, int log_fd, double timeout)
 {
     *out_pid = -1;
     *out_port = 0;
     ssh_argv argv = SSH_ARGV_INIT;
-    strbuf log = SB_INIT;
     char *forward = xasprintf("%d:127.0.0.1:%d", remote_port, local_port);
     const char *extra[] = {"-N",
                            "-o",
@@ -408,65 +506,23 @@ int ssh_tunnel_open(pid_t *out_pid, int *out_port, const ssh_target *t, int remo
                            forward,
                            NULL};
     pid_t pid = -1;
-    int rc;
     struct stat sst;
     off_t start = fstat(log_fd, &sst) == 0 ? sst.st_size : 0;
 
-    sb_init(&log, 1 << 20);
     ssh_build(&argv, t, extra, NULL);
     spawn_opts o = SPAWN_OPTS_INIT;
     o.argv = argv.v;
     o.stderr_fd = log_fd;
     o.stdout_fd = log_fd;
     o.new_pgroup = true;
-    rc = spawn_start(&pid, NULL, &o);
-    if (rc)
-        goto cleanup;
-    if (remote_port) {
+    int rc = spawn_start(&pid, NULL, &o);
+    if (!rc && remote_port)
         *out_port = remote_port;
+    else if (!rc)
+        rc = wait_allocated_port(out_port, pid, t, log_fd, start, timeout);
+    if (!rc)
         *out_pid = pid;
-        goto cleanup;
-    }
-    double deadline = time_mono() + timeout;
-    for (;;) {
-        read_from(log_fd, start, &log);
-        const char *m = strstr(sb_str(&log), "Allocated port ");
-        if (m && strchr(m, '\n')) {
-            int port = atoi(m + strlen("Allocated port "));
-            if (port > 0 && port <= 65535) {
-                *out_port = port;
-                *out_pid = pid;
-                goto cleanup;
-            }
-        }
-        spawn_status st;
-        int ended = spawn_reap(pid, false, &st);
-        if (ended == 1 || time_mono() > deadline) {
-            if (ended != 1) {
-                spawn_signal_group(pid, SIGKILL);
-                spawn_reap(pid, true, &st);
-            }
-            ssh_result r;
-            ssh_result_init(&r);
-            sb_adds(&r.err, sb_str(&log));
-            r.exit_code = st.exit_code;
-            r.term_signal = st.term_signal;
-            r.timed_out = ended != 1;
-            r.seconds = timeout;
-            char *why = ssh_result_why(&r);
-            char *who = ssh_target_text(t);
-            rc = sq_error_set(SQ_EIO, "cannot open a reverse tunnel to '%s': %s", who, why);
-            free(who);
-            free(why);
-            ssh_result_release(&r);
-            pid = -1;
-            goto cleanup;
-        }
-        time_sleep(0.05);
-    }
-cleanup:
     free(forward);
-    sb_release(&log);
     ssh_argv_release(&argv);
     return rc;
 }

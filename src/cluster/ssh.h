@@ -123,6 +123,14 @@ int ssh_run(ssh_result *r, char *const *argv, const char *input, double timeout)
  */
 char *ssh_result_why(const ssh_result *r);
 
+/*
+ * ssh_run, failing unless the command exited 0: returns ssh_run's code, or
+ * SQ_EIO, with the message "cannot WHAT: CAUSE" (CAUSE: ssh_run's message,
+ * or ssh_result_why). *r is filled as by ssh_run either way.
+ */
+int ssh_run_checked(ssh_result *r, char *const *argv, const char *input, double timeout,
+                    const char *what);
+
 /* ---- reverse tunnels ------------------------------------------------- */
 
 /*

@@ -62,7 +62,7 @@ static char **launched_on(const workspace *ws, const char *sweep, size_t *n)
 }
 
 /* rsync from the remote's rel_src (relative to its workdir) into dst here;
- * *items counts the entries rsync names that match want_dirs (top-level
+ * *items counts the entries rsync names that match top_dirs (top-level
  * directories) or every file. A source that does not exist there counts 0. */
 static int pull(int *items, const remote *r, const char *rel_src, const char *dst, bool top_dirs)
 {
@@ -72,24 +72,20 @@ static int pull(int *items, const remote *r, const char *rel_src, const char *ds
     char *path = xasprintf("%s/%s", r->workdir, rel_src);
     char *src = ssh_rsync_remote(&t, path);
     static const char *const extra[] = {"--out-format=%n", NULL};
+    char *what = xasprintf("copy '%s' from '%s'", rel_src, r->name);
     int rc = mkdir_p(dst, 0755);
     *items = 0;
     if (rc)
         goto cleanup;
     ssh_rsync_build(&argv, &t, extra, src, dst);
     ssh_result_init(&res);
-    rc = ssh_run(&res, argv.v, NULL, 3600);
-    if (!rc && res.exit_code != 0) {
-        /* 23 with "No such file or directory" for the source: nothing ran
-         * there yet. */
-        if (res.exit_code == 23 && strstr(sb_str(&res.err), "change_dir") &&
-            strstr(sb_str(&res.err), "No such file or directory")) {
-            rc = 0;
-        } else {
-            char *why = ssh_result_why(&res);
-            rc = sq_error_set(SQ_EIO, "cannot copy '%s' from '%s': %s", rel_src, r->name, why);
-            free(why);
-        }
+    rc = ssh_run_checked(&res, argv.v, NULL, 3600, what);
+    /* 23 with "No such file or directory" for the source: nothing ran
+     * there yet. */
+    if (rc && res.exit_code == 23 && strstr(sb_str(&res.err), "change_dir") &&
+        strstr(sb_str(&res.err), "No such file or directory")) {
+        sq_error_clear();
+        rc = 0;
     }
     for (const char *p = sb_str(&res.out); !rc && *p; p += strcspn(p, "\n"), p += *p == '\n') {
         size_t len = strcspn(p, "\n");
@@ -104,19 +100,18 @@ cleanup:
     ssh_argv_release(&argv);
     free(src);
     free(path);
+    free(what);
     return rc;
 }
 
-static int collect_one(const workspace *ws, const char *config, const char *sweep, const char *name)
+static int collect_one(const workspace *ws, const char *sweep, const char *name)
 {
     remote r;
-    int rc = remote_lookup(&r, config, name);
+    int rc = remote_open(&r, ws, name);
     if (rc) {
         fprintf(stderr, "sweepq: cannot collect from '%s': %s\n", name, sq_error_msg());
         return rc == SQ_ENOTFOUND ? EXIT_NOTFOUND : EXIT_FAILED;
     }
-    if (!r.workdir)
-        r.workdir = remote_default_workdir(ws->root);
     char *sweep_dir = workspace_sweep_dir(ws, sweep);
     char *trials_dst = xasprintf("%s/trials/", sweep_dir);
     char *logs_dst = xasprintf("%s/remotes/%s/logs/", sweep_dir, name);
@@ -169,7 +164,6 @@ int cmd_collect(int argc, char **argv)
         fprintf(stderr, "sweepq: %s\n", sq_error_msg());
         return rc == SQ_ENOTFOUND ? EXIT_NOTFOUND : EXIT_FAILED;
     }
-    char *config = xasprintf("%s/config.yaml", ws.dir);
     size_t n = 0;
     char **names = NULL;
     if (remote_name) {
@@ -186,13 +180,12 @@ int cmd_collect(int argc, char **argv)
         code = EXIT_NOTFOUND;
     }
     for (size_t i = 0; i < n; i++) {
-        int c = collect_one(&ws, config, sweep, names[i]);
+        int c = collect_one(&ws, sweep, names[i]);
         if (c && !code)
             code = c;
         free(names[i]);
     }
     free(names);
-    free(config);
     workspace_release(&ws);
     return code;
 }

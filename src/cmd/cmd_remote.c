@@ -271,17 +271,59 @@ static void probe_release(probe *p)
     free(p->hostname);
 }
 
+/* Fills p's answers from the sections of the script's output. */
+static void parse_probe(probe *p, const char *out)
+{
+    char *s = section(out, "sweepq");
+    p->sweepq_path = line_of(s, 0);
+    char *v = line_of(s, 1);
+    if (v && !strncmp(v, "sweepq ", 7))
+        p->sweepq_version = xstrdup(v + 7);
+    else if (p->sweepq_path)
+        p->sweepq_version = v ? xstrdup(v) : NULL;
+    if (!p->sweepq_version) {
+        free(p->sweepq_path);
+        p->sweepq_path = NULL;
+    }
+    free(v);
+    free(s);
+    s = section(out, "rsync");
+    p->rsync = s && *s;
+    free(s);
+    s = section(out, "workdir");
+    p->workdir = line_of(s, 0);
+    free(s);
+    s = section(out, "gpus");
+    if (s && *s)
+        p->gpus = json_loads(s, 0, NULL);
+    free(s);
+    s = section(out, "disk");
+    p->disk_path = line_of(s, 0);
+    char *df = line_of(s, 1);
+    long long avail;
+    if (df && sscanf(df, "%*s %*s %*s %lld", &avail) == 1)
+        p->disk_free = avail * 1024;
+    free(df);
+    free(s);
+    s = section(out, "load");
+    p->have_load = s && sscanf(s, "%lf %lf %lf", &p->load[0], &p->load[1], &p->load[2]) == 3;
+    free(s);
+    s = section(out, "cpus");
+    p->cpus = s ? atoi(s) : 0;
+    free(s);
+    s = section(out, "hostname");
+    p->hostname = line_of(s, 0);
+    free(s);
+}
+
 static void run_probe(probe *p, const remote *r, bool health)
 {
     memset(p, 0, sizeof *p);
     p->disk_free = -1;
-    ssh_target t = remote_target(r);
-    ssh_argv argv = SSH_ARGV_INIT;
     char *script = probe_script(r, health);
-    ssh_build(&argv, &t, NULL, script);
     ssh_result res;
     ssh_result_init(&res);
-    int rc = ssh_run(&res, argv.v, NULL, SSH_CONNECT_TIMEOUT + 30);
+    int rc = remote_run(&res, r, script, NULL, SSH_CONNECT_TIMEOUT + 30, NULL);
     p->seconds = res.seconds;
     const char *out = sb_str(&res.out);
     char *connected = section(out, "connected");
@@ -291,51 +333,11 @@ static void run_probe(probe *p, const remote *r, bool health)
         p->error = ssh_result_why(&res);
     } else {
         p->reachable = true;
-        char *s = section(out, "sweepq");
-        p->sweepq_path = line_of(s, 0);
-        char *v = line_of(s, 1);
-        if (v && !strncmp(v, "sweepq ", 7))
-            p->sweepq_version = xstrdup(v + 7);
-        else if (p->sweepq_path)
-            p->sweepq_version = v ? xstrdup(v) : NULL;
-        if (!p->sweepq_version) {
-            free(p->sweepq_path);
-            p->sweepq_path = NULL;
-        }
-        free(v);
-        free(s);
-        s = section(out, "rsync");
-        p->rsync = s && *s;
-        free(s);
-        s = section(out, "workdir");
-        p->workdir = line_of(s, 0);
-        free(s);
-        s = section(out, "gpus");
-        if (s && *s)
-            p->gpus = json_loads(s, 0, NULL);
-        free(s);
-        s = section(out, "disk");
-        p->disk_path = line_of(s, 0);
-        char *df = line_of(s, 1);
-        long long avail;
-        if (df && sscanf(df, "%*s %*s %*s %lld", &avail) == 1)
-            p->disk_free = avail * 1024;
-        free(df);
-        free(s);
-        s = section(out, "load");
-        p->have_load = s && sscanf(s, "%lf %lf %lf", &p->load[0], &p->load[1], &p->load[2]) == 3;
-        free(s);
-        s = section(out, "cpus");
-        p->cpus = s ? atoi(s) : 0;
-        free(s);
-        s = section(out, "hostname");
-        p->hostname = line_of(s, 0);
-        free(s);
+        parse_probe(p, out);
     }
     free(connected);
     ssh_result_release(&res);
     free(script);
-    ssh_argv_release(&argv);
 }
 
 static int do_test(const remote *r)
@@ -381,65 +383,60 @@ out:
     return code;
 }
 
-/* Prints r's health; with as_json, as one object, or appended to all
- * (when not NULL) for the caller to print. */
-static int do_health(const remote *r, bool as_json, json_t *all)
+/* r's health as a JSON object (remote health --json). */
+static json_t *health_json(const probe *p, const remote *r, const char *who, bool usable)
 {
-    probe p;
-    run_probe(&p, r, true);
-    int code = p.reachable && p.sweepq_path ? EXIT_OK : EXIT_FAILED;
-    ssh_target t = remote_target(r);
-    char *who = ssh_target_text(&t);
-    json_t *gpus = p.gpus ? json_object_get(p.gpus, "gpus") : NULL;
-    const char *gpu_source = p.gpus ? json_string_value(json_object_get(p.gpus, "source")) : NULL;
-    if (as_json) {
-        json_t *o = json_object();
-        json_object_set_new(o, "name", json_string(r->name));
-        json_object_set_new(o, "ssh", json_string(who));
-        json_object_set_new(o, "reachable", json_boolean(p.reachable));
-        json_object_set_new(o, "error", p.error ? json_string(p.error) : json_null());
-        json_object_set_new(o, "seconds", json_real(p.seconds));
-        json_object_set_new(o, "hostname", p.hostname ? json_string(p.hostname) : json_null());
-        json_t *sq = json_null();
-        if (p.sweepq_path) {
-            sq = json_object();
-            json_object_set_new(sq, "path", json_string(p.sweepq_path));
-            json_object_set_new(sq, "version", json_string(p.sweepq_version));
-            json_object_set_new(sq, "same_version",
-                                json_boolean(!strcmp(p.sweepq_version, SQ_VERSION)));
-        }
-        json_object_set_new(o, "sweepq", sq);
-        json_object_set_new(o, "rsync", json_boolean(p.rsync));
-        json_object_set_new(o, "gpus", gpus ? json_incref(gpus) : json_null());
-        json_object_set_new(o, "gpu_source", gpu_source ? json_string(gpu_source) : json_null());
-        json_t *disk = json_null();
-        if (p.disk_path) {
-            disk = json_object();
-            json_object_set_new(disk, "path", json_string(p.disk_path));
-            json_object_set_new(disk, "free_bytes",
-                                p.disk_free >= 0 ? json_integer(p.disk_free) : json_null());
-        }
-        json_object_set_new(o, "disk", disk);
-        json_t *load = json_null();
-        if (p.have_load)
-            load = json_pack("[f,f,f]", p.load[0], p.load[1], p.load[2]);
-        json_object_set_new(o, "load", load);
-        json_object_set_new(o, "cpus", p.cpus ? json_integer(p.cpus) : json_null());
-        json_object_set_new(o, "usable", json_boolean(code == EXIT_OK));
-        if (all)
-            json_array_append_new(all, o);
-        else
-            report_json_print(stdout, o);
-        goto out;
+    json_t *gpus = p->gpus ? json_object_get(p->gpus, "gpus") : NULL;
+    const char *gpu_source = p->gpus ? json_string_value(json_object_get(p->gpus, "source")) : NULL;
+    json_t *o = json_object();
+    json_object_set_new(o, "name", json_string(r->name));
+    json_object_set_new(o, "ssh", json_string(who));
+    json_object_set_new(o, "reachable", json_boolean(p->reachable));
+    json_object_set_new(o, "error", p->error ? json_string(p->error) : json_null());
+    json_object_set_new(o, "seconds", json_real(p->seconds));
+    json_object_set_new(o, "hostname", p->hostname ? json_string(p->hostname) : json_null());
+    json_t *sq = json_null();
+    if (p->sweepq_path) {
+        sq = json_object();
+        json_object_set_new(sq, "path", json_string(p->sweepq_path));
+        json_object_set_new(sq, "version", json_string(p->sweepq_version));
+        json_object_set_new(sq, "same_version",
+                            json_boolean(!strcmp(p->sweepq_version, SQ_VERSION)));
     }
-    if (!p.reachable) {
-        printf("%s: unreachable (%s): %s\n", r->name, who, p.error);
-        goto out;
+    json_object_set_new(o, "sweepq", sq);
+    json_object_set_new(o, "rsync", json_boolean(p->rsync));
+    json_object_set_new(o, "gpus", gpus ? json_incref(gpus) : json_null());
+    json_object_set_new(o, "gpu_source", gpu_source ? json_string(gpu_source) : json_null());
+    json_t *disk = json_null();
+    if (p->disk_path) {
+        disk = json_object();
+        json_object_set_new(disk, "path", json_string(p->disk_path));
+        json_object_set_new(disk, "free_bytes",
+                            p->disk_free >= 0 ? json_integer(p->disk_free) : json_null());
     }
-    printf("%s: reachable (%s, host %s) in %.2f s\n", r->name, who, p.hostname ? p.hostname : "?",
-           p.seconds);
-    if (p.sweepq_path)
-        printf("  sweepq:  %s (%s)\n", p.sweepq_version, p.sweepq_path);
+    json_object_set_new(o, "disk", disk);
+    json_t *load = json_null();
+    if (p->have_load)
+        load = json_pack("[f,f,f]", p->load[0], p->load[1], p->load[2]);
+    json_object_set_new(o, "load", load);
+    json_object_set_new(o, "cpus", p->cpus ? json_integer(p->cpus) : json_null());
+    json_object_set_new(o, "usable", json_boolean(usable));
+    return o;
+}
+
+/* r's health as text. */
+static void print_health(const probe *p, const remote *r, const char *who)
+{
+    json_t *gpus = p->gpus ? json_object_get(p->gpus, "gpus") : NULL;
+    const char *gpu_source = p->gpus ? json_string_value(json_object_get(p->gpus, "source")) : NULL;
+    if (!p->reachable) {
+        printf("%s: unreachable (%s): %s\n", r->name, who, p->error);
+        return;
+    }
+    printf("%s: reachable (%s, host %s) in %.2f s\n", r->name, who, p->hostname ? p->hostname : "?",
+           p->seconds);
+    if (p->sweepq_path)
+        printf("  sweepq:  %s (%s)\n", p->sweepq_version, p->sweepq_path);
     else
         printf("  sweepq:  '%s' not found; install it there or set --sweepq PATH\n",
                remote_program(r));
@@ -457,14 +454,34 @@ static int do_health(const remote *r, bool as_json, json_t *all)
         printf("  gpus:    none%s%s%s\n", gpu_source ? " (" : "", gpu_source ? gpu_source : "",
                gpu_source ? ")" : "");
     }
-    if (p.disk_free >= 0) {
+    if (p->disk_free >= 0) {
         char sz[32];
         printf("  disk:    %s free at %s\n",
-               units_format_size((uint64_t)p.disk_free, sz, sizeof sz), p.disk_path);
+               units_format_size((uint64_t)p->disk_free, sz, sizeof sz), p->disk_path);
     }
-    if (p.have_load)
-        printf("  load:    %.2f %.2f %.2f (%d CPUs)\n", p.load[0], p.load[1], p.load[2], p.cpus);
-out:
+    if (p->have_load)
+        printf("  load:    %.2f %.2f %.2f (%d CPUs)\n", p->load[0], p->load[1], p->load[2],
+               p->cpus);
+}
+
+/* Prints r's health; with as_json, as one object, or appended to all
+ * (when not NULL) for the caller to print. */
+static int do_health(const remote *r, bool as_json, json_t *all)
+{
+    probe p;
+    run_probe(&p, r, true);
+    int code = p.reachable && p.sweepq_path ? EXIT_OK : EXIT_FAILED;
+    ssh_target t = remote_target(r);
+    char *who = ssh_target_text(&t);
+    if (!as_json) {
+        print_health(&p, r, who);
+    } else {
+        json_t *o = health_json(&p, r, who, code == EXIT_OK);
+        if (all)
+            json_array_append_new(all, o);
+        else
+            report_json_print(stdout, o);
+    }
     free(who);
     probe_release(&p);
     return code;
@@ -507,6 +524,40 @@ static int do_probe(const char *path, const workspace *ws, const char *sub, cons
     return code;
 }
 
+/* Checks the action sub and what goes with it; sets *name (NULL: every
+ * remote, or none). 0, or the exit code of a usage error it printed. */
+static int check_action(const char **name, const char *sub, int nargs, char **argv,
+                        const remote_opts *o, bool as_json)
+{
+    *name = NULL;
+    static const char *const subs[] = {"add", "list", "test", "health", "remove"};
+    bool known = false;
+    for (size_t i = 0; i < ARRAY_SIZE(subs); i++)
+        known |= !strcmp(sub, subs[i]);
+    if (!known)
+        return options_usage_error(
+            &usage, "unknown action '%s': use add, list, test, health or remove", sub);
+    /* test and health without a NAME: every remote. */
+    bool wants_name = strcmp(sub, "list") != 0;
+    bool name_optional = !strcmp(sub, "test") || !strcmp(sub, "health");
+    if (wants_name && (nargs > 2 || (nargs < 2 && !name_optional)))
+        return options_usage_error(&usage, "remote %s takes one NAME", sub);
+    if (!wants_name && nargs != 1)
+        return options_usage_error(&usage, "unexpected argument '%s'", argv[1]);
+    bool adding = !strcmp(sub, "add");
+    if (!adding && (o->host || o->user || o->port || o->key || o->workdir || o->slots ||
+                    o->sweepq || o->known_hosts))
+        return options_usage_error(&usage, "--host, --user, ... go with 'remote add' only");
+    if (adding && (o->port < 0 || o->port > 65535 || o->slots < 0))
+        return options_usage_error(&usage, "--port takes 1-65535 and --slots a positive number");
+    if (as_json && strcmp(sub, "list") && strcmp(sub, "health"))
+        return options_usage_error(&usage, "--json goes with 'remote list' and 'remote health'");
+    *name = wants_name && nargs == 2 ? argv[1] : NULL;
+    if (*name && remote_check_name(*name))
+        return options_usage_error(&usage, "%s", sq_error_msg());
+    return 0;
+}
+
 int cmd_remote(int argc, char **argv)
 {
     remote_opts o = {0};
@@ -533,32 +584,10 @@ int cmd_remote(int argc, char **argv)
         return code == OPTIONS_HELP_SHOWN ? EXIT_OK : code;
     if (nargs < 1)
         return options_usage_error(&usage, "name what to do: add, list, test, health or remove");
-    const char *sub = argv[0];
-    static const char *const subs[] = {"add", "list", "test", "health", "remove"};
-    bool known = false;
-    for (size_t i = 0; i < ARRAY_SIZE(subs); i++)
-        known |= !strcmp(sub, subs[i]);
-    if (!known)
-        return options_usage_error(
-            &usage, "unknown action '%s': use add, list, test, health or remove", sub);
-    /* test and health without a NAME: every remote. */
-    bool wants_name = strcmp(sub, "list") != 0;
-    bool name_optional = !strcmp(sub, "test") || !strcmp(sub, "health");
-    if (wants_name && (nargs > 2 || (nargs < 2 && !name_optional)))
-        return options_usage_error(&usage, "remote %s takes one NAME", sub);
-    if (!wants_name && nargs != 1)
-        return options_usage_error(&usage, "unexpected argument '%s'", argv[1]);
-    bool adding = !strcmp(sub, "add");
-    if (!adding &&
-        (o.host || o.user || o.port || o.key || o.workdir || o.slots || o.sweepq || o.known_hosts))
-        return options_usage_error(&usage, "--host, --user, ... go with 'remote add' only");
-    if (adding && (o.port < 0 || o.port > 65535 || o.slots < 0))
-        return options_usage_error(&usage, "--port takes 1-65535 and --slots a positive number");
-    if (g.json && strcmp(sub, "list") && strcmp(sub, "health"))
-        return options_usage_error(&usage, "--json goes with 'remote list' and 'remote health'");
-    const char *name = wants_name && nargs == 2 ? argv[1] : NULL;
-    if (name && remote_check_name(name))
-        return options_usage_error(&usage, "%s", sq_error_msg());
+    const char *sub = argv[0], *name = NULL;
+    code = check_action(&name, sub, nargs, argv, &o, g.json);
+    if (code)
+        return code;
 
     workspace ws = WORKSPACE_INIT;
     int rc = workspace_open(&ws, g.store_url, false);
@@ -567,7 +596,7 @@ int cmd_remote(int argc, char **argv)
         return rc == SQ_ENOTFOUND ? EXIT_NOTFOUND : EXIT_FAILED;
     }
     char *path = config_file(&ws);
-    if (adding) {
+    if (!strcmp(sub, "add")) {
         code = do_add(path, &ws, name, &o);
     } else if (!strcmp(sub, "list")) {
         code = do_list(path, &ws, g.json);
