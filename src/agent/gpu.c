@@ -3,20 +3,21 @@
  * visibility rules; see gpu.h for the order of sources and the invariants.
  *
  * NVML is declared here, not included: the few types and functions used are
- * written out with NVML's documented ABI (nvml.h of CUDA 12) and looked up
- * with dlsym, so the binary has no link-time dependency on the driver. Where
- * NVML has versioned entry points the newest one that takes the structures
- * below is tried first.
+ * written out with NVML's documented ABI (nvml.h of CUDA 12) and loaded at
+ * run time by dynlib (util/dynlib.h), so the binary has no link-time
+ * dependency on the driver. Where NVML has versioned entry points the newest
+ * one that takes the structures below is tried first. Each probe loads its
+ * own dynlib, since a test names another library; dlopen maps it once.
  */
 #include "util/common.h"
 
 #include "agent/gpu.h"
 #include "agent/spawn.h"
+#include "util/dynlib.h"
 #include "util/timeutil.h"
 #include "util/units.h"
 
 #include <ctype.h>
-#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -739,20 +740,24 @@ typedef struct {
 #define NVML_NOT_AVAILABLE 0xFFFFFFFFFFFFFFFFULL /* NVML_VALUE_NOT_AVAILABLE */
 
 typedef struct nvml_api {
-    void *lib;
+    dynlib lib;
+    /* lib's tables, whose slots are the functions below */
+    dynlib_symbol symbols[9], optional[8];
     bool ready; /* nvmlInit succeeded; shut down at the end */
     char *why;  /* why NVML cannot be used, once known */
     nvml_return (*init)(void);
     nvml_return (*shutdown)(void);
-    const char *(*error_string)(nvml_return);
     nvml_return (*get_count)(unsigned int *);
     nvml_return (*get_handle)(unsigned int, nvml_device *);
     nvml_return (*get_uuid)(nvml_device, char *, unsigned int);
-    nvml_return (*get_name)(nvml_device, char *, unsigned int);
     nvml_return (*get_memory)(nvml_device, nvml_memory *);
+    /* Optional: a driver without them still gives the GPUs and memory. */
+    const char *(*error_string)(nvml_return);
+    nvml_return (*get_name)(nvml_device, char *, unsigned int);
     nvml_return (*get_utilization)(nvml_device, nvml_utilization *);
     nvml_return (*get_pci)(nvml_device, nvml_pci_info *);
-    nvml_return (*get_procs)(nvml_device, unsigned int *, void *);
+    nvml_return (*get_procs)(nvml_device, unsigned int *, void *);    /* v3 or v2 */
+    nvml_return (*get_procs_v1)(nvml_device, unsigned int *, void *); /* older drivers */
     size_t proc_size; /* sizeof the struct get_procs fills */
 } nvml_api;
 
@@ -762,71 +767,53 @@ static const char *nvml_error(const nvml_api *n, nvml_return r)
     return s ? s : "unknown NVML error";
 }
 
-/* The first of names that lib exports, or NULL. */
-static void *nvml_sym(void *lib, const char *const *names, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        void *f = dlsym(lib, names[i]);
-        if (f)
-            return f;
-    }
-    return NULL;
-}
-
-#define NVML_SYM(lib, ...)                                                                         \
-    nvml_sym((lib), (const char *const[]){__VA_ARGS__},                                            \
-             sizeof((const char *const[]){__VA_ARGS__}) / sizeof(const char *))
-
 /* Loads and initialises NVML once; afterwards n->ready or n->why says how it
  * went. */
 static void nvml_open(nvml_api *n, const char *library)
 {
-    n->lib = dlopen(library, RTLD_NOW | RTLD_LOCAL);
-    if (!n->lib) {
-        const char *e = dlerror();
-        if (e && strstr(e, "No such file"))
-            n->why = xasprintf("%s not found", library);
-        else
-            n->why = xasprintf("cannot load %s: %s", library, e ? e : "unknown error");
+    /* Each newest entry point is followed by the older name of the drivers
+     * from before it (same slot). */
+    const dynlib_symbol symbols[] = {
+        {"nvmlInit_v2", (void **)&n->init},
+        {"nvmlInit", (void **)&n->init},
+        {"nvmlShutdown", (void **)&n->shutdown},
+        {"nvmlDeviceGetCount_v2", (void **)&n->get_count},
+        {"nvmlDeviceGetCount", (void **)&n->get_count},
+        {"nvmlDeviceGetHandleByIndex_v2", (void **)&n->get_handle},
+        {"nvmlDeviceGetHandleByIndex", (void **)&n->get_handle},
+        {"nvmlDeviceGetUUID", (void **)&n->get_uuid},
+        {"nvmlDeviceGetMemoryInfo", (void **)&n->get_memory},
+    };
+    const dynlib_symbol optional[] = {
+        {"nvmlErrorString", (void **)&n->error_string},
+        {"nvmlDeviceGetName", (void **)&n->get_name},
+        {"nvmlDeviceGetUtilizationRates", (void **)&n->get_utilization},
+        {"nvmlDeviceGetPciInfo_v3", (void **)&n->get_pci},
+        {"nvmlDeviceGetPciInfo_v2", (void **)&n->get_pci},
+        {"nvmlDeviceGetComputeRunningProcesses_v3", (void **)&n->get_procs},
+        {"nvmlDeviceGetComputeRunningProcesses_v2", (void **)&n->get_procs},
+        /* Another slot: it fills the older, smaller struct. */
+        {"nvmlDeviceGetComputeRunningProcesses", (void **)&n->get_procs_v1},
+    };
+    _Static_assert(sizeof symbols == sizeof n->symbols, "nvml_api.symbols is the table's size");
+    _Static_assert(sizeof optional == sizeof n->optional, "nvml_api.optional is the table's size");
+    memcpy(n->symbols, symbols, sizeof symbols);
+    memcpy(n->optional, optional, sizeof optional);
+    n->lib = (dynlib){.soname = library,
+                      .what = "the NVIDIA management library",
+                      .package = NULL, /* it comes with the NVIDIA driver */
+                      .symbols = n->symbols,
+                      .nsymbols = ARRAY_SIZE(n->symbols),
+                      .optional = n->optional,
+                      .noptional = ARRAY_SIZE(n->optional)};
+    if (dynlib_load(&n->lib) != 0) {
+        n->why = xstrdup(sq_error_msg());
         return;
     }
-    /* Function pointers from dlsym's void *: POSIX guarantees this works. */
-    n->init = (nvml_return(*)(void))NVML_SYM(n->lib, "nvmlInit_v2", "nvmlInit");
-    n->shutdown = (nvml_return(*)(void))NVML_SYM(n->lib, "nvmlShutdown");
-    n->error_string = (const char *(*)(nvml_return))NVML_SYM(n->lib, "nvmlErrorString");
-    n->get_count = (nvml_return(*)(unsigned int *))NVML_SYM(n->lib, "nvmlDeviceGetCount_v2",
-                                                            "nvmlDeviceGetCount");
-    n->get_handle = (nvml_return(*)(unsigned int, nvml_device *))NVML_SYM(
-        n->lib, "nvmlDeviceGetHandleByIndex_v2", "nvmlDeviceGetHandleByIndex");
-    n->get_uuid =
-        (nvml_return(*)(nvml_device, char *, unsigned int))NVML_SYM(n->lib, "nvmlDeviceGetUUID");
-    n->get_name =
-        (nvml_return(*)(nvml_device, char *, unsigned int))NVML_SYM(n->lib, "nvmlDeviceGetName");
-    n->get_memory =
-        (nvml_return(*)(nvml_device, nvml_memory *))NVML_SYM(n->lib, "nvmlDeviceGetMemoryInfo");
-    n->get_utilization = (nvml_return(*)(nvml_device, nvml_utilization *))NVML_SYM(
-        n->lib, "nvmlDeviceGetUtilizationRates");
-    n->get_pci = (nvml_return(*)(nvml_device, nvml_pci_info *))NVML_SYM(
-        n->lib, "nvmlDeviceGetPciInfo_v3", "nvmlDeviceGetPciInfo_v2");
-    n->get_procs = (nvml_return(*)(nvml_device, unsigned int *, void *))NVML_SYM(
-        n->lib, "nvmlDeviceGetComputeRunningProcesses_v3",
-        "nvmlDeviceGetComputeRunningProcesses_v2");
     n->proc_size = sizeof(nvml_process_v2);
     if (!n->get_procs) {
-        n->get_procs = (nvml_return(*)(nvml_device, unsigned int *, void *))NVML_SYM(
-            n->lib, "nvmlDeviceGetComputeRunningProcesses");
+        n->get_procs = n->get_procs_v1;
         n->proc_size = sizeof(nvml_process_v1);
-    }
-    const char *missing = !n->init         ? "nvmlInit_v2"
-                          : !n->shutdown   ? "nvmlShutdown"
-                          : !n->get_count  ? "nvmlDeviceGetCount_v2"
-                          : !n->get_handle ? "nvmlDeviceGetHandleByIndex_v2"
-                          : !n->get_uuid   ? "nvmlDeviceGetUUID"
-                          : !n->get_memory ? "nvmlDeviceGetMemoryInfo"
-                                           : NULL;
-    if (missing) {
-        n->why = xasprintf("%s has no %s: not the NVIDIA management library", library, missing);
-        return;
     }
     nvml_return r = n->init();
     if (r != NVML_OK) {
@@ -836,12 +823,12 @@ static void nvml_open(nvml_api *n, const char *library)
     n->ready = true;
 }
 
+/* Shuts NVML down if this probe started it; the library stays loaded, as
+ * dynlib keeps every library it loaded. */
 static void nvml_close(nvml_api *n)
 {
     if (n->ready)
         n->shutdown();
-    if (n->lib)
-        dlclose(n->lib);
     free(n->why);
     memset(n, 0, sizeof *n);
 }

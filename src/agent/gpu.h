@@ -117,7 +117,8 @@ typedef struct gpu_probe gpu_probe;
  * from o and reads $SWEEPQ_GPU_SNAPSHOT now. Never NULL. */
 gpu_probe *gpu_probe_new(const gpu_probe_opts *o);
 
-/* Shuts NVML down and unloads it if this probe loaded it. NULL: no-op. */
+/* Shuts NVML down if this probe started it (the library stays loaded, as
+ * every library util/dynlib.h loads). NULL: no-op. */
 void gpu_probe_free(gpu_probe *p);
 
 /*

@@ -20,6 +20,29 @@ static void clear_slots(dynlib *lib)
 {
     for (size_t i = 0; i < lib->nsymbols; i++)
         *lib->symbols[i].slot = NULL;
+    for (size_t i = 0; i < lib->noptional; i++)
+        *lib->optional[i].slot = NULL;
+}
+
+/* Fills the slots of symbols[0..n) from handle, an entry with the previous
+ * one's slot being an older name for it. Returns NULL, or the first name of
+ * a function found under none of its names. */
+static const char *resolve(void *handle, const dynlib_symbol *symbols, size_t n)
+{
+    const char *newest = NULL;
+    for (size_t i = 0; i < n; i++) {
+        const dynlib_symbol *sym = &symbols[i];
+        bool older = i > 0 && sym->slot == symbols[i - 1].slot;
+        if (!older)
+            newest = sym->name;
+        else if (*sym->slot)
+            continue; /* found under a newer name */
+        *sym->slot = dlsym(handle, sym->name);
+        bool last = i + 1 == n || symbols[i + 1].slot != sym->slot;
+        if (!*sym->slot && last)
+            return newest;
+    }
+    return NULL;
 }
 
 /* Loads lib for the first time; sets lib->state, and lib->why on failure. */
@@ -29,29 +52,34 @@ static void load(dynlib *lib)
     void *handle = dlopen(lib->soname, RTLD_NOW | RTLD_LOCAL);
     if (!handle) {
         const char *e = dlerror();
-        if (!e || strstr(e, "No such file"))
+        bool absent = !e || strstr(e, "No such file");
+        if (absent && lib->package)
             snprintf(lib->why, sizeof lib->why, "%s not found: install %s (apt-get install %s)",
                      lib->soname, lib->what, lib->package);
+        else if (absent)
+            snprintf(lib->why, sizeof lib->why, "%s not found", lib->soname);
         else
             snprintf(lib->why, sizeof lib->why, "cannot load %s: %s", lib->soname, e);
         return;
     }
-    for (size_t i = 0; i < lib->nsymbols; i++) {
-        *lib->symbols[i].slot = dlsym(handle, lib->symbols[i].name);
-        const char *name = lib->symbols[i].name;
-        if (!*lib->symbols[i].slot && lib->minimum) {
-            snprintf(lib->why, sizeof lib->why,
-                     "%s has no %s: install %s or later (apt-get install %s)", lib->soname, name,
-                     lib->minimum, lib->package);
-            goto fail;
-        }
-        if (!*lib->symbols[i].slot) {
-            snprintf(lib->why, sizeof lib->why,
-                     "%s has no %s: install a newer %s (apt-get install %s)", lib->soname, name,
-                     lib->what, lib->package);
-            goto fail;
-        }
+    const char *missing = resolve(handle, lib->symbols, lib->nsymbols);
+    if (missing && !lib->package) {
+        snprintf(lib->why, sizeof lib->why, "%s has no %s: not %s", lib->soname, missing,
+                 lib->what);
+        goto fail;
     }
+    if (missing && lib->minimum) {
+        snprintf(lib->why, sizeof lib->why,
+                 "%s has no %s: install %s or later (apt-get install %s)", lib->soname, missing,
+                 lib->minimum, lib->package);
+        goto fail;
+    }
+    if (missing) {
+        snprintf(lib->why, sizeof lib->why, "%s has no %s: install a newer %s (apt-get install %s)",
+                 lib->soname, missing, lib->what, lib->package);
+        goto fail;
+    }
+    resolve(handle, lib->optional, lib->noptional); /* a missing one stays NULL */
     const char *refused = lib->start ? lib->start() : NULL;
     if (refused) {
         snprintf(lib->why, sizeof lib->why, "cannot start %s: %s", lib->what, refused);
