@@ -138,6 +138,11 @@ const char *store_url(const store *st)
     return st->url;
 }
 
+bool store_is_embedded(const store *st)
+{
+    return st->backend == &store_sqlite_backend;
+}
+
 double store_now(store *st)
 {
     return st->backend->now(st);

@@ -99,6 +99,12 @@ void store_close(store *st); /* NULL is a no-op */
 const char *store_url(const store *st);
 /* The store's clock (seconds since the epoch). */
 double store_now(store *st);
+/*
+ * True for a store this process reads and writes itself (a SQLite file): a
+ * call's answer cannot be lost on the way back, so a caller need not pay
+ * for idempotent requests (store_claim_request) there.
+ */
+bool store_is_embedded(const store *st);
 
 /* ---- sweeps ------------------------------------------------------------ */
 
