@@ -41,6 +41,9 @@ sweep_state() {
     sq status "$1" --json >state.json && json_get "d[0][\"state\"]" <state.json
 }
 
+# agent ARGS...: an agent in the foreground, bounded in time. (In the
+# background use `bg sq agent ...`: bg can kill the binary itself, not a
+# function's subshell that would leave the agent running after the test.)
 agent() { timeout 120 "$SWEEPQ" agent --exit-when-idle -j 3 "$@"; }
 
 spec p
@@ -135,7 +138,7 @@ expect 'reap runs and reports' '
 spec s "" "--sleep=1.5" "--steps=4"
 expect 'logs -f follows a running trial to its end' '
     sq create s.yaml >/dev/null &&
-    bg agent --sweep s >agent4.out 2>&1 &&
+    bg sq agent --exit-when-idle -j 3 --sweep s >agent4.out 2>&1 &&
     wait_for 60 "test \"\$(count s running)\" -ge 1" &&
     sq trials s --state running --json >running.json &&
     n=$(json_get "d[0][\"number\"]" <running.json) &&
@@ -148,7 +151,7 @@ expect 'logs -f follows a running trial to its end' '
 spec r "" "--sleep=30" "--steps=30"
 expect 'cancel of a running sweep stops its trials and wait exits 1' '
     sq create r.yaml >/dev/null &&
-    bg agent --sweep r >agent5.out 2>&1 && apid=$! &&
+    bg sq agent --exit-when-idle -j 3 --sweep r >agent5.out 2>&1 && apid=$! &&
     wait_for 60 "test \"\$(count r running)\" -ge 1" &&
     sq cancel r >cancelr.out && grep -E "cancelled 9 trials" cancelr.out &&
     exits 1 sq wait r --timeout 60 --interval 0.2 >waitr.out 2>&1 &&
