@@ -19,7 +19,8 @@ int open_store_exit_code(int rc)
     case SQ_EEXIST: return EXIT_CONFLICT;
     case SQ_EBUSY:
     case SQ_EIO:
-    case SQ_ELEASE_LOST: return EXIT_STORE;
+    case SQ_ELEASE_LOST:
+    case SQ_EACCES: return EXIT_STORE;
     case SQ_EEMPTY: return EXIT_OK;
     default: return EXIT_FAILED;
     }

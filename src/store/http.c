@@ -287,6 +287,12 @@ static int answer_error(http_store *h, const char *method, const char *path)
     json_t *body = json_loadb(h->resp.buf ? h->resp.buf : "", h->resp.len, 0, &jerr);
     int rc = body ? wire_error_decode(body) : 0;
     json_decref(body);
+    if (rc == SQ_EACCES) /* the server's words say what it wants; ours, where we look */
+        return sq_error_set(rc,
+                            "store '%s' refused this client: %s (this client sends $SWEEPQ_TOKEN, "
+                            "else the file of --token-file, else the nearest "
+                            ".sweepq/server.token)",
+                            h->shown, sq_error_msg());
     if (rc < 0)
         return rc;
     if (h->status >= 500 || h->status == 408 || h->status == 429)

@@ -926,12 +926,13 @@ static const struct {
     {SQ_EBUSY, "EBUSY", 503},
     {SQ_EIO, "EIO", 503},
     {SQ_EEMPTY, "EEMPTY", 404},
+    {SQ_EACCES, "EAUTH", 401}, /* the server sends 403 for a read-only token */
     {SQ_ERROR, "ERROR", 500},
 };
 
 /* Names only the server uses for refusals of its own; to a client they are
  * invalid requests, not worth retrying. */
-static const char *const server_only_names[] = {"EAUTH", "ETOOBIG", "EMETHOD", "ENOROUTE"};
+static const char *const server_only_names[] = {"ETOOBIG", "EMETHOD", "ENOROUTE"};
 
 const char *wire_error_name(int code)
 {

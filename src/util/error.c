@@ -50,6 +50,7 @@ const char *sq_error_name(int code)
     case SQ_EIO: return "i/o error";
     case SQ_EEXIST: return "exists";
     case SQ_EEMPTY: return "empty";
+    case SQ_EACCES: return "access refused";
     default: return "error";
     }
 }

@@ -25,6 +25,7 @@ enum {
     SQ_EIO = -7,         /* I/O or connection failure: retry later */
     SQ_EEXIST = -8,      /* already exists */
     SQ_EEMPTY = -9,      /* nothing to do / nothing matched (not a failure) */
+    SQ_EACCES = -10,     /* a server refused our token (none, unknown, or read-only) */
 };
 
 /* Records a formatted message for this thread and returns code. */

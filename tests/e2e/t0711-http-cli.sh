@@ -124,10 +124,10 @@ expect 'the token may come from SWEEPQ_TOKEN' '
     grep -q "^grid " reader/env.out
 '
 
-expect 'without a token, or with a wrong one, the server refuses and says why' '
-    (cd reader && must_fail "$SWEEPQ" status --store "$URL" 2>noauth.err) &&
+expect 'without a token, or with a wrong one, the server refuses and says why (exit 4)' '
+    (cd reader && exits 4 "$SWEEPQ" status --store "$URL" 2>noauth.err) &&
     grep -F "token" reader/noauth.err &&
-    (cd reader && SWEEPQ_TOKEN=wrong must_fail "$SWEEPQ" status --store "$URL" 2>bad.err) &&
+    (cd reader && SWEEPQ_TOKEN=wrong exits 4 "$SWEEPQ" status --store "$URL" 2>bad.err) &&
     grep -F "token" reader/bad.err
 '
 

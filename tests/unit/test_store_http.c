@@ -205,12 +205,12 @@ static void test_missing_or_wrong_token_is_refused_with_the_servers_message(void
     char *cwd = getcwd(NULL, 0);
     assert_int_equal(chdir(empty), 0);
     assert_ok(store_open(&st, current.url));
-    assert_int_equal(store_list_sweeps(st, NULL, &s, &n), SQ_EINVAL); /* 401, not retried */
+    assert_int_equal(store_list_sweeps(st, NULL, &s, &n), SQ_EACCES); /* 401, not retried */
     store_close(st);
 
     setenv("SWEEPQ_TOKEN", "not-the-token", 1);
     assert_ok(store_open(&st, current.url));
-    assert_int_equal(store_list_sweeps(st, NULL, &s, &n), SQ_EINVAL);
+    assert_int_equal(store_list_sweeps(st, NULL, &s, &n), SQ_EACCES);
     store_close(st);
     unsetenv("SWEEPQ_TOKEN");
 

@@ -456,8 +456,8 @@ static void test_log_body_carries_any_bytes(void **state)
 static void test_errors_map_both_ways(void **state)
 {
     const int codes[] = {SQ_EINVAL, SQ_ENOTFOUND, SQ_ELEASE_LOST, SQ_ECONFLICT, SQ_EEXIST,
-                         SQ_EBUSY,  SQ_EIO,       SQ_EEMPTY,      SQ_ERROR};
-    const int statuses[] = {400, 404, 409, 409, 409, 503, 503, 404, 500};
+                         SQ_EBUSY,  SQ_EIO,       SQ_EEMPTY,      SQ_EACCES,    SQ_ERROR};
+    const int statuses[] = {400, 404, 409, 409, 409, 503, 503, 404, 401, 500};
     for (size_t i = 0; i < ARRAY_SIZE(codes); i++) {
         assert_int_equal(wire_error_status(codes[i]), statuses[i]);
         json_t *j = through_text(wire_error_encode(wire_error_name(codes[i]), "no sweep 'x'"));
@@ -467,7 +467,8 @@ static void test_errors_map_both_ways(void **state)
         json_decref(j);
     }
     assert_string_equal(wire_error_name(SQ_ELEASE_LOST), "ELEASE_LOST");
-    assert_int_equal(wire_error_code("EAUTH"), SQ_EINVAL);
+    assert_int_equal(wire_error_code("EAUTH"), SQ_EACCES);
+    assert_int_equal(wire_error_code("ETOOBIG"), SQ_EINVAL);
     assert_int_equal(wire_error_code("ENOROUTE"), SQ_EINVAL);
     assert_int_equal(wire_error_code("EWHAT"), SQ_ERROR);
 
