@@ -238,7 +238,7 @@ int remote_lookup(remote *out, const char *config_path, const char *name)
 
 int remote_open(remote *out, const workspace *ws, const char *name)
 {
-    char *config = xasprintf("%s/config.yaml", ws->dir);
+    char *config = workspace_config_path(ws);
     int rc = remote_lookup(out, config, name);
     free(config);
     if (!rc && !out->workdir)

@@ -58,11 +58,6 @@ typedef struct remote_opts {
     int port, slots;
 } remote_opts;
 
-static char *config_file(const workspace *ws)
-{
-    return xasprintf("%s/config.yaml", ws->dir);
-}
-
 static int fail(int rc, const char *what)
 {
     fprintf(stderr, "sweepq: cannot %s: %s\n", what, sq_error_msg());
@@ -595,7 +590,7 @@ int cmd_remote(int argc, char **argv)
         fprintf(stderr, "sweepq: %s\n", sq_error_msg());
         return rc == SQ_ENOTFOUND ? EXIT_NOTFOUND : EXIT_FAILED;
     }
-    char *path = config_file(&ws);
+    char *path = workspace_config_path(&ws);
     if (!strcmp(sub, "add")) {
         code = do_add(path, &ws, name, &o);
     } else if (!strcmp(sub, "list")) {

@@ -304,7 +304,7 @@ int cmd_submit(int argc, char **argv)
     if (code)
         goto out;
     store_sweep_free(sw);
-    config_file = xasprintf("%s/config.yaml", ws.dir);
+    config_file = workspace_config_path(&ws);
     if (config_load(&cfg, config_file)) {
         fprintf(stderr, "sweepq: %s\n", sq_error_msg());
         code = EXIT_FAILED;

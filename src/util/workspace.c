@@ -113,6 +113,11 @@ void workspace_release(workspace *ws)
     ws->root = ws->dir = ws->store_url = NULL;
 }
 
+char *workspace_config_path(const workspace *ws)
+{
+    return xasprintf("%s/config.yaml", ws->dir);
+}
+
 char *workspace_sweep_dir(const workspace *ws, const char *sweep)
 {
     return xasprintf("%s/sweeps/%s", ws->dir, sweep);

@@ -43,6 +43,7 @@ void workspace_release(workspace *ws);
 int workspace_init_dir(const char *root);
 
 /* Paths inside the workspace; the caller frees. */
+char *workspace_config_path(const workspace *ws); /* .sweepq/config.yaml */
 char *workspace_sweep_dir(const workspace *ws, const char *sweep);
 char *workspace_trial_dir(const workspace *ws, const char *sweep, uint64_t number);
 
