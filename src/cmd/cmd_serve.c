@@ -82,6 +82,32 @@ static int read_pem(char **out, const char *path, const char *what)
     return EXIT_OK;
 }
 
+/* The first lines serve prints: where it serves (tests and launch read the
+ * first line), the tokens (new ones shown this once), the dashboard's URL,
+ * and a warning when plain HTTP leaves this machine. */
+static void print_banner(const server *srv, const char *shown, const char *wtok, const char *wpath,
+                         bool wnew, const char *rtok, const char *rpath, bool rnew, bool tls)
+{
+    printf("sweepq: serving %s (store %s)\n", server_url(srv), shown);
+    if (wnew)
+        printf("sweepq: new write token, saved in %s (mode 0600; shown this once):\n  %s\n", wpath,
+               wtok);
+    else
+        printf("sweepq: write token in %s\n", wpath);
+    if (rnew)
+        printf("sweepq: new read-only token, saved in %s:\n  %s\n"
+               "sweepq: dashboard: %s#token=%s\n",
+               rpath, rtok, server_url(srv), rtok);
+    else
+        printf("sweepq: read-only token in %s; dashboard: %s#token=READ_TOKEN\n", rpath,
+               server_url(srv));
+    fflush(stdout);
+    const char *host = strstr(server_url(srv), "://") + 3;
+    if (!tls && strncmp(host, "127.", 4) != 0 && strncmp(host, "[::1]", 5) != 0)
+        fprintf(stderr, "sweepq: warning: plain HTTP on a non-loopback address: tokens and data "
+                        "cross the network in clear; serve with --tls-cert and --tls-key\n");
+}
+
 int cmd_serve(int argc, char **argv)
 {
     sq_globals g = {0};
@@ -171,24 +197,7 @@ int cmd_serve(int argc, char **argv)
         goto out;
     }
     shown = hide_password(ws.store_url);
-    printf("sweepq: serving %s (store %s)\n", server_url(srv), shown);
-    if (wnew)
-        printf("sweepq: new write token, saved in %s (mode 0600; shown this once):\n  %s\n", wpath,
-               wtok);
-    else
-        printf("sweepq: write token in %s\n", wpath);
-    if (rnew)
-        printf("sweepq: new read-only token, saved in %s:\n  %s\n"
-               "sweepq: dashboard: %s#token=%s\n",
-               rpath, rtok, server_url(srv), rtok);
-    else
-        printf("sweepq: read-only token in %s; dashboard: %s#token=READ_TOKEN\n", rpath,
-               server_url(srv));
-    fflush(stdout);
-    const char *host = strstr(server_url(srv), "://") + 3;
-    if (!cert && strncmp(host, "127.", 4) != 0 && strncmp(host, "[::1]", 5) != 0)
-        fprintf(stderr, "sweepq: warning: plain HTTP on a non-loopback address: tokens and data "
-                        "cross the network in clear; serve with --tls-cert and --tls-key\n");
+    print_banner(srv, shown, wtok, wpath, wnew, rtok, rpath, rnew, cert != NULL);
 
     int sig = 0;
     while (sigwait(&stop, &sig) != 0)
