@@ -252,6 +252,56 @@ static int write_script(char **out_path, const char *jobs_dir, const char *text)
     return EXIT_FAILED;
 }
 
+/* The job the options (defaults filled from config.yaml) describe. */
+static sched_job job_from(const submit_opts *o, sched_kind kind, const char *sweep,
+                          const workspace *ws, const char *jobs_dir, const char *self,
+                          const char *store_arg)
+{
+    sched_job job = {
+        .kind = kind,
+        .sweep = sweep,
+        .root = ws->root,
+        .jobs_dir = jobs_dir,
+        .sweepq = self,
+        .store_url = store_arg,
+        .array = o->array >= 0 ? o->array : 1,
+        .cpus = o->cpus > 0 ? o->cpus : 1,
+        .gpus_per_task = o->gpus > 0 ? o->gpus : 0,
+        .mem = o->mem == UINT64_MAX ? 0 : o->mem,
+        .time = o->time > 0 ? o->time : 0,
+        .partition = o->partition,
+        .account = o->account,
+        .qos = o->qos,
+        .extra = o->extra,
+        .grace = o->grace >= 0 ? o->grace : SCHED_DEFAULT_GRACE,
+    };
+    return job;
+}
+
+/* Submits the written script, records the job for queue and cancel, and
+ * says what was submitted; an exit code. */
+static int submit_job(const sched_job *job, const char *script_path)
+{
+    char *job_id = NULL;
+    if (sched_submit(&job_id, job->kind, script_path, job->root)) {
+        fprintf(stderr, "sweepq: cannot submit sweep '%s': %s\n", job->sweep, sq_error_msg());
+        return EXIT_FAILED;
+    }
+    if (sched_record_job(job->jobs_dir, job->kind, job_id, script_path))
+        fprintf(stderr, "sweepq: warning: %s; 'sweepq queue' and 'cancel' will not see it\n",
+                sq_error_msg());
+    printf("submitted %s job %s for sweep '%s' (%d array task%s)\n",
+           job->kind == SCHED_SLURM     ? "Slurm"
+           : job->kind == SCHED_PBS_PRO ? "PBS Pro"
+                                        : "Torque",
+           job_id, job->sweep, job->array, job->array == 1 ? "" : "s");
+    printf("  script: %s\n", script_path);
+    printf("next: 'sweepq queue %s' shows its jobs, 'sweepq status %s' its trials\n", job->sweep,
+           job->sweep);
+    free(job_id);
+    return EXIT_OK;
+}
+
 int cmd_submit(int argc, char **argv)
 {
     submit_opts o = {
@@ -295,7 +345,7 @@ int cmd_submit(int argc, char **argv)
     store *st = NULL;
     sq_config *cfg = NULL;
     char *config_file = NULL, *jobs_dir = NULL, *store_arg = NULL, *script = NULL;
-    char *script_path = NULL, *job_id = NULL, *self = NULL;
+    char *script_path = NULL, *self = NULL;
     code = open_store(&ws, &st, &g);
     if (code)
         goto out;
@@ -329,24 +379,7 @@ int cmd_submit(int argc, char **argv)
         code = EXIT_FAILED;
         goto out;
     }
-    sched_job job = {
-        .kind = kind,
-        .sweep = sweep,
-        .root = ws.root,
-        .jobs_dir = jobs_dir,
-        .sweepq = self,
-        .store_url = store_arg,
-        .array = o.array >= 0 ? o.array : 1,
-        .cpus = o.cpus > 0 ? o.cpus : 1,
-        .gpus_per_task = o.gpus > 0 ? o.gpus : 0,
-        .mem = o.mem == UINT64_MAX ? 0 : o.mem,
-        .time = o.time > 0 ? o.time : 0,
-        .partition = o.partition,
-        .account = o.account,
-        .qos = o.qos,
-        .extra = o.extra,
-        .grace = o.grace >= 0 ? o.grace : SCHED_DEFAULT_GRACE,
-    };
+    sched_job job = job_from(&o, kind, sweep, &ws, jobs_dir, self, store_arg);
     if (sched_script(&script, &job)) {
         fprintf(stderr, "sweepq: cannot submit sweep '%s': %s\n", sweep, sq_error_msg());
         code = EXIT_USAGE;
@@ -359,24 +392,9 @@ int cmd_submit(int argc, char **argv)
         fprintf(stderr, "sweepq: wrote %s (not submitted: --dry-run)\n", script_path);
         goto out;
     }
-    if (sched_submit(&job_id, kind, script_path, ws.root)) {
-        fprintf(stderr, "sweepq: cannot submit sweep '%s': %s\n", sweep, sq_error_msg());
-        code = EXIT_FAILED;
-        goto out;
-    }
-    if (sched_record_job(jobs_dir, kind, job_id, script_path))
-        fprintf(stderr, "sweepq: warning: %s; 'sweepq queue' and 'cancel' will not see it\n",
-                sq_error_msg());
-    printf("submitted %s job %s for sweep '%s' (%d array task%s)\n",
-           kind == SCHED_SLURM     ? "Slurm"
-           : kind == SCHED_PBS_PRO ? "PBS Pro"
-                                   : "Torque",
-           job_id, sweep, job.array, job.array == 1 ? "" : "s");
-    printf("  script: %s\n", script_path);
-    printf("next: 'sweepq queue %s' shows its jobs, 'sweepq status %s' its trials\n", sweep, sweep);
+    code = submit_job(&job, script_path);
 out:
     free(self);
-    free(job_id);
     free(script_path);
     free(script);
     free(store_arg);
