@@ -93,6 +93,14 @@ typedef struct store_backend {
 bool store_same_text(const char *a, const char *b);
 
 /*
+ * The tags to store for def as a compact JSON array: the stored ones
+ * (stored_json, a JSON array; NULL for a new sweep) in their order, then
+ * def's tags not among them, in def's order; duplicates dropped. *changed
+ * (may be NULL): whether def added any. The caller frees.
+ */
+char *store_tags_json(const char *stored_json, const store_sweep_def *def, bool *changed);
+
+/*
  * Compares a stored sweep's execution settings (old: only max_attempts,
  * cpus, gpus, gpu_memory, metric_name, maximize and open_ended are read)
  * with def's: "" when the same, else the differences ("max_attempts 3 -> 5,

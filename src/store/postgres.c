@@ -187,6 +187,7 @@ enum stmt_id {
     S_SWEEP_FOR_CREATE,
     S_SWEEP_INSERT,
     S_SWEEP_EDIT,
+    S_SWEEP_TAGS,
     S_SWEEP_ADDED,
     S_SWEEP_SET_STATE,
     S_REOPENED,
@@ -232,7 +233,7 @@ static const char *const stmt_sql[S_COUNT] = {
     [S_SWEEP_ID_STATE] = "SELECT id, state FROM sweeps WHERE name = $1",
     [S_SWEEP_STATE_BY_ID] = "SELECT state FROM sweeps WHERE id = $1",
     [S_SWEEP_FOR_CREATE] = "SELECT id, spec_json, command_json, max_attempts, cpus, gpus, "
-                           "gpu_memory, metric_name, maximize, open_ended "
+                           "gpu_memory, metric_name, maximize, open_ended, tags_json "
                            "FROM sweeps WHERE name = $1 FOR UPDATE",
     /* ON CONFLICT: a sweep of that name created at the same moment by
      * another machine; the caller reads it and goes on as if it existed. */
@@ -245,6 +246,7 @@ static const char *const stmt_sql[S_COUNT] = {
     [S_SWEEP_EDIT] =
         "UPDATE sweeps SET spec_json = $2, spec_yaml = $3, tags_json = $4, "
         "lease_ttl = $5, timeout = $6, total = $7, updated_at = " NOW_EPOCH " WHERE id = $1",
+    [S_SWEEP_TAGS] = "UPDATE sweeps SET tags_json = $2, updated_at = " NOW_EPOCH " WHERE id = $1",
     [S_SWEEP_ADDED] = "UPDATE sweeps SET n_total = n_total + $2, "
                       "reopened = reopened + CASE WHEN $2 > 0 THEN 1 ELSE 0 END, "
                       "next_number = greatest(next_number, $3), updated_at = " NOW_EPOCH ", "
@@ -1081,20 +1083,6 @@ static int settle(pg_store *s, int64_t sweep_id)
 
 /* ---- sweeps ------------------------------------------------------------ */
 
-static char *tags_to_json(const store_sweep_def *def)
-{
-    json_t *arr = json_array();
-    for (size_t i = 0; i < def->ntags; i++)
-        json_array_append_new(arr, json_string(def->tags[i]));
-    char *text = json_dumps(arr, JSON_COMPACT);
-    json_decref(arr);
-    if (!text)
-        SQ_BUG("cannot encode tags as JSON");
-    char *copy = xstrdup(text);
-    free(text);
-    return copy;
-}
-
 /* As sqlite.c's: the stored settings from the row, compared by
  * store_settings_diff. */
 static char *settings_diff(const PGresult *q, const store_sweep_def *def)
@@ -1228,7 +1216,6 @@ static int count_added(pg_store *s, int64_t sweep_id, uint64_t added, uint64_t m
 
 typedef struct create_op {
     const store_sweep_def *def;
-    const char *tags;
     int64_t id;
     uint64_t added;
 } create_op;
@@ -1241,6 +1228,9 @@ static int create_existing(pg_store *s, create_op *op, const PGresult *q, uint64
     bool same_spec = store_same_text(pq.getvalue(q, 0, 1), def->spec_json);
     bool same_command = store_same_text(pq.getvalue(q, 0, 2), def->command_json);
     char *diff = settings_diff(q, def);
+    /* tags given again add to the stored ones (a union), as in sqlite.c */
+    bool new_tags = false;
+    char *tags = store_tags_json(pq.getvalue(q, 0, 10), def, &new_tags);
     int rc = 0;
     if (!same_command) {
         rc = sq_error_set(SQ_ECONFLICT,
@@ -1262,7 +1252,7 @@ static int create_existing(pg_store *s, create_op *op, const PGresult *q, uint64
             pa_int(&p, op->id);
             pa_text(&p, def->spec_json);
             pa_text(&p, def->spec_yaml);
-            pa_text(&p, op->tags);
+            pa_text(&p, tags);
             pa_dbl(&p, def->lease_ttl);
             pa_dbl(&p, def->timeout);
             pa_int(&p, (int64_t)def->total);
@@ -1270,8 +1260,14 @@ static int create_existing(pg_store *s, create_op *op, const PGresult *q, uint64
         }
         if (rc == 0)
             rc = count_added(s, op->id, op->added, *max_number);
+    } else if (new_tags) {
+        pargs p = {0};
+        pa_int(&p, op->id);
+        pa_text(&p, tags);
+        rc = q_run(s, S_SWEEP_TAGS, &p, NULL, "add tags to a sweep");
     }
     free(diff);
+    free(tags);
     return rc;
 }
 
@@ -1295,7 +1291,8 @@ static int create_fn(pg_store *s, void *arg)
         pa_text(&q, def->spec_json);
         pa_text(&q, def->spec_yaml);
         pa_text(&q, def->command_json);
-        pa_text(&q, op->tags);
+        char *tags = store_tags_json(NULL, def, NULL);
+        pa_text(&q, tags);
         pa_text(&q, def->metric_name);
         pa_bool(&q, def->maximize);
         pa_int(&q, def->max_attempts);
@@ -1306,7 +1303,9 @@ static int create_fn(pg_store *s, void *arg)
         pa_int(&q, (int64_t)def->gpu_memory);
         pa_bool(&q, def->open_ended);
         pa_int(&q, (int64_t)def->total);
-        if ((rc = q_run(s, S_SWEEP_INSERT, &q, &r, "create a sweep")) < 0)
+        rc = q_run(s, S_SWEEP_INSERT, &q, &r, "create a sweep");
+        free(tags);
+        if (rc < 0)
             return rc;
         if (pq.ntuples(r) == 1) {
             op->id = col_i64(r, 0, 0);
@@ -1338,10 +1337,8 @@ static int pg_create_sweep(store *st, const store_sweep_def *def, int64_t *out_i
                            uint64_t *out_added)
 {
     pg_store *s = to_pg(st);
-    char *tags = tags_to_json(def);
-    create_op op = {.def = def, .tags = tags};
+    create_op op = {.def = def};
     int rc = run_op(s, true, create_fn, &op);
-    free(tags);
     if (rc < 0)
         return rc;
     *out_id = op.id;

@@ -98,6 +98,7 @@ enum stmt_id {
     S_SWEEP_FOR_CREATE,
     S_SWEEP_INSERT,
     S_SWEEP_EDIT,
+    S_SWEEP_TAGS,
     S_SWEEP_ADDED,
     S_SWEEP_SET_STATE,
     S_SETTLE,
@@ -144,7 +145,7 @@ static const char *const stmt_sql[S_COUNT] = {
     [S_SWEEP_ID_STATE] = "SELECT id, state FROM sweeps WHERE name = ?1",
     [S_SWEEP_STATE_BY_ID] = "SELECT state FROM sweeps WHERE id = ?1",
     [S_SWEEP_FOR_CREATE] = "SELECT id, spec_json, command_json, max_attempts, cpus, gpus, "
-                           "gpu_memory, metric_name, maximize, open_ended "
+                           "gpu_memory, metric_name, maximize, open_ended, tags_json "
                            "FROM sweeps WHERE name = ?1",
     [S_SWEEP_INSERT] = "INSERT INTO sweeps(name, spec_json, spec_yaml, command_json, tags_json, "
                        "metric_name, maximize, max_attempts, lease_ttl, timeout, cpus, gpus, "
@@ -153,6 +154,7 @@ static const char *const stmt_sql[S_COUNT] = {
                        "?16)",
     [S_SWEEP_EDIT] = "UPDATE sweeps SET spec_json = ?2, spec_yaml = ?3, tags_json = ?4, "
                      "lease_ttl = ?5, timeout = ?6, total = ?7, updated_at = ?8 WHERE id = ?1",
+    [S_SWEEP_TAGS] = "UPDATE sweeps SET tags_json = ?2, updated_at = ?3 WHERE id = ?1",
     /* After adding ?2 trials: count them, and a finished sweep runs again. */
     [S_SWEEP_ADDED] = "UPDATE sweeps SET n_total = n_total + ?2, "
                       "next_number = max(next_number, ?3), updated_at = ?4, "
@@ -708,20 +710,6 @@ static int settle(sqlite_store *s, int64_t sweep_id, double now)
 
 /* ---- sweeps ------------------------------------------------------------ */
 
-static char *tags_to_json(const store_sweep_def *def)
-{
-    json_t *arr = json_array();
-    for (size_t i = 0; i < def->ntags; i++)
-        json_array_append_new(arr, json_string(def->tags[i]));
-    char *text = json_dumps(arr, JSON_COMPACT);
-    json_decref(arr);
-    if (!text)
-        SQ_BUG("cannot encode tags as JSON");
-    char *copy = xstrdup(text);
-    free(text);
-    return copy;
-}
-
 /* The execution settings of an existing sweep, from S_SWEEP_FOR_CREATE's row;
  * "" when the same as def's, else what differs (store_settings_diff). */
 static char *settings_diff(sqlite3_stmt *q, const store_sweep_def *def)
@@ -837,7 +825,7 @@ static int sqlite_create_sweep(store *st, const store_sweep_def *def, int64_t *o
 {
     sqlite_store *s = to_sqlite(st);
     double now = time_now();
-    char *tags = tags_to_json(def);
+    char *tags = NULL;
     char *diff = NULL;
     uint64_t added = 0, max_number = 0;
     int64_t id = 0;
@@ -857,6 +845,10 @@ static int sqlite_create_sweep(store *st, const store_sweep_def *def, int64_t *o
         bool same_command =
             store_same_text((const char *)sqlite3_column_text(q, 2), def->command_json);
         diff = settings_diff(q, def);
+        /* tags given again add to the stored ones (a union): a --tag on a
+         * later run finds the sweep by that tag too */
+        bool new_tags = false;
+        tags = store_tags_json((const char *)sqlite3_column_text(q, 10), def, &new_tags);
         sqlite3_reset(q);
         if (!same_command) {
             rc = sq_error_set(SQ_ECONFLICT,
@@ -874,8 +866,19 @@ static int sqlite_create_sweep(store *st, const store_sweep_def *def, int64_t *o
                               def->name, diff, def->name);
             goto out;
         }
-        if (same_spec) {
+        if (same_spec && !new_tags) {
             rc = tx_commit(s); /* nothing written */
+            goto out;
+        }
+        if (same_spec) {
+            if ((rc = stmt_get(s, S_SWEEP_TAGS, &q)) < 0)
+                goto out;
+            sqlite3_bind_int64(q, 1, id);
+            bind_text(q, 2, tags);
+            sqlite3_bind_double(q, 3, now);
+            if ((rc = step_done(s, q, "add tags to a sweep")) < 0)
+                goto out;
+            rc = tx_commit(s);
             goto out;
         }
         if ((rc = insert_trials(s, id, def->name, def->trials, def->ntrials, true, now, &added,
@@ -893,6 +896,7 @@ static int sqlite_create_sweep(store *st, const store_sweep_def *def, int64_t *o
         if ((rc = step_done(s, q, "update a sweep")) < 0)
             goto out;
     } else {
+        tags = store_tags_json(NULL, def, NULL);
         if ((rc = stmt_get(s, S_SWEEP_INSERT, &q)) < 0)
             goto out;
         bind_text(q, 1, def->name);

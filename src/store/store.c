@@ -16,6 +16,7 @@
 #include "store/backend.h"
 
 #include <ctype.h>
+#include <jansson.h>
 
 /* ---- names ------------------------------------------------------------- */
 
@@ -560,6 +561,37 @@ void store_claims_free(store_claimed *c, size_t n)
 bool store_same_text(const char *a, const char *b)
 {
     return (!a && !b) || (a && b && strcmp(a, b) == 0);
+}
+
+char *store_tags_json(const char *stored_json, const store_sweep_def *def, bool *changed)
+{
+    json_t *stored = stored_json ? json_loads(stored_json, 0, NULL) : NULL;
+    json_t *arr = json_array();
+    /* the stored tags first, then def's new ones: a tag is never dropped,
+     * and the order a user saw stays */
+    for (size_t i = 0; json_is_array(stored) && i < json_array_size(stored); i++) {
+        json_t *t = json_array_get(stored, i);
+        if (json_is_string(t))
+            json_array_append(arr, t);
+    }
+    size_t nstored = json_array_size(arr);
+    for (size_t i = 0; i < def->ntags; i++) {
+        bool seen = false;
+        for (size_t k = 0; k < json_array_size(arr) && !seen; k++)
+            seen = strcmp(json_string_value(json_array_get(arr, k)), def->tags[i]) == 0;
+        if (!seen)
+            json_array_append_new(arr, json_string(def->tags[i]));
+    }
+    if (changed)
+        *changed = json_array_size(arr) > nstored;
+    char *text = json_dumps(arr, JSON_COMPACT);
+    json_decref(arr);
+    json_decref(stored);
+    if (!text)
+        SQ_BUG("cannot encode tags as JSON");
+    char *copy = xstrdup(text);
+    free(text);
+    return copy;
 }
 
 static const char *goal_text(const char *metric, bool maximize)

@@ -36,8 +36,10 @@
  *   3. A succeeded trial never changes again (short of `retry` of failed
  *      or cancelled trials, which never touches succeeded ones): each trial
  *      succeeds at most once.
- *   4. Creating a sweep with the same name and spec is a no-op; new trial
- *      keys are added; a different command or settings are refused.
+ *   4. Creating a sweep with the same name and spec changes nothing but
+ *      its tags; an edited spec adds its new trial keys; a different
+ *      command or settings are refused. Tags only grow: creating an existing
+ *      sweep adds the definition's new tags after the stored ones.
  *   5. Exactly one caller ever wins store_claim_completion for a sweep.
  *   6. Lease times are judged by the store's clock (the local clock for
  *      sqlite, the database's for postgresql, the server's for http).
@@ -164,7 +166,9 @@ void store_sweeps_free(store_sweep *s, size_t n); /* an array of n */
 
 /*
  * Creates the sweep, or finds the one with the same name. *out_id gets its
- * id; *out_added (may be NULL) the number of trials newly added.
+ * id; *out_added (may be NULL) the number of trials newly added. On an
+ * existing sweep, def's tags not stored yet are added after the stored ones
+ * (in def's order); none is removed.
  * SQ_ECONFLICT when a sweep of that name exists with another command_json
  * or other settings (message says what differs and how to proceed).
  */

@@ -281,6 +281,78 @@ static void test_create_same_spec_twice_changes_nothing(void **state)
     conf_sweep_release(&cs);
 }
 
+/* The sweep's tags, joined with ',' (caller frees). */
+static char *conf_tags_of(store *st, const char *name)
+{
+    store_sweep *s = conf_get(st, name);
+    strbuf sb = SB_INIT;
+    for (size_t i = 0; i < s->ntags; i++)
+        sb_addf(&sb, "%s%s", i ? "," : "", s->tags[i]);
+    store_sweep_free(s);
+    return sb_detach(&sb);
+}
+
+static size_t conf_count_tagged(store *st, const char *tag)
+{
+    store_sweep_filter f = {.tag = tag};
+    store_sweep *v = NULL;
+    size_t n = 0;
+    assert_ok(store_list_sweeps(st, &f, &v, &n));
+    store_sweeps_free(v, n);
+    return n;
+}
+
+static void test_create_again_adds_new_tags_and_keeps_old_ones(void **state)
+{
+    conf_fixture *f = *state;
+    int64_t id = conf_create(f->st, "tagged", 3, 3, 600); /* batch-7, nightly */
+    conf_sweep cs;
+    conf_sweep_init(&cs, "tagged", 3);
+    const char *more[] = {"b", "nightly", "a", "b"};
+    cs.def.tags = more;
+    cs.def.ntags = 4;
+    int64_t id2 = 0;
+    uint64_t added = 99;
+    assert_ok(store_create_sweep(f->st, &cs.def, &id2, &added));
+    assert_int_equal(id2, id);
+    assert_int_equal(added, 0);
+    char *tags = conf_tags_of(f->st, "tagged");
+    assert_string_equal(tags, "batch-7,nightly,b,a"); /* old first, then new in order given */
+    free(tags);
+    assert_int_equal(conf_count_tagged(f->st, "a"), 1);
+    assert_counts(f->st, "tagged", 3, 0, 0, 0, 0);
+
+    /* no tags given: none removed */
+    cs.def.ntags = 0;
+    cs.def.tags = NULL;
+    assert_ok(store_create_sweep(f->st, &cs.def, &id2, &added));
+    tags = conf_tags_of(f->st, "tagged");
+    assert_string_equal(tags, "batch-7,nightly,b,a");
+    free(tags);
+
+    /* an edited grid keeps the stored tags too and adds its new ones */
+    conf_sweep edit;
+    conf_sweep_init(&edit, "tagged", 4);
+    edit.def.spec_json = "{\"grid\":2}";
+    const char *one[] = {"edited"};
+    edit.def.tags = one;
+    edit.def.ntags = 1;
+    assert_ok(store_create_sweep(f->st, &edit.def, &id2, &added));
+    assert_int_equal(added, 1);
+    tags = conf_tags_of(f->st, "tagged");
+    assert_string_equal(tags, "batch-7,nightly,b,a,edited");
+    free(tags);
+
+    /* a refused create adds nothing */
+    const char *refused[] = {"refused"};
+    edit.def.tags = refused;
+    edit.def.command_json = "[\"python3\",\"other.py\"]";
+    assert_int_equal(store_create_sweep(f->st, &edit.def, &id2, &added), SQ_ECONFLICT);
+    assert_int_equal(conf_count_tagged(f->st, "refused"), 0);
+    conf_sweep_release(&edit);
+    conf_sweep_release(&cs);
+}
+
 static void test_create_edited_grid_adds_only_new_keys(void **state)
 {
     conf_fixture *f = *state;
@@ -1627,6 +1699,7 @@ static int store_conformance_run(const char *backend, const store_conformance_en
     const struct CMUnitTest tests[] = {
         CONF_TEST(test_create_sweep_stores_definition_and_trials),
         CONF_TEST(test_create_same_spec_twice_changes_nothing),
+        CONF_TEST(test_create_again_adds_new_tags_and_keeps_old_ones),
         CONF_TEST(test_create_edited_grid_adds_only_new_keys),
         CONF_TEST(test_create_edited_grid_that_renumbers_is_refused),
         CONF_TEST(test_create_with_other_command_is_refused_saying_how_to_proceed),
