@@ -1,7 +1,8 @@
 #!/bin/bash
 # The verbs that change sweeps, on real sweeps run by real agents: pause and
 # resume, cancel and retry (of cancelled and of failed trials), wait (its
-# exit status, --tag, --timeout), reap, and logs -f on a running trial.
+# exit status, --tag, --timeout), tags added by a second `run --tag`, reap,
+# and logs -f on a running trial.
 . "$(dirname "$0")/lib.sh"
 
 # exits N CMD...: runs CMD; succeeds when it exits with status N exactly.
@@ -123,6 +124,22 @@ expect 'wait --tag blocks until every sweep of the batch is done, then exits 0' 
     agent --sweep t2 >a2.out 2>&1 &&
     wait $wpid &&
     grep -F "all 2 sweeps finished: 18 succeeded" waittag.out
+'
+
+spec tg
+expect 'run --tag b after run --tag a leaves the sweep tagged a and b' '
+    sq run tg.yaml --tag a -j 3 >runa.out 2>&1 &&
+    sq run tg.yaml --tag b >runb.out 2>&1 &&
+    sq status tg --json >tg.json &&
+    test "$(json_get "d[0][\"tags\"]" <tg.json)" = "[\"a\", \"b\"]" &&
+    test "$(count tg succeeded)" = 9
+'
+
+expect 'wait --tag finds the sweep by the tag its second run added' '
+    sq wait --tag b --timeout 30 >waitb.out &&
+    grep -F "tg: finished, 9 succeeded" waitb.out &&
+    sq wait --tag a --timeout 30 >waita.out &&
+    grep -F "tg: finished" waita.out
 '
 
 expect 'wait for an unknown tag or sweep exits 3' '
