@@ -31,6 +31,13 @@
 #define TUNNEL_BACKOFF_MAX 30
 /* A tunnel up this long has its back-off start over. */
 #define TUNNEL_STABLE 60
+/* A tunnel on a given remote port counts as open once its ssh still runs
+ * this long: ssh says nothing when such a forward succeeds, and with
+ * ExitOnForwardFailure it ends as soon as the remote refuses it (one round
+ * trip after logging in). */
+#define TUNNEL_SETTLE 3
+/* The longest pause between two tries at the recorded remote port. */
+#define TUNNEL_REUSE_BACKOFF_MAX 8
 
 /* ---- the state directory's files --------------------------------------- */
 
@@ -114,6 +121,14 @@ pid_t tunnel_keeper_find(const char *state_dir)
     return ours ? pid : 0;
 }
 
+int tunnel_recorded_port(const char *state_dir)
+{
+    char *path = state_file(state_dir, "tunnel.port");
+    long n = read_number(path);
+    free(path);
+    return n > 0 && n <= 65535 ? (int)n : 0;
+}
+
 /* ---- the keeper's children --------------------------------------------- */
 
 static void keeper_log(const tunnel_keeper *k, const char *fmt, ...)
@@ -145,6 +160,54 @@ static void stop_child(pid_t *pid)
         spawn_reap(*pid, true, &st);
     }
     *pid = -1;
+}
+
+/* Records the ssh child's pid in ssh.pid, so that a keeper started after
+ * this one died can stop the ssh it left behind. */
+static void record_ssh(const tunnel_keeper *k)
+{
+    char *path = state_file(k->state_dir, "ssh.pid");
+    if (write_number(path, (long)k->ssh_pid))
+        keeper_log(k, "%s", sq_error_msg());
+    free(path);
+}
+
+/*
+ * An ssh that a keeper killed with SIGKILL left running (it is in a process
+ * group of its own, so it outlives its keeper) still holds remote_port for
+ * a serve that is gone: it is stopped, so that the port can be taken again.
+ * Only a process whose command line forwards exactly that remote port is
+ * taken for it (pids are reused).
+ */
+static void stop_leftover_ssh(const tunnel_keeper *k, int remote_port)
+{
+    char *path = state_file(k->state_dir, "ssh.pid");
+    pid_t pid = (pid_t)read_number(path);
+    free(path);
+    if (pid <= 0 || pid == getpid() || !pid_alive(pid))
+        return;
+    char *cmdline = xasprintf("/proc/%d/cmdline", (int)pid);
+    char *forward = xasprintf("%d:127.0.0.1:", remote_port);
+    strbuf sb = SB_INIT;
+    sb_init(&sb, 1 << 16);
+    bool ours = false;
+    if (sb_read_file(&sb, cmdline) == 0)
+        for (size_t at = 0; at < sb.len; at += strlen(sb.buf + at) + 1)
+            if (!strncmp(sb.buf + at, forward, strlen(forward)))
+                ours = true;
+    sb_release(&sb);
+    free(forward);
+    free(cmdline);
+    sq_error_clear();
+    if (!ours)
+        return;
+    keeper_log(k, "stopping the ssh (pid %d) an earlier keeper left holding remote port %d",
+               (int)pid, remote_port);
+    spawn_signal_group(pid, SIGTERM);
+    for (int i = 0; i < 50 && pid_alive(pid); i++)
+        time_sleep(0.1);
+    if (pid_alive(pid))
+        spawn_signal_group(pid, SIGKILL);
 }
 
 /* The port of URL scheme://host:PORT[/...] (the digits after the last ':'
@@ -243,6 +306,61 @@ void tunnel_keeper_init(tunnel_keeper *k)
     k->backoff = 1;
 }
 
+/* Whether the ssh child still runs TUNNEL_SETTLE seconds after it started
+ * (the remote took the forward); one that ended is reaped. */
+static bool tunnel_settled(tunnel_keeper *k)
+{
+    spawn_status ss;
+    for (double until = time_mono() + TUNNEL_SETTLE; time_mono() < until; time_sleep(0.1)) {
+        if (spawn_reap(k->ssh_pid, false, &ss) == 1) {
+            char why[64];
+            keeper_log(k, "tunnel ssh ended (%s)", spawn_status_text(&ss, why, sizeof why));
+            k->ssh_pid = -1;
+            return false;
+        }
+    }
+    return true;
+}
+
+/*
+ * A keeper started where an earlier one recorded tunnel.port (it died
+ * without seeing its sweep end) asks for that same remote port, so the
+ * agents it was given to find their store again. The remote may still hold
+ * it for the earlier ssh session (until its sshd sees that session dead):
+ * this tries again, with a back-off, for TUNNEL_REUSE_TIMEOUT seconds, then
+ * leaves k->ssh_pid -1 and says so in the log, and the caller takes a new
+ * port. Returns 0 either way, or SQ_ERROR when ssh cannot be run at all.
+ */
+static int reopen_recorded_port(tunnel_keeper *k, int port)
+{
+    stop_leftover_ssh(k, port);
+    keeper_log(k, "asking for remote port %d again (recorded in tunnel.port) for up to %d s", port,
+               TUNNEL_REUSE_TIMEOUT);
+    double deadline = time_mono() + TUNNEL_REUSE_TIMEOUT, wait = 1;
+    for (;;) {
+        int got;
+        int rc = ssh_tunnel_open(&k->ssh_pid, &got, &k->target, port, k->local_port, k->log_fd,
+                                 TUNNEL_START_TIMEOUT / 2);
+        if (rc)
+            return rc;
+        if (tunnel_settled(k)) {
+            k->remote_port = port;
+            keeper_log(k, "remote port %d restored: the agents given it reconnect by themselves",
+                       port);
+            return 0;
+        }
+        if (time_mono() + wait > deadline)
+            break;
+        time_sleep(wait);
+        wait = wait * 2 > TUNNEL_REUSE_BACKOFF_MAX ? TUNNEL_REUSE_BACKOFF_MAX : wait * 2;
+    }
+    keeper_log(k,
+               "remote port %d still refused after %d s; taking a new port: agents that were "
+               "given port %d cannot reach the store, launch new ones",
+               port, TUNNEL_REUSE_TIMEOUT, port);
+    return 0;
+}
+
 int tunnel_keeper_start(tunnel_keeper *k)
 {
     int rc = open_log(&k->log_fd, k->state_dir, "keeper.log");
@@ -260,11 +378,15 @@ int tunnel_keeper_start(tunnel_keeper *k)
         if (!rc)
             keeper_log(k, "serve (pid %d) on 127.0.0.1:%d", (int)k->serve_pid, k->local_port);
     }
-    if (!rc)
+    int recorded = tunnel_recorded_port(k->state_dir);
+    if (!rc && recorded)
+        rc = reopen_recorded_port(k, recorded);
+    if (!rc && k->ssh_pid < 0)
         rc = ssh_tunnel_open(&k->ssh_pid, &k->remote_port, &k->target, 0, k->local_port, k->log_fd,
                              TUNNEL_START_TIMEOUT / 2);
     if (rc)
         return rc;
+    record_ssh(k);
     char *port_path = state_file(k->state_dir, "tunnel.port");
     write_number(port_path, k->remote_port);
     free(port_path);
@@ -313,6 +435,7 @@ static void reopen_tunnel_if_ended(tunnel_keeper *k, double now)
             k->ssh_pid = -1;
             k->restart_at = now + k->backoff;
         } else {
+            record_ssh(k);
             keeper_log(k, "tunnel reopened (ssh pid %d)", (int)k->ssh_pid);
         }
     }
@@ -341,8 +464,13 @@ void tunnel_keeper_run(tunnel_keeper *k, volatile sig_atomic_t *stop)
         double now = time_mono();
         restart_serve_if_ended(k);
         reopen_tunnel_if_ended(k, now);
-        if (lingered_after_sweep(k, now))
+        if (lingered_after_sweep(k, now)) {
+            /* No agent of the sweep needs the port kept any more. */
+            char *port_path = state_file(k->state_dir, "tunnel.port");
+            unlink(port_path);
+            free(port_path);
             break;
+        }
     }
     keeper_log(k, "stopping");
 }
@@ -355,6 +483,9 @@ void tunnel_keeper_release(tunnel_keeper *k)
     k->st = NULL;
     if (k->log_fd >= 0) {
         char *pid_path = state_file(k->state_dir, "keeper.pid");
+        unlink(pid_path);
+        free(pid_path);
+        pid_path = state_file(k->state_dir, "ssh.pid");
         unlink(pid_path);
         free(pid_path);
         close(k->log_fd);
@@ -392,7 +523,7 @@ static int read_announcement(int out_fd)
 {
     strbuf line = SB_INIT;
     sb_init(&line, 4096);
-    read_first_line(&line, out_fd, time_mono() + TUNNEL_START_TIMEOUT);
+    read_first_line(&line, out_fd, time_mono() + TUNNEL_START_TIMEOUT + TUNNEL_REUSE_TIMEOUT);
     int port = 0;
     if (sscanf(sb_str(&line), TUNNEL_READY_FMT, &port) != 1 || port < 0)
         port = 0;

@@ -10,13 +10,19 @@
  *   - the files of its state directory:
  *       keeper.pid   its pid, while it runs;
  *       keeper.log   what it did, one line each (also ssh's stderr);
- *       tunnel.port  RPORT, written once the tunnel is first up;
+ *       tunnel.port  RPORT, written once the tunnel is first up, removed
+ *                    once the sweep has ended (a keeper that dies leaves it);
+ *       ssh.pid      the ssh child's pid, while it runs;
  *       serve.log    the serve child's output (0600: serve prints a new
  *                    token there once).
  *
  * Invariants:
  *   1. RPORT never changes once chosen: a tunnel is always reopened on the
- *      same remote port, so the URL the agents were given stays right.
+ *      same remote port, so the URL the agents were given stays right. A
+ *      keeper started where a dead one left tunnel.port asks for that port
+ *      first (for up to TUNNEL_REUSE_TIMEOUT seconds, stopping the dead
+ *      keeper's leftover ssh named in ssh.pid), and takes a new one only
+ *      after that, saying so in keeper.log.
  *   2. A serve child that ends is started again (on a new port); its tunnel
  *      is closed first and reopened to the new port.
  *   3. An ssh that ends is reopened after a back-off that starts at 1 s,
@@ -47,6 +53,9 @@
 
 /* How long starting a keeper may take until its tunnel (and serve) is up. */
 #define TUNNEL_START_TIMEOUT 60
+/* How long a new keeper keeps asking for the remote port a dead keeper
+ * recorded before it takes a new one. */
+#define TUNNEL_REUSE_TIMEOUT 60
 /* How long a keeper keeps the tunnel after its sweep ended. */
 #define TUNNEL_LINGER 30
 /* The first line a keeper process prints on stdout, once its tunnel is up. */
@@ -81,10 +90,10 @@ void tunnel_keeper_init(tunnel_keeper *k);
 /*
  * Opens keeper.log, writes keeper.pid, opens the store, starts the serve
  * child when serve_argv is set (waiting until it says "sweepq: serving
- * URL"), opens the tunnel with a remote port ssh picks, and writes
- * tunnel.port. Returns 0 with k->remote_port set, or SQ_EIO / SQ_ERROR /
- * the store's code with the message; tunnel_keeper_release it either way.
- * After a success, k->log_fd is the log the caller may point its stderr at.
+ * URL"), opens the tunnel on the remote port tunnel.port records (see
+ * invariant 1) or else one ssh picks, and writes tunnel.port. Returns 0 with k->remote_port set, or
+ * SQ_EIO / SQ_ERROR / the store's code with the message; tunnel_keeper_release it either way. After
+ * a success, k->log_fd is the log the caller may point its stderr at.
  */
 int tunnel_keeper_start(tunnel_keeper *k);
 
@@ -105,13 +114,17 @@ void tunnel_keeper_release(tunnel_keeper *k);
  */
 pid_t tunnel_keeper_find(const char *state_dir);
 
+/* The remote port recorded in state_dir's tunnel.port (by a keeper that
+ * runs, or one that died before its sweep ended), or 0. */
+int tunnel_recorded_port(const char *state_dir);
+
 /*
  * Makes sure a keeper runs for state_dir and returns the remote port of
  * its tunnel in *out_port: the port of a live keeper (tunnel_keeper_find)
  * when it has one, else it starts argv (a keeper process, which puts
  * itself in a session of its own and outlives this one) in cwd with its
- * stderr appended to keeper.log, and waits at most TUNNEL_START_TIMEOUT
- * seconds for its TUNNEL_READY_FMT line. Returns 0, or SQ_EIO pointing at
+ * stderr appended to keeper.log, and waits at most TUNNEL_START_TIMEOUT +
+ * TUNNEL_REUSE_TIMEOUT seconds for its TUNNEL_READY_FMT line. Returns 0, or SQ_EIO pointing at
  * keeper.log (a keeper that did not come up is stopped and reaped).
  */
 int tunnel_keeper_spawn(int *out_port, const char *state_dir, char *const *argv, const char *cwd);

@@ -58,21 +58,27 @@ static const sq_usage usage = {
     "to the remote's slots divided among them when it has slots; their logs are\n"
     "in the workdir's .sweepq/sweeps/SWEEP/remotes/.\n"
     "\n"
-    "When the store is this machine's (a SQLite file), the remote agents reach\n"
-    "it through a reverse tunnel: a 'sweepq serve' on 127.0.0.1 here and\n"
-    "'ssh -N -R PORT:127.0.0.1:SERVEPORT' to the remote, so no port is opened on\n"
-    "either side. A keeper process (this command with --keep-tunnel, in its own\n"
-    "session) holds both, reopens the tunnel when the link drops, and stops once\n"
-    "the sweep has ended. The write token goes to a 0600 file in the remote's\n"
-    "workdir, never onto a command line. An http(s) store on this machine is\n"
-    "tunnelled the same way; any other store URL is passed on as it is, and\n"
-    "--remote-store gives the agents another URL for the same store.\n"
+    "When the store is this machine's (a SQLite file), the remote agents reach it\n"
+    "through a reverse tunnel: a 'sweepq serve' on 127.0.0.1 here and 'ssh -N -R\n"
+    "PORT:127.0.0.1:SERVEPORT' to the remote, so no port is opened on either\n"
+    "side. A keeper process (this command with --keep-tunnel, in its own session)\n"
+    "holds both, reopens the tunnel when the link drops, and stops once the sweep\n"
+    "has ended. Should the keeper itself die (killed, or this machine rebooted),\n"
+    "'launch SWEEP --remote NAME --agents 0' starts a new one on the same remote\n"
+    "port, so the agents already there reconnect by themselves; it copies nothing\n"
+    "and starts no agent. The port is asked for again for up to a minute (the\n"
+    "remote may still hold it for the dead tunnel); only then does the new keeper\n"
+    "take another, and launch says so. The write token goes to a 0600 file in the\n"
+    "remote's workdir, never onto a command line. An http(s) store on this\n"
+    "machine is tunnelled the same way; any other store URL is passed on as it\n"
+    "is, and --remote-store gives the agents another URL for the same store.\n"
     "\n"
     "Bring the trial directories back with 'sweepq collect SWEEP'.\n"
     "\n"
     "Examples:\n"
     "  sweepq create sweep.yaml\n"
     "  sweepq launch lr-search --remote gpu1 --agents 2\n"
+    "  sweepq launch lr-search --remote gpu1 --agents 0   # restore the tunnel only\n"
     "  sweepq status lr-search\n"
     "  sweepq collect lr-search",
     false,
@@ -368,10 +374,23 @@ static void choose_route(store_route *s, const launch_ctx *c, const char *remote
  * token; prints where the tunnel leads. */
 static int open_tunnel(store_route *s, const launch_ctx *c)
 {
+    /* A port recorded with no keeper running: the keeper died, and the
+     * agents it served wait for that port to come back. */
+    int recorded = tunnel_keeper_find(c->state_dir) ? 0 : tunnel_recorded_port(c->state_dir);
     int rport = 0;
     int rc = start_keeper(&rport, c, s->tunnel_to);
     if (rc)
         return rc;
+    if (recorded && rport == recorded)
+        printf("tunnel: restored the remote's 127.0.0.1:%d: the agents given it reconnect by "
+               "themselves\n",
+               rport);
+    else if (recorded)
+        fprintf(stderr,
+                "sweepq: warning: the remote's 127.0.0.1:%d, the port of the earlier tunnel, "
+                "was still refused after %d s, so the tunnel is on 127.0.0.1:%d now; agents "
+                "launched before cannot reach the store: launch new ones (see %s/keeper.log)\n",
+                recorded, TUNNEL_REUSE_TIMEOUT, rport, c->state_dir);
     if (s->tunnel_to == 0)
         s->agent_store = xasprintf("http://127.0.0.1:%d", rport);
     else
@@ -561,13 +580,20 @@ static int prepare(launch_ctx *c, const char *remote_name)
     return EXIT_OK;
 }
 
-/* Sync, tunnel if the route needs one, agents. */
+/* Sync, tunnel if the route needs one, agents. With no agents wanted, only
+ * the tunnel (a keeper that died is started again on its port). */
 static int launch(const launch_ctx *c, const launch_args *a)
 {
     store_route route;
     choose_route(&route, c, a->remote_store);
     int rc = 0;
-    if (!a->no_sync) {
+    if (!a->agents && route.tunnel_to < 0) {
+        printf("no agents to start, and no tunnel: the remote agents reach the store at %s "
+               "without one\n",
+               route.agent_store);
+        goto out;
+    }
+    if (!a->no_sync && a->agents) {
         rc = sync_project(c);
         if (rc)
             goto out;
@@ -575,7 +601,7 @@ static int launch(const launch_ctx *c, const launch_args *a)
     }
     if (route.tunnel_to >= 0)
         rc = open_tunnel(&route, c);
-    if (!rc)
+    if (!rc && a->agents)
         rc = start_agents(c, route.agent_store, route.token, a->agents);
 out:
     route_release(&route);
@@ -588,7 +614,9 @@ int cmd_launch(int argc, char **argv)
     const sq_option opts[] = {
         OPT_STRING(0, "remote", &a.remote_name, "NAME",
                    "the remote to launch on (sweepq remote add)"),
-        OPT_INT(0, "agents", &a.agents, "N", "agents to start there (default 1)"),
+        OPT_INT(0, "agents", &a.agents, "N",
+                "agents to start there (default 1); 0: copy nothing, start none, only make "
+                "sure the tunnel's keeper runs"),
         OPT_BOOL(0, "no-sync", &a.no_sync, "do not copy the project first (it is there already)"),
         OPT_STRING(0, "remote-store", &a.remote_store, "URL",
                    "the store URL the remote agents use, as they reach it (no tunnel)"),
@@ -606,8 +634,8 @@ int cmd_launch(int argc, char **argv)
         return options_usage_error(&usage, nargs ? "launch takes one SWEEP" : "name the SWEEP");
     if (!a.remote_name)
         return options_usage_error(&usage, "name the remote with --remote NAME");
-    if (a.agents < 1 || a.agents > 1000)
-        return options_usage_error(&usage, "--agents takes 1 to 1000");
+    if (a.agents < 0 || a.agents > 1000)
+        return options_usage_error(&usage, "--agents takes 0 to 1000");
     if (a.keep < -1 || a.keep > 65535)
         return options_usage_error(&usage, "--keep-tunnel takes a port");
 

@@ -11,6 +11,8 @@
 #                          whose command line names the server's port)
 #   remote_agents DIR      pids of the agents running in workdir DIR
 #   kill_remote_agents DIR
+#   keeper_serve_pids URL  pids of the `sweepq serve` a launch keeper runs
+#                          for the store URL
 #
 # At exit: the launch keepers of the project here and the agents in the
 # remote workdirs are stopped, then the sshd; SQ_SSHD_OWNER makes sshd-up's
@@ -86,3 +88,9 @@ ssh_lib_cleanup() {
     lib_cleanup
 }
 trap ssh_lib_cleanup EXIT
+
+# keeper_serve_pids STORE_URL: pids of the `sweepq serve` a launch keeper
+# started for that store.
+keeper_serve_pids() {
+    pids_with_args "$SWEEPQ" serve --listen 127.0.0.1:0 --store "$1"
+}
