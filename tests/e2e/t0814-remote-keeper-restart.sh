@@ -4,8 +4,10 @@
 # would leave it) while 2 remote agents run trials through its tunnel.
 # `launch SWEEP --remote NAME --agents 0` starts a new keeper on the same
 # remote port and starts no agent: the same 2 agents reconnect by
-# themselves and finish the sweep, every trial once and none failed; then
-# `collect` brings the trial directories back. Real sshd, throwaway keys;
+# themselves. Then only the keeper is killed (its serve dies with it, its
+# ssh stays, holding the port): the next `launch --agents 0` stops that ssh
+# and takes the port again. The same 2 agents finish the sweep, every trial
+# once and none failed; `collect` brings the trial directories back. Real sshd, throwaway keys;
 # fails, never skips, when it cannot start.
 . "$(dirname "$0")/lib.sh"
 . "$SQ_SOURCE_DIR/tests/e2e/ssh_lib.sh"
@@ -30,11 +32,11 @@ agents_through_tunnel() {
     sq agents --store "http://127.0.0.1:$(tunnel_port)" --json >agents.json 2>agents.err &&
         test "$(json_get "len([a for a in d if a[\"alive\"]])" <agents.json)" = 2
 }
-# Every one of the 8 trials succeeded at its first attempt.
+# Every one of the 12 trials succeeded at its first attempt.
 all_first_attempt() {
     sq trials restart-grid >trials.out &&
         awk 'NR > 1 && NF { n++; if ($2 != "succeeded" || $3 != 1) { print "# " $0; bad = 1 } }
-             END { exit bad || n != 8 }' trials.out >&2
+             END { exit bad || n != 12 }' trials.out >&2
 }
 
 mkdir -p proj
@@ -49,7 +51,7 @@ command: [$PYTHON, "\${program}", --ledger=$TEST_DIR/ledger, --metrics=both, --s
 metric: {name: loss, goal: minimize}
 parameters:
   x: {values: [1, 2, 3, 4]}
-  y: {values: [1, 2]}
+  y: {values: [1, 2, 3]}
 EOF
 
 expect 'a project with its own SQLite store and the sshd as a remote' '
@@ -90,10 +92,35 @@ expect 'launch --agents 0 starts a new keeper on the same remote port and no age
     test "$(remote_agents "$TEST_DIR/remote-box" | sort | tr "\n" " ")" = "$(echo $AGENTS | tr " " "\n" | sort | tr "\n" " ")"
 '
 
-expect 'the same 2 agents reconnect and finish the sweep: every trial once, none failed' '
+expect 'the same 2 agents reconnect and go on with the sweep' '
     wait_for 30 agents_through_tunnel &&
+    wait_for 30 "test \"\$(ledger_count $TEST_DIR/ledger)\" -ge 5 && sq trials restart-grid | grep -q running"
+'
+OLD_KEEPER=$(keeper_pid)
+OLD_SSH=$(cat "$STATE/ssh.pid" 2>/dev/null)
+OLD_SERVE=$(keeper_serves)
+
+expect 'kill -9 of the keeper alone: its serve dies with it, its ssh stays and holds the port' '
+    test -n "$OLD_SSH" && test -n "$OLD_SERVE" &&
+    pid_alive "$OLD_SSH" &&
+    kill -9 "$OLD_KEEPER" &&
+    wait_for 10 "all_dead $OLD_KEEPER $OLD_SERVE" &&
+    pid_alive "$OLD_SSH"
+'
+
+expect 'launch --agents 0 stops the leftover ssh and takes the same remote port again' '
+    sq launch restart-grid --remote box --agents 0 >relaunch2.out 2>relaunch2.err &&
+    grep -q "^tunnel: restored the remote.s 127.0.0.1:$PORT:" relaunch2.out &&
+    ! grep -q "warning" relaunch2.err &&
+    grep -q "stopping the ssh (pid $OLD_SSH) an earlier keeper left holding remote port $PORT" "$STATE/keeper.log" &&
+    wait_for 10 "all_dead $OLD_SSH" &&
+    test "$(tunnel_port)" = "$PORT" &&
+    pid_alive "$(keeper_pid)" && test "$(keeper_pid)" != "$OLD_KEEPER"
+'
+
+expect 'the same 2 agents finish the sweep: every trial once, none failed' '
     sq wait restart-grid --timeout 60s >wait.out &&
-    ledger_exactly_once "$TEST_DIR/ledger" 8 &&
+    ledger_exactly_once "$TEST_DIR/ledger" 12 &&
     all_first_attempt &&
     wait_for 20 "all_dead $AGENTS" &&
     grep -q "cannot reach store .http://127.0.0.1:$PORT." "$REMOTE_LOGS"/agent-*.log &&
@@ -101,10 +128,10 @@ expect 'the same 2 agents reconnect and finish the sweep: every trial once, none
     test "$(ls "$REMOTE_LOGS"/agent-*.log | wc -l)" = 2
 '
 
-expect 'collect brings the 8 trial directories back' '
+expect 'collect brings the 12 trial directories back' '
     sq collect restart-grid >collect.out &&
-    grep -q "^box: 8 trial directories new or changed, 2 agent logs" collect.out &&
-    collected_all 8
+    grep -q "^box: 12 trial directories new or changed, 2 agent logs" collect.out &&
+    collected_all 12
 '
 
 finish
