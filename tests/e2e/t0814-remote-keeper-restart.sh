@@ -70,14 +70,15 @@ AGENTS=$(awk '/^  pid / { print $2 }' launch.out | tr '\n' ' ')
 PORT=$(tunnel_port)
 OLD_KEEPER=$(keeper_pid)
 
-expect 'kill -9 of the keeper, its serve and its ssh leaves the agents running and the port recorded' '
+expect 'kill -9 of the keeper, its serve and its ssh: the agents keep running and see the store gone' '
     wait_for 30 "sq trials restart-grid | grep -q running" &&
     victims="$OLD_KEEPER $(keeper_serves) $(ssh_clients)" &&
     test "$(echo $victims | wc -w)" -ge 3 &&
     kill -9 $victims &&
     wait_for 10 "all_dead $victims" &&
     all_alive $AGENTS &&
-    test "$(tunnel_port)" = "$PORT"
+    test "$(tunnel_port)" = "$PORT" &&
+    wait_for 30 "grep -qs \"cannot reach store .http://127.0.0.1:$PORT.\" $REMOTE_LOGS/agent-*.log"
 '
 
 expect 'launch --agents 0 starts a new keeper on the same remote port and no agent' '
