@@ -58,7 +58,8 @@ int stats_render(const stats *s, const char *const *route_names, size_t nroutes,
     int rc = 0;
     if (nroutes > STATS_MAX_ROUTES)
         SQ_BUG("%zu routes, more than STATS_MAX_ROUTES", nroutes);
-    rc |= sb_adds(out, "# HELP sweepq_claims_total Trials handed out by this server's claims.\n"
+    rc |= sb_adds(out, "# HELP sweepq_claims_total Trials handed out by this server's claims "
+                       "(a repeated claim request hands its trials out again).\n"
                        "# TYPE sweepq_claims_total counter\n");
     rc |= sb_addf(out, "sweepq_claims_total %llu\n", (unsigned long long)load(&s->claims));
     rc |= sb_adds(out, "# HELP sweepq_finishes_total Attempts ended through this server.\n"
