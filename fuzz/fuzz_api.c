@@ -107,8 +107,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         json_t *e = json_object_get(j, "error");
         if (!json_is_string(json_object_get(e, "code")) ||
             !json_is_string(json_object_get(e, "message")))
-            SQ_BUG("status %d without an error object: %.*s", res.status, (int)res.len,
-                   res.body);
+            SQ_BUG("status %d without an error object: %.*s", res.status, (int)res.len, res.body);
         json_decref(j);
     }
     api_response_release(&res);

@@ -62,10 +62,8 @@ static const struct {
     const char *scheme;
     const store_backend *backend;
 } schemes[] = {
-    {"sqlite", &store_sqlite_backend},
-    {"postgresql", &store_postgres_backend},
-    {"postgres", &store_postgres_backend},
-    {"http", &store_http_backend},
+    {"sqlite", &store_sqlite_backend},     {"postgresql", &store_postgres_backend},
+    {"postgres", &store_postgres_backend}, {"http", &store_http_backend},
     {"https", &store_http_backend},
 };
 
