@@ -7,6 +7,8 @@
 
 #include "agent/register.h"
 
+#include "util/file.h"
+
 #include <errno.h>
 #include <unistd.h>
 
@@ -123,30 +125,15 @@ static int write_frozen_copy(const workspace *ws, const spec *s, bool replace)
         return 0;
     char *dir = workspace_sweep_dir(ws, s->name);
     char *path = xasprintf("%s/spec.yaml", dir);
-    char *tmp = xasprintf("%s/.spec.yaml.%ld", dir, (long)getpid());
-    FILE *f = NULL;
     int rc = 0;
     if (!replace && access(path, F_OK) == 0)
         goto done;
     if ((rc = mkdir_p(dir, 0755)))
         goto done;
-    f = fopen(tmp, "w");
-    if (!f) {
-        rc = sq_error_set(SQ_EIO, "cannot write '%s': %s", tmp, strerror(errno));
-        goto done;
-    }
-    size_t len = strlen(s->source);
-    bool ok = fwrite(s->source, 1, len, f) == len;
-    ok = fclose(f) == 0 && ok;
-    f = NULL;
-    if (!ok || rename(tmp, path)) {
-        rc = sq_error_set(SQ_EIO, "cannot write '%s': %s", path, strerror(errno));
-        unlink(tmp);
-    }
+    rc = file_replace(path, s->source, strlen(s->source));
 done:
     free(dir);
     free(path);
-    free(tmp);
     return rc;
 }
 

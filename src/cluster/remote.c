@@ -25,6 +25,7 @@
 
 #include "cluster/config.h"
 #include "spec/yaml_tree.h"
+#include "util/file.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -381,45 +382,6 @@ static size_t trim_tail(const cfg_text *t, size_t from, size_t to, int indent)
     return to;
 }
 
-/* Writes text to path through a temporary file and a rename. */
-static int write_atomic(const char *path, const char *text, size_t len)
-{
-    char *tmp = xasprintf("%s.tmp.%ld", path, (long)getpid());
-    struct stat st;
-    mode_t mode = stat(path, &st) == 0 ? (st.st_mode & 07777) : 0644;
-    int rc = 0;
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-    if (fd < 0) {
-        rc = sq_error_set(SQ_EIO, "cannot write '%s': %s", tmp, strerror(errno));
-        goto cleanup;
-    }
-    for (size_t off = 0; off < len;) {
-        ssize_t n = write(fd, text + off, len - off);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            rc = sq_error_set(SQ_EIO, "cannot write '%s': %s", tmp, strerror(errno));
-            goto cleanup;
-        }
-        off += (size_t)n;
-    }
-    if (fsync(fd)) {
-        rc = sq_error_set(SQ_EIO, "cannot write '%s': %s", tmp, strerror(errno));
-        goto cleanup;
-    }
-    close(fd);
-    fd = -1;
-    if (rename(tmp, path))
-        rc = sq_error_set(SQ_EIO, "cannot replace '%s': %s", path, strerror(errno));
-cleanup:
-    if (fd >= 0)
-        close(fd);
-    if (rc)
-        unlink(tmp);
-    free(tmp);
-    return rc;
-}
-
 /* The key node and value of `remotes` at the top, or NULLs. */
 static void find_remotes(const cfg_text *t, const ytree_node **key, const ytree_node **value,
                          int *next_line)
@@ -569,7 +531,7 @@ static int verify(const char *text, size_t len, const remote_list *want, const c
 {
     char *tmp = xasprintf("%s.check.%ld", path, (long)getpid());
     remote_list got = REMOTE_LIST_INIT;
-    int rc = write_atomic(tmp, text, len);
+    int rc = file_replace(tmp, text, len);
     if (!rc)
         rc = remote_list_load(&got, tmp);
     unlink(tmp);
@@ -644,7 +606,7 @@ static int update(const char *path, const remote *r, const char *gone)
     if (!rc)
         rc = verify(text, len, &want, path);
     if (!rc)
-        rc = write_atomic(path, text, len);
+        rc = file_replace(path, text, len);
 cleanup:
     free(text);
     remote_list_release(&list);

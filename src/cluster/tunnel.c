@@ -16,6 +16,7 @@
 #include "cluster/tunnel.h"
 
 #include "agent/spawn.h"
+#include "util/file.h"
 #include "util/timeutil.h"
 
 #include <errno.h>
@@ -62,18 +63,8 @@ static long read_number(const char *path)
 static int write_number(const char *path, long n)
 {
     char text[32];
-    snprintf(text, sizeof text, "%ld\n", n);
-    char *tmp = xasprintf("%s.tmp", path);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    int rc = 0;
-    if (fd < 0 || write(fd, text, strlen(text)) != (ssize_t)strlen(text) || rename(tmp, path))
-        rc = sq_error_set(SQ_EIO, "cannot write '%s': %s", path, strerror(errno));
-    if (fd >= 0)
-        close(fd);
-    if (rc)
-        unlink(tmp);
-    free(tmp);
-    return rc;
+    int len = snprintf(text, sizeof text, "%ld\n", n);
+    return file_replace(path, text, (size_t)len);
 }
 
 static int open_log(int *out_fd, const char *state_dir, const char *name)

@@ -19,6 +19,7 @@
 #include "cmd/open_store.h"
 #include "cmd/options.h"
 #include "cmd/report.h"
+#include "util/file.h"
 
 #include <errno.h>
 #include <sys/stat.h>
@@ -264,44 +265,6 @@ static void write_json(strbuf *sb, json_t *rows, bool lines)
     }
 }
 
-/* Writes text to path via a temporary file in the same directory. */
-static int write_atomic(const char *path, const strbuf *text)
-{
-    char *tmp = xasprintf("%s.XXXXXX", path);
-    int rc = 0, fd = mkstemp(tmp);
-    if (fd < 0) {
-        rc = sq_error_set(SQ_EIO, "cannot create a temporary file next to '%s': %s", path,
-                          strerror(errno));
-        goto out;
-    }
-    bool ok = true;
-    for (size_t off = 0; ok && off < text->len;) {
-        ssize_t w = write(fd, text->buf + off, text->len - off);
-        if (w < 0 && errno == EINTR)
-            continue;
-        ok = w > 0;
-        off += ok ? (size_t)w : 0;
-    }
-    /* mkstemp makes the file 0600; an export is an ordinary file. */
-    mode_t mask = umask(0);
-    umask(mask);
-    ok = ok && fchmod(fd, 0666 & ~mask) == 0 && fsync(fd) == 0;
-    int saved = errno;
-    if (close(fd) && ok) {
-        ok = false;
-        saved = errno;
-    }
-    if (ok && rename(tmp, path) == 0)
-        goto out;
-    if (ok)
-        saved = errno;
-    rc = sq_error_set(SQ_EIO, "cannot write '%s': %s", path, strerror(saved));
-    unlink(tmp);
-out:
-    free(tmp);
-    return rc;
-}
-
 static bool ends_with(const char *s, const char *suffix)
 {
     size_t a = strlen(s), b = strlen(suffix);
@@ -368,7 +331,7 @@ int cmd_export(int argc, char **argv)
     else
         write_json(&out, rows, fmt == FMT_JSONL);
     if (output) {
-        rc = write_atomic(output, &out);
+        rc = file_replace(output, out.buf, out.len);
         if (rc) {
             fprintf(stderr, "sweepq: %s\n", sq_error_msg());
             code = EXIT_FAILED;

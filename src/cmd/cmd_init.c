@@ -17,6 +17,7 @@
 #include "cmd/cmd.h"
 #include "cmd/exitcodes.h"
 #include "cmd/options.h"
+#include "util/file.h"
 #include "util/workspace.h"
 
 #include <ctype.h>
@@ -287,27 +288,6 @@ static char *config_text(const char *python)
                      python ? python : "python3");
 }
 
-/* Writes text to path through a temporary file and a rename. */
-static int write_atomic(const char *path, const char *text)
-{
-    char *tmp = xasprintf("%s.tmp.%ld", path, (long)getpid());
-    int rc = 0;
-    FILE *f = fopen(tmp, "w");
-    if (!f) {
-        rc = sq_error_set(SQ_EIO, "cannot write '%s': %s", tmp, strerror(errno));
-        goto out;
-    }
-    bool ok = fputs(text, f) >= 0;
-    ok = fclose(f) == 0 && ok;
-    if (!ok || rename(tmp, path)) {
-        rc = sq_error_set(SQ_EIO, "cannot write '%s': %s", path, strerror(errno));
-        unlink(tmp);
-    }
-out:
-    free(tmp);
-    return rc;
-}
-
 int cmd_init(int argc, char **argv)
 {
     bool force = false;
@@ -357,7 +337,7 @@ int cmd_init(int argc, char **argv)
 
     rc = workspace_init_dir(cwd);
     if (!rc)
-        rc = write_atomic(output, text);
+        rc = file_replace(output, text, strlen(text));
     if (rc) {
         fprintf(stderr, "sweepq: cannot initialize '%s': %s\n", cwd, sq_error_msg());
         code = EXIT_FAILED;
@@ -366,7 +346,7 @@ int cmd_init(int argc, char **argv)
     config_path = xasprintf("%s/.sweepq/config.yaml", cwd);
     if (access(config_path, F_OK) != 0) {
         config = config_text(py);
-        rc = write_atomic(config_path, config);
+        rc = file_replace(config_path, config, strlen(config));
         if (rc) {
             fprintf(stderr, "sweepq: %s\n", sq_error_msg());
             code = EXIT_FAILED;
