@@ -62,14 +62,14 @@ const char *remote_program(const remote *r)
     return r->sweepq ? r->sweepq : "sweepq";
 }
 
-int remote_run(ssh_result *res, const remote *r, const char *script, const char *input,
+int remote_run(run_result *res, const remote *r, const char *script, const char *input,
                double timeout, const char *what)
 {
     ssh_target t = remote_target(r);
     ssh_argv argv = SSH_ARGV_INIT;
     ssh_build(&argv, &t, NULL, script);
     int rc = what ? ssh_run_checked(res, argv.v, input, timeout, what)
-                  : ssh_run(res, argv.v, input, timeout);
+                  : run_command(res, argv.v, NULL, input, timeout);
     ssh_argv_release(&argv);
     return rc;
 }

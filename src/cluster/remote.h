@@ -73,7 +73,7 @@ const char *remote_program(const remote *r);
  * as ssh_run, else as ssh_run_checked ("cannot WHAT: CAUSE" unless it
  * exited 0). The caller inits and releases *res.
  */
-int remote_run(ssh_result *res, const remote *r, const char *script, const char *input,
+int remote_run(run_result *res, const remote *r, const char *script, const char *input,
                double timeout, const char *what);
 
 /*

@@ -9,18 +9,18 @@
  *     compare scripts with reviewed files.
  *   - Every value written into a directive or the shell part is checked to
  *     hold no newline; values in the shell part are shell-quoted.
- *   - Commands are run with an argv (never through a shell), their output
- *     bounded by SCHED_MAX_OUTPUT.
+ *   - Commands are run from an argv (run_command, never through a shell),
+ *     their output bounded by SCHED_MAX_OUTPUT.
  */
 #include "util/common.h"
 
+#include "agent/run.h"
 #include "agent/spawn.h"
 #include "cluster/scheduler.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/magic.h>
-#include <poll.h>
 #include <string.h>
 #include <sys/statfs.h>
 #include <unistd.h>
@@ -241,82 +241,13 @@ static bool in_path(const char *name)
     return found;
 }
 
-typedef struct run_result {
-    strbuf out, err;
-    spawn_status status;
-} run_result;
-
-static void run_result_release(run_result *r)
+/* Runs argv in cwd (NULL: here) to its end, its output captured into *r
+ * (which this inits; the caller releases it): run_command, with no time
+ * limit, as the scheduler's own commands have none. */
+static int capture(run_result *r, char *const *argv, const char *cwd)
 {
-    sb_release(&r->out);
-    sb_release(&r->err);
-}
-
-/* Drains fd into sb (bounded); returns false at end of file or error. */
-static bool drain(int fd, strbuf *sb)
-{
-    char chunk[4096];
-    ssize_t got = read(fd, chunk, sizeof chunk);
-    if (got < 0 && (errno == EINTR || errno == EAGAIN))
-        return true;
-    if (got <= 0)
-        return false;
-    if (sb->len + (size_t)got <= sb->max)
-        sb_add(sb, chunk, (size_t)got);
-    return true;
-}
-
-/*
- * Runs argv (looked up in PATH) in cwd with stdout and stderr captured.
- * Returns 0 with r filled whatever the exit status, or SQ_ERROR when the
- * command could not be run ("cannot run 'sbatch': ...").
- */
-static int run_capture(run_result *r, char *const *argv, const char *cwd)
-{
-    int out_pipe[2] = {-1, -1}, err_pipe[2] = {-1, -1};
-    pid_t pid = -1;
-    int rc = 0;
-    sb_init(&r->out, SCHED_MAX_OUTPUT);
-    sb_init(&r->err, SCHED_MAX_OUTPUT);
-    r->status = (spawn_status){-1, 0};
-    if (pipe2(out_pipe, O_CLOEXEC) || pipe2(err_pipe, O_CLOEXEC)) {
-        rc = sq_error_set(SQ_EIO, "cannot run '%s': %s", argv[0], strerror(errno));
-        goto cleanup;
-    }
-    spawn_opts o = SPAWN_OPTS_INIT;
-    o.argv = argv;
-    o.cwd = cwd;
-    o.stdout_fd = out_pipe[1];
-    o.stderr_fd = err_pipe[1];
-    rc = spawn_start(&pid, NULL, &o);
-    if (rc)
-        goto cleanup;
-    close(out_pipe[1]);
-    close(err_pipe[1]);
-    out_pipe[1] = err_pipe[1] = -1;
-    bool out_open = true, err_open = true;
-    while (out_open || err_open) {
-        struct pollfd p[2] = {{.fd = out_open ? out_pipe[0] : -1, .events = POLLIN},
-                              {.fd = err_open ? err_pipe[0] : -1, .events = POLLIN}};
-        if (poll(p, 2, -1) < 0) {
-            if (errno == EINTR)
-                continue;
-            break;
-        }
-        if (p[0].revents)
-            out_open = drain(out_pipe[0], &r->out);
-        if (p[1].revents)
-            err_open = drain(err_pipe[0], &r->err);
-    }
-    spawn_reap(pid, true, &r->status);
-cleanup:
-    for (int i = 0; i < 2; i++) {
-        if (out_pipe[i] >= 0)
-            close(out_pipe[i]);
-        if (err_pipe[i] >= 0)
-            close(err_pipe[i]);
-    }
-    return rc;
+    run_result_init(r, SCHED_MAX_OUTPUT);
+    return run_command(r, argv, cwd, NULL, 0);
 }
 
 /* The last non-empty line of text, trimmed, into a new string. */
@@ -335,13 +266,14 @@ static char *last_line(const char *text)
 static int command_failed(const run_result *r, const char *what)
 {
     char buf[128];
+    spawn_status st = {r->exit_code, r->term_signal};
     char *msg = last_line(sb_str(&r->err));
     if (!*msg) {
         free(msg);
         msg = last_line(sb_str(&r->out));
     }
     int rc = sq_error_set(SQ_ERROR, "%s failed (%s)%s%s", what,
-                          spawn_status_text(&r->status, buf, sizeof buf), *msg ? ": " : "", msg);
+                          spawn_status_text(&st, buf, sizeof buf), *msg ? ": " : "", msg);
     free(msg);
     return rc;
 }
@@ -354,7 +286,7 @@ int sched_pbs_flavor(sched_kind *out)
             continue;
         char *argv[] = {(char *)probes[i][0], (char *)probes[i][1], NULL};
         run_result r;
-        if (run_capture(&r, argv, NULL)) {
+        if (capture(&r, argv, NULL)) {
             run_result_release(&r);
             continue;
         }
@@ -396,10 +328,10 @@ int sched_submit(char **out_id, sched_kind kind, const char *script_path, const 
     char *pbs_argv[] = {"qsub", (char *)script_path, NULL};
     run_result r;
     *out_id = NULL;
-    int rc = run_capture(&r, kind == SCHED_SLURM ? slurm_argv : pbs_argv, cwd);
+    int rc = capture(&r, kind == SCHED_SLURM ? slurm_argv : pbs_argv, cwd);
     if (rc)
         goto cleanup;
-    if (r.status.exit_code != 0) {
+    if (r.exit_code != 0) {
         rc = command_failed(&r, kind == SCHED_SLURM ? "sbatch" : "qsub");
         goto cleanup;
     }
@@ -441,8 +373,8 @@ int sched_cancel(sched_kind kind, const char *const *ids, size_t nids)
     for (size_t i = 0; i < nids; i++)
         argv[i + 1] = (char *)ids[i];
     run_result r;
-    int rc = run_capture(&r, argv, NULL);
-    if (!rc && r.status.exit_code != 0)
+    int rc = capture(&r, argv, NULL);
+    if (!rc && r.exit_code != 0)
         rc = command_failed(&r, argv[0]);
     run_result_release(&r);
     free(argv);
@@ -560,8 +492,8 @@ int sched_queue(sched_row **out, size_t *n, sched_kind kind, const char *const *
     if (kind == SCHED_SLURM) {
         /* Not -j: squeue fails outright when one id has left its memory. */
         char *argv[] = {"squeue", "-h", "--me", "--states=all", "-o", "%F|%K|%T|%M|%R", NULL};
-        rc = run_capture(&r, argv, NULL);
-        if (!rc && r.status.exit_code != 0)
+        rc = capture(&r, argv, NULL);
+        if (!rc && r.exit_code != 0)
             rc = command_failed(&r, "squeue");
         if (!rc)
             parse_squeue(&rows, &count, &cap, r.out.buf ? r.out.buf : "", ids, nids);
@@ -574,10 +506,10 @@ int sched_queue(sched_row **out, size_t *n, sched_kind kind, const char *const *
             argv[k++] = "-x"; /* finished jobs too */
         for (size_t i = 0; i < nids; i++)
             argv[k++] = (char *)ids[i];
-        rc = run_capture(&r, argv, NULL);
+        rc = capture(&r, argv, NULL);
         free(argv);
         /* qstat exits non-zero when some id is unknown but prints the rest. */
-        if (!rc && r.status.exit_code != 0 && !r.out.len)
+        if (!rc && r.exit_code != 0 && !r.out.len)
             rc = command_failed(&r, "qstat");
         if (!rc && r.out.buf)
             parse_qstat(&rows, &count, &cap, r.out.buf, ids, nids);

@@ -1,6 +1,6 @@
 /*
- * ssh.h - ssh and rsync command lines for one remote machine, and running
- * them with their output captured.
+ * ssh.h - ssh and rsync command lines for one remote machine, run with
+ * their output captured (agent/run.h), and reverse tunnels.
  *
  * Every command is an argv run with the one spawn module (agent/spawn.h):
  * no local shell ever sees a string built from user input. The only shell
@@ -20,12 +20,13 @@
  *     control character, so ssh cannot read them as options
  *     (ssh_target_check); its key and known_hosts paths hold no quote, so
  *     they survive rsync's splitting of its -e command.
- *   - ssh_run never leaves a child behind: on timeout the child's process
- *     group is killed and reaped before it returns.
+ *   - Commands run through run_command (agent/run.h), which never leaves a
+ *     child behind.
  */
 #ifndef SQ_SSH_H
 #define SQ_SSH_H
 
+#include "agent/run.h"
 #include "util/strbuf.h"
 
 #include <stdbool.h>
@@ -92,43 +93,24 @@ char *ssh_rsync_remote(const ssh_target *t, const char *path);
 /* Appends s to sb quoted for the remote /bin/sh as one inert word. */
 void ssh_quote(strbuf *sb, const char *s);
 
-/* What a command printed and how it ended. */
-typedef struct ssh_result {
-    strbuf out, err; /* at most SSH_OUTPUT_MAX bytes each; the rest is dropped */
-    int exit_code;   /* 0..255, or -1 when killed by a signal */
-    int term_signal; /* 0 unless killed by a signal */
-    bool timed_out;  /* it ran past the timeout and was killed */
-    double seconds;  /* how long it ran */
-} ssh_result;
-
+/* The most bytes of a remote command's stdout, and of its stderr, kept
+ * (run_result_init's max for the commands here). */
 #define SSH_OUTPUT_MAX ((size_t)4 << 20)
-
-void ssh_result_init(ssh_result *r);
-void ssh_result_release(ssh_result *r);
-
-/*
- * Runs argv (argv[0] looked up in PATH) with input (may be NULL: stdin is
- * /dev/null) on its stdin, its stdout and stderr captured into *r, for at
- * most timeout seconds (then SIGTERM, SIGKILL a second later). Returns 0
- * when the command ran, whatever its exit status (read r->exit_code), or
- * SQ_ERROR when it could not be started ("cannot run 'ssh': ..."), with
- * *r still filled as far as it got. The caller inits and releases *r.
- */
-int ssh_run(ssh_result *r, char *const *argv, const char *input, double timeout);
 
 /*
  * The last non-empty line of r->err (what ssh or rsync said went wrong,
  * e.g. "Connection refused"), or a description of how it ended when it
  * printed nothing. Caller frees.
  */
-char *ssh_result_why(const ssh_result *r);
+char *ssh_result_why(const run_result *r);
 
 /*
- * ssh_run, failing unless the command exited 0: returns ssh_run's code, or
- * SQ_EIO, with the message "cannot WHAT: CAUSE" (CAUSE: ssh_run's message,
- * or ssh_result_why). *r is filled as by ssh_run either way.
+ * run_command (agent/run.h), failing unless the command exited 0: returns
+ * run_command's code, or SQ_EIO, with the message "cannot WHAT: CAUSE"
+ * (CAUSE: run_command's message, or ssh_result_why). *r is filled as by
+ * run_command either way.
  */
-int ssh_run_checked(ssh_result *r, char *const *argv, const char *input, double timeout,
+int ssh_run_checked(run_result *r, char *const *argv, const char *input, double timeout,
                     const char *what);
 
 /* ---- reverse tunnels ------------------------------------------------- */

@@ -68,7 +68,7 @@ static int pull(int *items, const remote *r, const char *rel_src, const char *ds
 {
     ssh_target t = remote_target(r);
     ssh_argv argv = SSH_ARGV_INIT;
-    ssh_result res;
+    run_result res;
     char *path = xasprintf("%s/%s", r->workdir, rel_src);
     char *src = ssh_rsync_remote(&t, path);
     static const char *const extra[] = {"--out-format=%n", NULL};
@@ -78,7 +78,7 @@ static int pull(int *items, const remote *r, const char *rel_src, const char *ds
     if (rc)
         goto cleanup;
     ssh_rsync_build(&argv, &t, extra, src, dst);
-    ssh_result_init(&res);
+    run_result_init(&res, SSH_OUTPUT_MAX);
     rc = ssh_run_checked(&res, argv.v, NULL, 3600, what);
     /* 23 with "No such file or directory" for the source: nothing ran
      * there yet. */
@@ -95,7 +95,7 @@ static int pull(int *items, const remote *r, const char *rel_src, const char *ds
         if (!top_dirs ? p[len - 1] != '/' : (slash && slash == p + len - 1))
             (*items)++;
     }
-    ssh_result_release(&res);
+    run_result_release(&res);
 cleanup:
     ssh_argv_release(&argv);
     free(src);

@@ -170,13 +170,13 @@ static int self_path(char **out)
 static int make_workdir(const launch_ctx *c)
 {
     strbuf cmd = SB_INIT;
-    ssh_result res;
+    run_result res;
     sb_adds(&cmd, "mkdir -p -- ");
     ssh_quote(&cmd, c->r.workdir);
-    ssh_result_init(&res);
+    run_result_init(&res, SSH_OUTPUT_MAX);
     int rc = remote_run(&res, &c->r, sb_str(&cmd), NULL, SSH_CONNECT_TIMEOUT + 20,
                         "make the remote's workdir");
-    ssh_result_release(&res);
+    run_result_release(&res);
     sb_release(&cmd);
     return rc;
 }
@@ -197,14 +197,14 @@ static int copy_project(const launch_ctx *c)
     };
     ssh_target t = remote_target(&c->r);
     ssh_argv argv = SSH_ARGV_INIT;
-    ssh_result res;
+    run_result res;
     char *src = xasprintf("%s/", c->ws.root);
     char *wd = xasprintf("%s/", c->r.workdir);
     char *dst = ssh_rsync_remote(&t, wd);
     ssh_rsync_build(&argv, &t, excludes, src, dst);
-    ssh_result_init(&res);
+    run_result_init(&res, SSH_OUTPUT_MAX);
     int rc = ssh_run_checked(&res, argv.v, NULL, 3600, "copy the project with rsync");
-    ssh_result_release(&res);
+    run_result_release(&res);
     ssh_argv_release(&argv);
     free(src);
     free(wd);
@@ -530,9 +530,9 @@ static int report_agents(const launch_ctx *c, const char *out, int started, int 
 static int start_agents(const launch_ctx *c, const char *store_url, const char *token, int agents)
 {
     strbuf cmd = SB_INIT, input = SB_INIT, check = SB_INIT;
-    ssh_result res, seen;
-    ssh_result_init(&res);
-    ssh_result_init(&seen);
+    run_result res, seen;
+    run_result_init(&res, SSH_OUTPUT_MAX);
+    run_result_init(&seen, SSH_OUTPUT_MAX);
     agents_script(&cmd, &input, c, store_url, token, agents);
     int rc = remote_run(&res, &c->r, sb_str(&cmd), sb_str(&input), SSH_CONNECT_TIMEOUT + 30,
                         "start the agents on the remote");
@@ -550,8 +550,8 @@ static int start_agents(const launch_ctx *c, const char *store_url, const char *
     if (!rc)
         rc = report_agents(c, sb_str(&seen.out), started, agents);
 cleanup:
-    ssh_result_release(&res);
-    ssh_result_release(&seen);
+    run_result_release(&res);
+    run_result_release(&seen);
     sb_release(&cmd);
     sb_release(&input);
     sb_release(&check);

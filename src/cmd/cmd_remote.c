@@ -316,8 +316,8 @@ static void run_probe(probe *p, const remote *r, bool health)
     memset(p, 0, sizeof *p);
     p->disk_free = -1;
     char *script = probe_script(r, health);
-    ssh_result res;
-    ssh_result_init(&res);
+    run_result res;
+    run_result_init(&res, SSH_OUTPUT_MAX);
     int rc = remote_run(&res, r, script, NULL, SSH_CONNECT_TIMEOUT + 30, NULL);
     p->seconds = res.seconds;
     const char *out = sb_str(&res.out);
@@ -331,7 +331,7 @@ static void run_probe(probe *p, const remote *r, bool health)
         parse_probe(p, out);
     }
     free(connected);
-    ssh_result_release(&res);
+    run_result_release(&res);
     free(script);
 }
 

@@ -96,9 +96,9 @@ static void test_run_captures_output_and_exit_status(void **state)
 {
     (void)state;
     char *argv[] = {"sh", "-c", "echo out; echo err >&2; exit 3", NULL};
-    ssh_result r;
-    ssh_result_init(&r);
-    assert_int_equal(ssh_run(&r, argv, NULL, 20), 0);
+    run_result r;
+    run_result_init(&r, SSH_OUTPUT_MAX);
+    assert_int_equal(run_command(&r, argv, NULL, NULL, 20), 0);
     assert_string_equal(sb_str(&r.out), "out\n");
     assert_string_equal(sb_str(&r.err), "err\n");
     assert_int_equal(r.exit_code, 3);
@@ -106,14 +106,14 @@ static void test_run_captures_output_and_exit_status(void **state)
     char *why = ssh_result_why(&r);
     assert_string_equal(why, "err");
     free(why);
-    ssh_result_release(&r);
+    run_result_release(&r);
 }
 
 static void test_why_names_the_cause_above_rsyncs_summary(void **state)
 {
     (void)state;
-    ssh_result r;
-    ssh_result_init(&r);
+    run_result r;
+    run_result_init(&r, SSH_OUTPUT_MAX);
     r.exit_code = 255;
     sb_adds(&r.err, "Warning: Identity file /k not accessible: No such file or directory.\n"
                     "root@h: Permission denied (publickey).\n"
@@ -130,7 +130,7 @@ static void test_why_names_the_cause_above_rsyncs_summary(void **state)
     why = ssh_result_why(&r);
     assert_non_null(strstr(why, "change_dir \"/x\" failed"));
     free(why);
-    ssh_result_release(&r);
+    run_result_release(&r);
 }
 
 static void test_run_feeds_stdin_larger_than_a_pipe(void **state)
@@ -140,12 +140,12 @@ static void test_run_feeds_stdin_larger_than_a_pipe(void **state)
     for (int i = 0; i < 50000; i++)
         sb_addf(&in, "line %d\n", i);
     char *argv[] = {"wc", "-l", NULL};
-    ssh_result r;
-    ssh_result_init(&r);
-    assert_int_equal(ssh_run(&r, argv, sb_str(&in), 20), 0);
+    run_result r;
+    run_result_init(&r, SSH_OUTPUT_MAX);
+    assert_int_equal(run_command(&r, argv, NULL, sb_str(&in), 20), 0);
     assert_int_equal(atoi(sb_str(&r.out)), 50000);
     assert_int_equal(r.exit_code, 0);
-    ssh_result_release(&r);
+    run_result_release(&r);
     sb_release(&in);
 }
 
@@ -154,9 +154,9 @@ static void test_run_kills_a_command_past_its_time_limit(void **state)
     (void)state;
     /* It ignores SIGTERM, so only the SIGKILL a second later stops it. */
     char *argv[] = {"sh", "-c", "trap '' TERM; echo started; sleep 30", NULL};
-    ssh_result r;
-    ssh_result_init(&r);
-    assert_int_equal(ssh_run(&r, argv, NULL, 0.5), 0);
+    run_result r;
+    run_result_init(&r, SSH_OUTPUT_MAX);
+    assert_int_equal(run_command(&r, argv, NULL, NULL, 0.5), 0);
     assert_true(r.timed_out);
     assert_string_equal(sb_str(&r.out), "started\n");
     assert_int_equal(r.exit_code, -1);
@@ -164,7 +164,7 @@ static void test_run_kills_a_command_past_its_time_limit(void **state)
     char *why = ssh_result_why(&r);
     assert_non_null(strstr(why, "no answer within the time limit"));
     free(why);
-    ssh_result_release(&r);
+    run_result_release(&r);
 }
 
 static void test_run_returns_when_the_child_ends_though_a_grandchild_holds_stderr(void **state)
@@ -172,26 +172,26 @@ static void test_run_returns_when_the_child_ends_though_a_grandchild_holds_stder
     (void)state;
     /* As an ssh that leaves a ControlPersist master behind does. */
     char *argv[] = {"sh", "-c", "sleep 300 >&2 & echo $!", NULL};
-    ssh_result r;
-    ssh_result_init(&r);
-    assert_int_equal(ssh_run(&r, argv, NULL, 60), 0);
+    run_result r;
+    run_result_init(&r, SSH_OUTPUT_MAX);
+    assert_int_equal(run_command(&r, argv, NULL, NULL, 60), 0);
     assert_false(r.timed_out);
     assert_int_equal(r.exit_code, 0);
     int grandchild = atoi(sb_str(&r.out));
     assert_true(grandchild > 0);
     kill(grandchild, SIGKILL);
-    ssh_result_release(&r);
+    run_result_release(&r);
 }
 
 static void test_run_reports_a_program_that_does_not_exist(void **state)
 {
     (void)state;
     char *argv[] = {"/nonexistent/ssh", NULL};
-    ssh_result r;
-    ssh_result_init(&r);
-    assert_int_equal(ssh_run(&r, argv, NULL, 5), SQ_ERROR);
+    run_result r;
+    run_result_init(&r, SSH_OUTPUT_MAX);
+    assert_int_equal(run_command(&r, argv, NULL, NULL, 5), SQ_ERROR);
     assert_non_null(strstr(sq_error_msg(), "cannot run '/nonexistent/ssh'"));
-    ssh_result_release(&r);
+    run_result_release(&r);
 }
 
 int main(void)
