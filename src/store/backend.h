@@ -92,6 +92,11 @@ typedef struct store_backend {
 /* True when a and b are both NULL or equal strings. */
 bool store_same_text(const char *a, const char *b);
 
+/* A stored JSON array of tags into *tags (NULL when none) and *ntags; text
+ * that is not an array reads as no tags. The caller frees the strings and
+ * the array. */
+void store_tags_parse(const char *tags_json, char ***tags, size_t *ntags);
+
 /*
  * The tags to store for def as a compact JSON array: the stored ones
  * (stored_json, a JSON array; NULL for a new sweep) in their order, then

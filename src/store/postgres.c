@@ -934,22 +934,6 @@ static double pg_now(store *st)
 
 /* ---- reading rows ---------------------------------------------------------- */
 
-static void read_tags(const char *tags_json, char ***tags, size_t *ntags)
-{
-    *tags = NULL;
-    *ntags = 0;
-    json_t *arr = tags_json ? json_loads(tags_json, 0, NULL) : NULL;
-    if (json_is_array(arr) && json_array_size(arr) > 0) {
-        *tags = xcalloc(json_array_size(arr), sizeof **tags);
-        for (size_t i = 0; i < json_array_size(arr); i++) {
-            const char *t = json_string_value(json_array_get(arr, i));
-            if (t)
-                (*tags)[(*ntags)++] = xstrdup(t);
-        }
-    }
-    json_decref(arr);
-}
-
 static void read_sweep(const PGresult *q, int i, store_sweep *s)
 {
     memset(s, 0, sizeof *s);
@@ -959,7 +943,7 @@ static void read_sweep(const PGresult *q, int i, store_sweep *s)
     s->spec_json = col_text(q, i, 3);
     s->spec_yaml = col_text(q, i, 4);
     s->command_json = col_text(q, i, 5);
-    read_tags(pq.getvalue(q, i, 6), &s->tags, &s->ntags);
+    store_tags_parse(pq.getvalue(q, i, 6), &s->tags, &s->ntags);
     s->metric_name = col_text(q, i, 7);
     s->maximize = col_bool(q, i, 8);
     s->max_attempts = col_int(q, i, 9);
@@ -2127,19 +2111,6 @@ static int lease_lost(pg_store *s, int64_t trial_id, int attempt, const char *wh
     return rc < 0 ? rc : store_lease_lost(what, trial_id, attempt, found, state, cur);
 }
 
-/* SQ_EINVAL unless text is a JSON object. */
-static int check_object(const char *text, const char *what)
-{
-    json_error_t err;
-    json_t *v = json_loads(text, 0, &err);
-    bool ok = json_is_object(v);
-    json_decref(v);
-    if (!ok)
-        return sq_error_set(SQ_EINVAL, "invalid %s '%.60s': expected a JSON object%s%s", what, text,
-                            v ? "" : ": ", v ? "" : err.text);
-    return 0;
-}
-
 typedef struct finish_op {
     int64_t trial_id;
     int attempt;
@@ -2207,9 +2178,6 @@ static int finish_fn(pg_store *s, void *arg)
 
 static int pg_finish(store *st, int64_t trial_id, int attempt, const store_result *r)
 {
-    int rc = r->metrics_json ? check_object(r->metrics_json, "final metrics") : 0;
-    if (rc < 0)
-        return rc;
     finish_op op = {.trial_id = trial_id, .attempt = attempt, .r = r};
     return run_op(to_pg(st), false, finish_fn, &op); /* finish_fn begins and commits */
 }
@@ -2408,9 +2376,6 @@ static int import_fn(pg_store *s, void *arg)
 
 static int pg_import_result(store *st, int64_t trial_id, const char *metrics_json)
 {
-    int rc = check_object(metrics_json, "imported metrics");
-    if (rc < 0)
-        return rc;
     import_op op = {.trial_id = trial_id, .metrics_json = metrics_json};
     return run_op(to_pg(st), true, import_fn, &op);
 }

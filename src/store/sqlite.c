@@ -599,22 +599,6 @@ static double sqlite_now(store *st)
 
 /* ---- reading rows ------------------------------------------------------- */
 
-static void read_tags(const char *tags_json, char ***tags, size_t *ntags)
-{
-    *tags = NULL;
-    *ntags = 0;
-    json_t *arr = tags_json ? json_loads(tags_json, 0, NULL) : NULL;
-    if (json_is_array(arr) && json_array_size(arr) > 0) {
-        *tags = xcalloc(json_array_size(arr), sizeof **tags);
-        for (size_t i = 0; i < json_array_size(arr); i++) {
-            const char *t = json_string_value(json_array_get(arr, i));
-            if (t)
-                (*tags)[(*ntags)++] = xstrdup(t);
-        }
-    }
-    json_decref(arr);
-}
-
 /* Fills s from a row of SWEEP_COLS. */
 static void read_sweep(sqlite3_stmt *q, store_sweep *s)
 {
@@ -625,7 +609,7 @@ static void read_sweep(sqlite3_stmt *q, store_sweep *s)
     s->spec_json = col_text(q, 3);
     s->spec_yaml = col_text(q, 4);
     s->command_json = col_text(q, 5);
-    read_tags((const char *)sqlite3_column_text(q, 6), &s->tags, &s->ntags);
+    store_tags_parse((const char *)sqlite3_column_text(q, 6), &s->tags, &s->ntags);
     s->metric_name = col_text(q, 7);
     s->maximize = sqlite3_column_int(q, 8) != 0;
     s->max_attempts = sqlite3_column_int(q, 9);
@@ -1665,27 +1649,12 @@ out:
     return rc;
 }
 
-/* SQ_EINVAL unless text is a JSON object. */
-static int check_object(const char *text, const char *what)
-{
-    json_error_t err;
-    json_t *v = json_loads(text, 0, &err);
-    bool ok = json_is_object(v);
-    json_decref(v);
-    if (!ok)
-        return sq_error_set(SQ_EINVAL, "invalid %s '%.60s': expected a JSON object%s%s", what, text,
-                            v ? "" : ": ", v ? "" : err.text);
-    return 0;
-}
-
 static int sqlite_finish(store *st, int64_t trial_id, int attempt, const store_result *r)
 {
     sqlite_store *s = to_sqlite(st);
     double now = time_now();
     sqlite3_stmt *q;
     int rc = 0;
-    if (r->metrics_json && (rc = check_object(r->metrics_json, "final metrics")) < 0)
-        return rc;
 
     bool uses_try = r->outcome == OUTCOME_FAILED || r->outcome == OUTCOME_TIMED_OUT ||
                     r->outcome == OUTCOME_LOST;
@@ -1844,8 +1813,8 @@ static int sqlite_import_result(store *st, int64_t trial_id, const char *metrics
     sqlite_store *s = to_sqlite(st);
     double now = time_now();
     sqlite3_stmt *q;
-    int rc = check_object(metrics_json, "imported metrics");
-    if (rc < 0 || (rc = tx_begin(s)) < 0 || (rc = stmt_get(s, S_IMPORT, &q)) < 0)
+    int rc = 0;
+    if ((rc = tx_begin(s)) < 0 || (rc = stmt_get(s, S_IMPORT, &q)) < 0)
         goto out;
     sqlite3_bind_int64(q, 1, trial_id);
     bind_text(q, 2, metrics_json);

@@ -398,12 +398,26 @@ int store_heartbeat(store *st, const char *agent_id, store_lease *leases, size_t
     return st->backend->heartbeat(st, agent_id, leases, n);
 }
 
+/* SQ_EINVAL unless text is a JSON object ("{...}"): metrics are stored as one. */
+static int check_object(const char *text, const char *what)
+{
+    json_error_t err;
+    json_t *v = json_loads(text, 0, &err);
+    bool ok = json_is_object(v);
+    json_decref(v);
+    if (!ok)
+        return sq_error_set(SQ_EINVAL, "invalid %s '%.60s': expected a JSON object%s%s", what, text,
+                            v ? "" : ": ", v ? "" : err.text);
+    return 0;
+}
+
 int store_finish(store *st, int64_t trial_id, int attempt, const store_result *r)
 {
     if (!r || r->outcome <= OUTCOME_NONE || r->outcome > OUTCOME_CANCELLED)
         return sq_error_set(SQ_EINVAL, "cannot finish trial %lld: no outcome given",
                             (long long)trial_id);
-    return st->backend->finish(st, trial_id, attempt, r);
+    int rc = r->metrics_json ? check_object(r->metrics_json, "final metrics") : 0;
+    return rc < 0 ? rc : st->backend->finish(st, trial_id, attempt, r);
 }
 
 int store_append_metrics(store *st, int64_t trial_id, int attempt, const char *rows_json)
@@ -433,7 +447,10 @@ int store_reap(store *st, uint64_t *out_n)
 
 int store_import_result(store *st, int64_t trial_id, const char *metrics_json)
 {
-    return st->backend->import_result(st, trial_id, metrics_json ? metrics_json : "{}");
+    if (!metrics_json)
+        metrics_json = "{}";
+    int rc = check_object(metrics_json, "imported metrics");
+    return rc < 0 ? rc : st->backend->import_result(st, trial_id, metrics_json);
 }
 
 /* ---- log tails ------------------------------------------------------------ */
@@ -559,6 +576,22 @@ void store_claims_free(store_claimed *c, size_t n)
 bool store_same_text(const char *a, const char *b)
 {
     return (!a && !b) || (a && b && strcmp(a, b) == 0);
+}
+
+void store_tags_parse(const char *tags_json, char ***tags, size_t *ntags)
+{
+    *tags = NULL;
+    *ntags = 0;
+    json_t *arr = tags_json ? json_loads(tags_json, 0, NULL) : NULL;
+    if (json_is_array(arr) && json_array_size(arr) > 0) {
+        *tags = xcalloc(json_array_size(arr), sizeof **tags);
+        for (size_t i = 0; i < json_array_size(arr); i++) {
+            const char *t = json_string_value(json_array_get(arr, i));
+            if (t)
+                (*tags)[(*ntags)++] = xstrdup(t);
+        }
+    }
+    json_decref(arr);
 }
 
 char *store_tags_json(const char *stored_json, const store_sweep_def *def, bool *changed)
