@@ -8,6 +8,8 @@
 
 #include "agent/logship.h"
 
+#include "store/store.h"
+
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -18,17 +20,7 @@ bool logship_wanted(agent_ship_logs mode, const char *url)
 {
     if (mode != AGENT_SHIP_AUTO)
         return mode == AGENT_SHIP_ALWAYS;
-    /* The scheme as store_open reads it: letters, then ':' before any '/'. */
-    size_t n = 0;
-    if (url && isalpha((unsigned char)url[0])) {
-        while (isalnum((unsigned char)url[n]) || url[n] == '+' || url[n] == '-' || url[n] == '.')
-            n++;
-        if (url[n] != ':')
-            n = 0;
-    }
-    if (n == 0) /* a plain path: a SQLite file */
-        return false;
-    return !(n == strlen("sqlite") && strncasecmp(url, "sqlite", n) == 0);
+    return !store_url_is_embedded(url);
 }
 
 int logship_mode_parse(const char *text, agent_ship_logs *out)

@@ -57,7 +57,7 @@ const char *attempt_outcome_name(attempt_outcome o)
 
 /* ---- opening ----------------------------------------------------------- */
 
-/* Every scheme a store URL may name; backend NULL = planned, not built. */
+/* Every scheme a store URL may name. */
 static const struct {
     const char *scheme;
     const store_backend *backend;
@@ -79,36 +79,40 @@ static size_t scheme_len(const char *url)
     return url[i] == ':' ? i : 0;
 }
 
+/* The backend for url's scheme (a plain path: SQLite), or NULL when the
+ * scheme is unknown; *n: the scheme's length (0 for a plain path). */
+static const store_backend *backend_for(const char *url, size_t *n)
+{
+    *n = scheme_len(url);
+    if (*n == 0)
+        return &store_sqlite_backend; /* a plain path is a SQLite file */
+    for (size_t i = 0; i < ARRAY_SIZE(schemes); i++) {
+        if (strlen(schemes[i].scheme) == *n && strncasecmp(url, schemes[i].scheme, *n) == 0)
+            return schemes[i].backend;
+    }
+    return NULL;
+}
+
+bool store_url_is_embedded(const char *url)
+{
+    size_t n;
+    return url && backend_for(url, &n) == &store_sqlite_backend;
+}
+
 int store_open(store **out, const char *url)
 {
     *out = NULL;
     if (!url || !*url)
         return sq_error_set(SQ_EINVAL, "cannot open store: empty URL: pass --store sqlite:PATH");
 
-    size_t n = scheme_len(url);
-    const store_backend *be = NULL;
-    const char *location = url;
-    if (n == 0) {
-        be = &store_sqlite_backend; /* a plain path is a SQLite file */
-    } else {
-        size_t i;
-        for (i = 0; i < ARRAY_SIZE(schemes); i++) {
-            if (strlen(schemes[i].scheme) == n && strncasecmp(url, schemes[i].scheme, n) == 0)
-                break;
-        }
-        if (i == ARRAY_SIZE(schemes))
-            return sq_error_set(SQ_EINVAL,
-                                "cannot open store '%s': unknown scheme '%.*s': use sqlite:PATH or "
-                                "postgresql://HOST/DB or http(s)://HOST:PORT",
-                                url, (int)n, url);
-        if (!schemes[i].backend)
-            return sq_error_set(SQ_EINVAL,
-                                "cannot open store '%s': scheme '%s' is not supported by this "
-                                "build yet: use sqlite:PATH",
-                                url, schemes[i].scheme);
-        be = schemes[i].backend;
-        location = url + n + 1;
-    }
+    size_t n;
+    const store_backend *be = backend_for(url, &n);
+    if (!be)
+        return sq_error_set(SQ_EINVAL,
+                            "cannot open store '%s': unknown scheme '%.*s': use sqlite:PATH or "
+                            "postgresql://HOST/DB or http(s)://HOST:PORT",
+                            url, (int)n, url);
+    const char *location = n ? url + n + 1 : url;
     if (be->version != STORE_BACKEND_VERSION)
         SQ_BUG("store backend '%s' has version %d, expected %d", be->scheme, be->version,
                STORE_BACKEND_VERSION);

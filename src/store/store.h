@@ -107,6 +107,8 @@ double store_now(store *st);
  * for idempotent requests (store_claim_request) there.
  */
 bool store_is_embedded(const store *st);
+/* The same for a store URL, before opening it: "sqlite:PATH" or a plain path. */
+bool store_url_is_embedded(const char *url);
 
 /* ---- sweeps ------------------------------------------------------------ */
 
