@@ -10,7 +10,6 @@
 
 #include "store/store.h"
 
-#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/stat.h>
