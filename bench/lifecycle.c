@@ -31,6 +31,7 @@
 
 #include "store/store.h"
 #include "util/timeutil.h"
+#include "bench_sweep.h"
 
 #include <dirent.h>
 #include <getopt.h>
@@ -167,41 +168,6 @@ static int64_t raw_done(const char *path)
 
 /* ---- the store loop ------------------------------------------------------ */
 
-/* A sweep "bench" of n trials; keys and params like the spec makes them. */
-static int store_setup(store *st, const char *name, size_t n, double *seconds)
-{
-    store_trial_def *t = xcalloc(n, sizeof *t);
-    char **strs = xcalloc(2 * n, sizeof *strs);
-    for (size_t i = 0; i < n; i++) {
-        strs[2 * i] = xasprintf("%016llx", (unsigned long long)(i * 0x9e3779b97f4a7c15ULL));
-        strs[2 * i + 1] = xasprintf("{\"lr\":%g,\"seed\":%zu}", 1e-3 * (double)(i % 7 + 1), i);
-        t[i] = (store_trial_def){i + 1, strs[2 * i], strs[2 * i + 1]};
-    }
-    store_sweep_def def = {.name = name,
-                           .spec_json = "{\"bench\":true}",
-                           .spec_yaml = "name: bench\n",
-                           .command_json = "[\"true\"]",
-                           .metric_name = "loss",
-                           .max_attempts = 3,
-                           .lease_ttl = 60,
-                           .cpus = 1,
-                           .total = n,
-                           .trials = t,
-                           .ntrials = n};
-    int64_t id;
-    uint64_t added;
-    double t0 = time_mono();
-    int rc = store_create_sweep(st, &def, &id, &added);
-    *seconds = time_mono() - t0;
-    for (size_t i = 0; i < 2 * n; i++)
-        free(strs[i]);
-    free(strs);
-    free(t);
-    if (rc < 0)
-        fprintf(stderr, "bench_lifecycle: %s\n", sq_error_msg());
-    return rc;
-}
-
 static int store_child(const char *url, int gate)
 {
     store *st = NULL;
@@ -264,7 +230,7 @@ static bench_result run(bench_mode mode, const char *dir, int n, int procs)
     if (mode == MODE_STORE) {
         store *st = NULL;
         double secs;
-        if (store_open(&st, path) < 0 || store_setup(st, "bench", (size_t)n, &secs) < 0)
+        if (store_open(&st, path) < 0 || bench_sweep_create(st, "bench", (size_t)n, &secs) < 0)
             SQ_BUG("setup: %s", sq_error_msg());
         store_close(st);
     } else {
@@ -396,7 +362,7 @@ int main(int argc, char **argv)
         char *path = xasprintf("%s/create.db", dir);
         store *st = NULL;
         double secs = 0;
-        if (store_open(&st, path) < 0 || store_setup(st, "big", (size_t)create, &secs) < 0)
+        if (store_open(&st, path) < 0 || bench_sweep_create(st, "big", (size_t)create, &secs) < 0)
             return 1;
         store_close(st);
         printf("  create one sweep of %d trials through the store: %.2f s (%.0f trials/s)\n",

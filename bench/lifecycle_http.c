@@ -22,6 +22,7 @@
 
 #include "store/store.h"
 #include "util/timeutil.h"
+#include "bench_sweep.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -32,37 +33,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-/* A sweep `name` of n trials, keys and params as the spec makes them. */
+/* A sweep `name` of n trials in the store at url. */
 static void make_sweep(const char *url, const char *name, size_t n)
 {
     store *st = NULL;
-    store_trial_def *t = xcalloc(n, sizeof *t);
-    char **strs = xcalloc(2 * n, sizeof *strs);
-    for (size_t i = 0; i < n; i++) {
-        strs[2 * i] = xasprintf("%016llx", (unsigned long long)(i * 0x9e3779b97f4a7c15ULL));
-        strs[2 * i + 1] = xasprintf("{\"lr\":%g,\"seed\":%zu}", 1e-3 * (double)(i % 7 + 1), i);
-        t[i] = (store_trial_def){i + 1, strs[2 * i], strs[2 * i + 1]};
-    }
-    store_sweep_def def = {.name = name,
-                           .spec_json = "{\"bench\":true}",
-                           .spec_yaml = "name: bench\n",
-                           .command_json = "[\"true\"]",
-                           .metric_name = "loss",
-                           .max_attempts = 3,
-                           .lease_ttl = 60,
-                           .cpus = 1,
-                           .total = n,
-                           .trials = t,
-                           .ntrials = n};
-    int64_t id;
-    uint64_t added;
-    if (store_open(&st, url) < 0 || store_create_sweep(st, &def, &id, &added) < 0)
+    double seconds;
+    if (store_open(&st, url) < 0 || bench_sweep_create(st, name, n, &seconds) < 0)
         SQ_BUG("cannot make the sweep: %s", sq_error_msg());
     store_close(st);
-    for (size_t i = 0; i < 2 * n; i++)
-        free(strs[i]);
-    free(strs);
-    free(t);
 }
 
 /* One agent process: claim + finish until nothing is left. */
