@@ -446,11 +446,17 @@ static agent_sweep *sweep_add(agent *a, const store_sweep *s)
     sw->timeout = s->timeout;
     sw->cpus = s->cpus > 0 ? s->cpus : 1;
     sw->open_ended = s->open_ended;
+    XGROW(a->sweeps, a->sweeps_cap, a->nsweeps + 1);
+    a->sweeps[a->nsweeps++] = sw;
+    /* The store refuses such names, but one written by an older sweepq or
+     * another program may hold any: never build a path from it. */
+    if (workspace_check_name(s->name)) {
+        warn(a, sw, "cannot run this sweep: %s", sq_error_msg());
+        return sw;
+    }
     char *sweep_dir = workspace_sweep_dir(a->cfg->ws, s->name);
     sw->trials_dir = xasprintf("%s/trials", sweep_dir);
     free(sweep_dir);
-    XGROW(a->sweeps, a->sweeps_cap, a->nsweeps + 1);
-    a->sweeps[a->nsweeps++] = sw;
 
     spec_diags diags = SPEC_DIAGS_INIT;
     const char *yaml = s->spec_yaml ? s->spec_yaml : "";

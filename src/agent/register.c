@@ -105,17 +105,6 @@ char *sweep_command_json(const spec *s)
     return text;
 }
 
-/* A sweep name becomes a directory under .sweepq/sweeps/. */
-static int check_name(const char *name)
-{
-    if (!name || !*name || strchr(name, '/') || !strcmp(name, ".") || !strcmp(name, ".."))
-        return sq_error_set(SQ_EINVAL,
-                            "cannot register a sweep named '%s': a name must be a non-empty "
-                            "file name without '/'; set 'name:' in the spec",
-                            name ? name : "");
-    return 0;
-}
-
 /* Writes the frozen copy of the spec's text (temporary file, then rename,
  * so a reader never sees half a file). An existing copy is kept unless
  * replace (this call made the sweep or added trials to it). */
@@ -145,7 +134,7 @@ int sweep_register(store *st, const workspace *ws, const spec *s, int64_t *out_i
     store_sweep *sw = NULL;
     uint64_t added = 0, n_added = 0;
     int64_t id = 0;
-    int rc = check_name(s->name);
+    int rc = workspace_check_name(s->name); /* it names a directory */
     if (rc)
         return rc;
     if (!s->canonical)

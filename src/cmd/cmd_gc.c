@@ -44,8 +44,8 @@ static int remove_entry(const char *path, const struct stat *sb, int flag, struc
 /* Removes the sweep's directory tree; silently nothing when it is absent. */
 static void remove_sweep_dir(const workspace *ws, const char *name)
 {
-    if (!*name || strchr(name, '/') || !strcmp(name, ".") || !strcmp(name, "..")) {
-        fprintf(stderr, "sweepq: not removing the directory of sweep '%s': unsafe name\n", name);
+    if (workspace_check_name(name)) {
+        fprintf(stderr, "sweepq: not removing the directory of sweep: %s\n", sq_error_msg());
         return;
     }
     char *dir = workspace_sweep_dir(ws, name);

@@ -14,6 +14,7 @@
 #include "util/common.h"
 
 #include "store/backend.h"
+#include "util/workspace.h"
 
 #include <ctype.h>
 #include <jansson.h>
@@ -162,6 +163,8 @@ static int check_def(const store_sweep_def *def)
 {
     if (!def || is_blank(def->name))
         return sq_error_set(SQ_EINVAL, "cannot create sweep: it has no name");
+    if (workspace_check_name(def->name))
+        return SQ_EINVAL; /* the message names the sweep and the rule */
     if (!def->spec_json || !def->command_json)
         return sq_error_set(SQ_EINVAL, "cannot create sweep '%s': spec or command missing",
                             def->name);

@@ -3,6 +3,7 @@
 
 #include "util/common.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <limits.h>
 #include <sys/stat.h>
@@ -116,6 +117,20 @@ void workspace_release(workspace *ws)
 char *workspace_config_path(const workspace *ws)
 {
     return xasprintf("%s/config.yaml", ws->dir);
+}
+
+int workspace_check_name(const char *name)
+{
+    bool ok = name && *name && strcmp(name, ".") && strcmp(name, "..") && strlen(name) <= 255;
+    for (const char *p = name; ok && *p; p++)
+        ok = *p != '/' && !iscntrl((unsigned char)*p);
+    if (ok)
+        return 0;
+    return sq_error_set(SQ_EINVAL,
+                        "invalid sweep name '%s': a name must be a non-empty file name of at "
+                        "most 255 bytes, not '.' or '..', without '/' or control characters; "
+                        "set 'name:' in the spec",
+                        name ? name : "");
 }
 
 char *workspace_sweep_dir(const workspace *ws, const char *sweep)

@@ -42,7 +42,19 @@ void workspace_release(workspace *ws);
 /* Creates DIR/.sweepq (and its sweeps/) if missing. */
 int workspace_init_dir(const char *root);
 
-/* Paths inside the workspace; the caller frees. */
+/*
+ * 0 when name can be a sweep's directory under .sweepq/sweeps/: a non-empty
+ * file name that is not "." or "..", has no '/' and no control character,
+ * and is at most 255 bytes. Else SQ_EINVAL with a message naming it. The
+ * store refuses to create a sweep whose name fails this (every backend, so
+ * also through `serve`'s API), and code that builds a path from a name read
+ * back from a store checks it again (a store written by an older sweepq or
+ * by another program may hold any name).
+ */
+int workspace_check_name(const char *name);
+
+/* Paths inside the workspace; the caller frees. sweep must pass
+ * workspace_check_name (its caller checks it). */
 char *workspace_config_path(const workspace *ws); /* .sweepq/config.yaml */
 char *workspace_sweep_dir(const workspace *ws, const char *sweep);
 char *workspace_trial_dir(const workspace *ws, const char *sweep, uint64_t number);

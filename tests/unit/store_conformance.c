@@ -1430,6 +1430,27 @@ static void test_invalid_arguments_are_refused(void **state)
     assert_string_equal(attempt_outcome_name(OUTCOME_TIMED_OUT), "timed_out");
 }
 
+static void test_create_with_a_name_that_is_no_file_name_is_refused(void **state)
+{
+    conf_fixture *f = *state;
+    static const char *const bad[] = {"../../../../tmp/x", "a/b", "..", ".", "tab\there",
+                                      "/abs"};
+    conf_sweep cs;
+    conf_sweep_init(&cs, "bad", 1);
+    for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+        int64_t id = 0;
+        cs.def.name = bad[i];
+        assert_int_equal(store_create_sweep(f->st, &cs.def, &id, NULL), SQ_EINVAL);
+        assert_non_null(strstr(sq_error_msg(), "invalid sweep name"));
+    }
+    conf_sweep_release(&cs);
+    store_sweep *list = NULL;
+    size_t n = 9;
+    assert_ok(store_list_sweeps(f->st, NULL, &list, &n));
+    assert_int_equal(n, 0);
+    store_sweeps_free(list, n);
+}
+
 /* ---- idempotent claims (store_claim_request) ------------------------------ */
 
 /* Claims with a request id; checks it returned the numbers want[0..nwant). */
@@ -1734,6 +1755,7 @@ static int store_conformance_run(const char *backend, const store_conformance_en
         CONF_TEST(test_finished_sweep_that_gets_new_trials_is_active_again),
         CONF_TEST(test_counts_match_the_trials_after_every_kind_of_transition),
         CONF_TEST(test_invalid_arguments_are_refused),
+        CONF_TEST(test_create_with_a_name_that_is_no_file_name_is_refused),
         CONF_TEST(test_claim_repeated_request_returns_the_same_trials_and_claims_nothing_new),
         CONF_TEST(test_claim_repeat_after_a_finish_returns_only_what_still_runs),
         CONF_TEST(test_claim_repeat_does_not_return_a_trial_reclaimed_by_another_agent),
