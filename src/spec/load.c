@@ -41,49 +41,30 @@
  * made valid (W&B display names may hold spaces); max_attempts 3, lease_ttl
  * 60s (at least 2s), timeout none, cpus 1, seed 0, grid_cap 10,000,000.
  *
+ * The loader is split by what it reads (load_internal.h holds the shared
+ * state and helpers):
+ *   load.c         diagnostics, node access, the top-level dispatch, the
+ *                  whole-spec checks, canonical JSON and the entry points;
+ *   load_params.c  parameters and distributions (W&B's parameter schema,
+ *                  shared with the sweep: form's lists);
+ *   load_wandb.c   W&B's top-level keys;
+ *   load_hsm.c     hpc-sweep-manager's `sweep:` form;
+ *   load_own.c     sweepq's own keys (resources, env, timeout, ...).
+ *
  * Invariants: a diagnostic about a key names its dotted path ("parameters.lr.min",
  * "command[2]"); a load that added any diagnostic returns SQ_EINVAL and no
  * spec; at most MAX_DIAGS diagnostics per load.
  */
-#include "util/common.h"
-
-#include "spec/spec.h"
-#include "spec/yaml_tree.h"
-#include "util/units.h"
+#include "spec/load_internal.h"
 
 #include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
-#include <limits.h>
 #include <math.h>
-#include <regex.h>
 #include <stdarg.h>
 #include <strings.h>
 
-#define DEFAULT_GRID_CAP 10000000ULL
-#define DEFAULT_MAX_ATTEMPTS 3
-#define DEFAULT_LEASE_TTL 60.0
-#define MIN_LEASE_TTL 2.0
-#define MAX_SPEC_BYTES ((size_t)8 << 20)
-#define MAX_DIAGS 200
-#define PROB_TOLERANCE 1e-6
-#define MAX_EXACT_INT 9007199254740992.0 /* 2^53: doubles hold every integer up to here */
-#define NAME_MAX_LEN 64
-
 /* ------------------------------------------------------------- name index */
-
-/* A set of names, each with a node, so that finding a duplicate among n
- * keys costs O(n) and not O(n^2) (a mapping may hold 50,000 keys). */
-typedef struct name_index {
-    const char **names; /* borrowed */
-    const ytree_node **nodes;
-    size_t cap, n;
-} name_index;
-
-#define NAME_INDEX_INIT                                                                            \
-    {                                                                                              \
-        NULL, NULL, 0, 0                                                                           \
-    }
 
 static uint64_t hash_name(const char *s)
 {
@@ -94,7 +75,7 @@ static uint64_t hash_name(const char *s)
 }
 
 /* Adds name (with node) unless present; returns the node already there, or NULL. */
-static const ytree_node *name_index_add(name_index *ix, const char *name, const ytree_node *node)
+const ytree_node *name_index_add(name_index *ix, const char *name, const ytree_node *node)
 {
     if (2 * (ix->n + 1) > ix->cap) {
         name_index bigger = {NULL, NULL, ix->cap ? 2 * ix->cap : 64, 0};
@@ -117,7 +98,7 @@ static const ytree_node *name_index_add(name_index *ix, const char *name, const 
     return NULL;
 }
 
-static bool name_index_has(const name_index *ix, const char *name)
+bool name_index_has(const name_index *ix, const char *name)
 {
     if (!ix->cap)
         return false;
@@ -128,60 +109,15 @@ static bool name_index_has(const name_index *ix, const char *name)
     return false;
 }
 
-static void name_index_release(name_index *ix)
+void name_index_release(name_index *ix)
 {
     free(ix->names);
     free(ix->nodes);
     *ix = (name_index)NAME_INDEX_INIT;
 }
-
-/* What the loader remembers of each parameter beyond struct spec_param. */
-typedef struct param_info {
-    const ytree_node *at; /* where it was named */
-    bool q_int;           /* q written as an integer */
-    bool ends_int;        /* min and max written as integers */
-} param_info;
-
-/* A text that may hold ${macros}, checked once every parameter is known. */
-typedef struct macro_use {
-    const ytree_node *at;
-    char *path;
-    const char *text; /* borrowed from the tree */
-    bool shell;       /* the command's /bin/sh form */
-} macro_use;
-
-typedef struct loader {
-    const char *file;
-    spec_diags *diags;
-    size_t first_diag;
-    size_t ndiags;
-    bool truncated;
-    const spec_load_options *opts;
-    spec *s;
-    const ytree_node *root;
-
-    /* nodes the whole-spec checks point at */
-    const ytree_node *program_key, *method_key, *method_val, *parameters_key, *sweep_key,
-        *command_key, *name_val, *grid_cap_key;
-    bool have_method, sweep_form;
-    uint64_t own_grid_cap; /* from the spec's grid_cap key, or the default */
-
-    param_info *info;     /* parallel to s->params */
-    name_index params_ix; /* the parameters' names, each with where it was named */
-    bool suggested_method, suggested_program; /* a typo's did-you-mean named them */
-    size_t params_cap, info_cap, groups_cap, tags_cap, env_cap;
-    macro_use *macros;
-    size_t nmacros, macros_cap;
-    json_t *kept;        /* W&B keys kept as written: controller, apiVersion, kind */
-    json_t *kept_metric; /* metric.impute and metric.impute_while_running */
-} loader;
-
 /* ---------------------------------------------------------------- diagnostics */
 
-static void diag(loader *L, const ytree_node *at, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void diag(loader *L, const ytree_node *at, const char *fmt, ...)
+void diag(loader *L, const ytree_node *at, const char *fmt, ...)
 {
     if (L->ndiags >= MAX_DIAGS) {
         L->truncated = true;
@@ -211,7 +147,7 @@ static void diag(loader *L, const ytree_node *at, const char *fmt, ...)
 
 /* The first bytes of text, at most max, cut at a character boundary and
  * marked "..." when cut; caller frees. */
-static char *shorten(const char *text, size_t max)
+char *shorten(const char *text, size_t max)
 {
     size_t n = strlen(text);
     if (n <= max)
@@ -223,7 +159,7 @@ static char *shorten(const char *text, size_t max)
 
 /* True (and the load marked truncated) once no more diagnostics fit:
  * callers skip work that would only feed a diagnostic. */
-static bool diags_full(loader *L)
+bool diags_full(loader *L)
 {
     if (L->ndiags < MAX_DIAGS)
         return false;
@@ -231,18 +167,18 @@ static bool diags_full(loader *L)
     return true;
 }
 
-static char *child_path(const char *parent, const char *key)
+char *child_path(const char *parent, const char *key)
 {
     return parent ? xasprintf("%s.%s", parent, key) : xstrdup(key);
 }
 
-static char *index_path(const char *parent, size_t i)
+char *index_path(const char *parent, size_t i)
 {
     return xasprintf("%s[%zu]", parent, i);
 }
 
 /* "a string 'abc'", "an integer '5'", "a list": the value as written, short. */
-static char *describe(const ytree_node *n)
+char *describe(const ytree_node *n)
 {
     if (n->kind != YTREE_SCALAR || n->type == YTREE_NULL)
         return xstrdup(ytree_describe(n));
@@ -252,8 +188,8 @@ static char *describe(const ytree_node *n)
     return out;
 }
 
-static void diag_type(loader *L, const ytree_node *n, const char *path, const char *expected,
-                      const char *hint)
+void diag_type(loader *L, const ytree_node *n, const char *path, const char *expected,
+               const char *hint)
 {
     char *got = describe(n);
     diag(L, n, "key '%s': expected %s, got %s%s%s", path, expected, got, hint ? "; " : "",
@@ -292,7 +228,7 @@ static size_t edit_distance(const char *a, const char *b)
 }
 
 /* The closest of candidates[0..n) to word, or NULL when none is close. */
-static const char *closest(const char *word, const char *const *candidates, size_t n)
+const char *closest(const char *word, const char *const *candidates, size_t n)
 {
     size_t len = strlen(word), limit = len <= 3 ? 1 : len <= 6 ? 2 : 3;
     const char *best = NULL;
@@ -309,7 +245,7 @@ static const char *closest(const char *word, const char *const *candidates, size
     return best;
 }
 
-static bool is_one_of(const char *word, const char *const *words)
+bool is_one_of(const char *word, const char *const *words)
 {
     for (; *words; words++)
         if (!strcmp(word, *words))
@@ -317,7 +253,7 @@ static bool is_one_of(const char *word, const char *const *words)
     return false;
 }
 
-static size_t count_words(const char *const *words)
+size_t count_words(const char *const *words)
 {
     size_t n = 0;
     while (words[n])
@@ -326,7 +262,7 @@ static size_t count_words(const char *const *words)
 }
 
 /* "a, b or c" (conj "or") */
-static char *join_words(const char *const *words, size_t n, const char *quote, const char *conj)
+char *join_words(const char *const *words, size_t n, const char *quote, const char *conj)
 {
     strbuf sb = SB_INIT;
     for (size_t i = 0; i < n; i++) {
@@ -339,7 +275,7 @@ static char *join_words(const char *const *words, size_t n, const char *quote, c
 
 /* ------------------------------------------------------------- node access */
 
-static bool node_ok(loader *L, const ytree_node *n, const char *path)
+bool node_ok(loader *L, const ytree_node *n, const char *path)
 {
     if (n->kind == YTREE_SCALAR && n->err) {
         diag(L, n, "key '%s': %s", path, n->err);
@@ -350,7 +286,7 @@ static bool node_ok(loader *L, const ytree_node *n, const char *path)
 
 /* A string scalar; quote-less numbers and booleans are refused, as W&B's
  * schema refuses them for its string keys. */
-static bool get_string(loader *L, const ytree_node *n, const char *path, const char **out)
+bool get_string(loader *L, const ytree_node *n, const char *path, const char **out)
 {
     if (!node_ok(L, n, path))
         return false;
@@ -368,8 +304,8 @@ static bool get_string(loader *L, const ytree_node *n, const char *path, const c
 }
 
 /* A non-empty string. */
-static bool get_nonempty(loader *L, const ytree_node *n, const char *path, const char *what,
-                         const char **out)
+bool get_nonempty(loader *L, const ytree_node *n, const char *path, const char *what,
+                  const char **out)
 {
     if (!get_string(L, n, path, out))
         return false;
@@ -381,7 +317,7 @@ static bool get_nonempty(loader *L, const ytree_node *n, const char *path, const
 }
 
 /* Any scalar but null, as the text written (command items, env values). */
-static bool get_text(loader *L, const ytree_node *n, const char *path, const char **out)
+bool get_text(loader *L, const ytree_node *n, const char *path, const char **out)
 {
     if (!node_ok(L, n, path))
         return false;
@@ -393,8 +329,8 @@ static bool get_text(loader *L, const ytree_node *n, const char *path, const cha
     return true;
 }
 
-static bool get_int(loader *L, const ytree_node *n, const char *path, int64_t min, int64_t max,
-                    int64_t *out)
+bool get_int(loader *L, const ytree_node *n, const char *path, int64_t min, int64_t max,
+             int64_t *out)
 {
     if (!node_ok(L, n, path))
         return false;
@@ -415,7 +351,7 @@ static bool get_int(loader *L, const ytree_node *n, const char *path, int64_t mi
 }
 
 /* A finite number, integer or not. */
-static bool get_number(loader *L, const ytree_node *n, const char *path, double *out)
+bool get_number(loader *L, const ytree_node *n, const char *path, double *out)
 {
     if (!node_ok(L, n, path))
         return false;
@@ -432,7 +368,7 @@ static bool get_number(loader *L, const ytree_node *n, const char *path, double 
     return true;
 }
 
-static bool get_bool(loader *L, const ytree_node *n, const char *path, bool *out)
+bool get_bool(loader *L, const ytree_node *n, const char *path, bool *out)
 {
     if (!node_ok(L, n, path))
         return false;
@@ -444,7 +380,7 @@ static bool get_bool(loader *L, const ytree_node *n, const char *path, bool *out
     return true;
 }
 
-static bool is_map(loader *L, const ytree_node *n, const char *path, const char *hint)
+bool is_map(loader *L, const ytree_node *n, const char *path, const char *hint)
 {
     if (n->kind == YTREE_MAP)
         return true;
@@ -453,7 +389,7 @@ static bool is_map(loader *L, const ytree_node *n, const char *path, const char 
 }
 
 /* A duration: a number of seconds or units_parse_duration's text. */
-static bool get_duration(loader *L, const ytree_node *n, const char *path, double *out)
+bool get_duration(loader *L, const ytree_node *n, const char *path, double *out)
 {
     if (!node_ok(L, n, path))
         return false;
@@ -479,7 +415,7 @@ static bool get_duration(loader *L, const ytree_node *n, const char *path, doubl
 }
 
 /* A size: a number of bytes or units_parse_size's text. */
-static bool get_size(loader *L, const ytree_node *n, const char *path, uint64_t *out)
+bool get_size(loader *L, const ytree_node *n, const char *path, uint64_t *out)
 {
     if (!node_ok(L, n, path))
         return false;
@@ -508,8 +444,8 @@ static bool get_size(loader *L, const ytree_node *n, const char *path, uint64_t 
  * each one of known. Unknown keys get a did-you-mean, else the list of
  * known keys (or, for big lists, a pointer to the docs).
  */
-static void check_keys(loader *L, const ytree_node *map, const char *path, const char *const *known,
-                       bool dups)
+void check_keys(loader *L, const ytree_node *map, const char *path, const char *const *known,
+                bool dups)
 {
     size_t nknown = known ? count_words(known) : 0;
     name_index seen = NAME_INDEX_INIT;
@@ -555,7 +491,7 @@ static void check_keys(loader *L, const ytree_node *map, const char *path, const
 }
 
 /* The value of key in map (its first occurrence), and the key node. */
-static const ytree_node *map_get(const ytree_node *map, const char *key, const ytree_node **at)
+const ytree_node *map_get(const ytree_node *map, const char *key, const ytree_node **at)
 {
     for (size_t i = 0; i < map->n; i += 2) {
         const ytree_node *k = map->items[i];
@@ -569,7 +505,7 @@ static const ytree_node *map_get(const ytree_node *map, const char *key, const y
 }
 
 /* A value (of value:, values:, early_terminate...) as JSON; NULL after a diag. */
-static json_t *to_json(loader *L, const ytree_node *n, const char *path)
+json_t *to_json(loader *L, const ytree_node *n, const char *path)
 {
     if (!node_ok(L, n, path))
         return NULL;
@@ -629,598 +565,9 @@ static json_t *to_json(loader *L, const ytree_node *n, const char *path)
     return ok ? o : NULL;
 }
 
-/* ------------------------------------------------------------- parameters */
-
-static const char *const dist_names[] = {
-    [SPEC_DIST_CONSTANT] = "constant",
-    [SPEC_DIST_CATEGORICAL] = "categorical",
-    [SPEC_DIST_INT_UNIFORM] = "int_uniform",
-    [SPEC_DIST_UNIFORM] = "uniform",
-    [SPEC_DIST_Q_UNIFORM] = "q_uniform",
-    [SPEC_DIST_LOG_UNIFORM] = "log_uniform",
-    [SPEC_DIST_LOG_UNIFORM_VALUES] = "log_uniform_values",
-    [SPEC_DIST_Q_LOG_UNIFORM] = "q_log_uniform",
-    [SPEC_DIST_Q_LOG_UNIFORM_VALUES] = "q_log_uniform_values",
-    [SPEC_DIST_INV_LOG_UNIFORM] = "inv_log_uniform",
-    [SPEC_DIST_INV_LOG_UNIFORM_VALUES] = "inv_log_uniform_values",
-    [SPEC_DIST_NORMAL] = "normal",
-    [SPEC_DIST_Q_NORMAL] = "q_normal",
-    [SPEC_DIST_LOG_NORMAL] = "log_normal",
-    [SPEC_DIST_Q_LOG_NORMAL] = "q_log_normal",
-};
-
-/* The keys of a W&B parameter, as bits. */
-enum {
-    PK_VALUE,
-    PK_VALUES,
-    PK_PROBABILITIES,
-    PK_DISTRIBUTION,
-    PK_MIN,
-    PK_MAX,
-    PK_MU,
-    PK_SIGMA,
-    PK_Q,
-    PK_PARAMETERS,
-    PK_COUNT
-};
-
-static const char *const param_keys[] = {
-    "value",      "values", "probabilities", "distribution", "min", "max", "mu", "sigma", "q",
-    "parameters", NULL};
-
-#define B(k) (1u << (k))
-#define RANGE (B(PK_MIN) | B(PK_MAX) | B(PK_DISTRIBUTION))
-#define GAUSS (B(PK_MU) | B(PK_SIGMA) | B(PK_DISTRIBUTION))
-
-/* Each W&B distribution: the keys it takes and the keys it needs. */
-static const struct dist_rule {
-    const char *name;
-    spec_dist dist;
-    unsigned allowed, required;
-} dist_rules[] = {
-    {"constant", SPEC_DIST_CONSTANT, B(PK_VALUE) | B(PK_DISTRIBUTION), B(PK_VALUE)},
-    {"categorical", SPEC_DIST_CATEGORICAL, B(PK_VALUES) | B(PK_PROBABILITIES) | B(PK_DISTRIBUTION),
-     B(PK_VALUES)},
-    {"categorical_w_probabilities", SPEC_DIST_CATEGORICAL,
-     B(PK_VALUES) | B(PK_PROBABILITIES) | B(PK_DISTRIBUTION), B(PK_VALUES) | B(PK_PROBABILITIES)},
-    {"int_uniform", SPEC_DIST_INT_UNIFORM, RANGE, B(PK_MIN) | B(PK_MAX)},
-    {"uniform", SPEC_DIST_UNIFORM, RANGE, B(PK_MIN) | B(PK_MAX)},
-    {"q_uniform", SPEC_DIST_Q_UNIFORM, RANGE | B(PK_Q), B(PK_MIN) | B(PK_MAX)},
-    {"log_uniform", SPEC_DIST_LOG_UNIFORM, RANGE, B(PK_MIN) | B(PK_MAX)},
-    {"log_uniform_values", SPEC_DIST_LOG_UNIFORM_VALUES, RANGE, B(PK_MIN) | B(PK_MAX)},
-    {"q_log_uniform", SPEC_DIST_Q_LOG_UNIFORM, RANGE | B(PK_Q), B(PK_MIN) | B(PK_MAX)},
-    {"q_log_uniform_values", SPEC_DIST_Q_LOG_UNIFORM_VALUES, RANGE | B(PK_Q),
-     B(PK_MIN) | B(PK_MAX)},
-    {"inv_log_uniform", SPEC_DIST_INV_LOG_UNIFORM, RANGE, B(PK_MIN) | B(PK_MAX)},
-    {"inv_log_uniform_values", SPEC_DIST_INV_LOG_UNIFORM_VALUES, RANGE, B(PK_MIN) | B(PK_MAX)},
-    {"normal", SPEC_DIST_NORMAL, GAUSS, 0},
-    {"q_normal", SPEC_DIST_Q_NORMAL, GAUSS | B(PK_Q), 0},
-    {"log_normal", SPEC_DIST_LOG_NORMAL, GAUSS, 0},
-    {"q_log_normal", SPEC_DIST_Q_LOG_NORMAL, GAUSS | B(PK_Q), 0},
-};
-
-static bool dist_is_log_values(spec_dist d)
-{
-    return d == SPEC_DIST_LOG_UNIFORM_VALUES || d == SPEC_DIST_Q_LOG_UNIFORM_VALUES ||
-           d == SPEC_DIST_INV_LOG_UNIFORM_VALUES;
-}
-
-static bool dist_has_q(spec_dist d)
-{
-    return d == SPEC_DIST_Q_UNIFORM || d == SPEC_DIST_Q_LOG_UNIFORM ||
-           d == SPEC_DIST_Q_LOG_UNIFORM_VALUES || d == SPEC_DIST_Q_NORMAL ||
-           d == SPEC_DIST_Q_LOG_NORMAL;
-}
-
-static bool dist_is_gauss(spec_dist d)
-{
-    return d == SPEC_DIST_NORMAL || d == SPEC_DIST_Q_NORMAL || d == SPEC_DIST_LOG_NORMAL ||
-           d == SPEC_DIST_Q_LOG_NORMAL;
-}
-
-static bool dist_is_range(spec_dist d)
-{
-    return d != SPEC_DIST_CONSTANT && d != SPEC_DIST_CATEGORICAL && !dist_is_gauss(d);
-}
-
-static const struct dist_rule *find_dist_rule(const char *name)
-{
-    for (size_t i = 0; i < ARRAY_SIZE(dist_rules); i++)
-        if (!strcmp(dist_rules[i].name, name))
-            return &dist_rules[i];
-    return NULL;
-}
-
-/* W&B's pattern for parameter names, widened for Hydra overrides in the
- * sweep: form (+name, ++name, ~name, group/option). */
-static bool valid_param_name(const char *name, bool hydra)
-{
-    const char *p = name;
-    if (hydra) {
-        if (!strncmp(p, "++", 2))
-            p += 2;
-        else if (*p == '+' || *p == '~')
-            p++;
-    }
-    if (!(isalpha((unsigned char)*p) || *p == '_'))
-        return false;
-    for (p++; *p; p++)
-        if (!(isalnum((unsigned char)*p) || strchr(hydra ? "_.-/@" : "_.-", *p)))
-            return false;
-    return true;
-}
-
-/* Appends a parameter named name (at key), or reports it as defined twice. */
-static spec_param *add_param(loader *L, const char *name, const ytree_node *at)
-{
-    spec *s = L->s;
-    char *copy = xstrdup(name);
-    const ytree_node *first = name_index_add(&L->params_ix, copy, at);
-    if (first) {
-        diag(L, at, "parameter '%s' is defined twice (first at line %d:%d); keep one", name,
-             first->line, first->col);
-        free(copy);
-        return NULL;
-    }
-    XGROW(s->params, L->params_cap, s->nparams + 1);
-    XGROW(L->info, L->info_cap, s->nparams + 1);
-    spec_param *p = &s->params[s->nparams];
-    memset(p, 0, sizeof *p);
-    p->name = copy;
-    p->group = -1;
-    p->sigma = 1;
-    p->q = 1;
-    memset(&L->info[s->nparams], 0, sizeof L->info[s->nparams]);
-    L->info[s->nparams].at = at;
-    s->nparams++;
-    return p;
-}
-
-/* A non-empty list of values as a JSON array; NULL after a diag. */
-static json_t *value_list(loader *L, const ytree_node *n, const char *path, const char *hint)
-{
-    if (n->kind != YTREE_SEQ) {
-        diag_type(L, n, path, "a list of values", hint);
-        return NULL;
-    }
-    if (n->n == 0) {
-        diag(L, n, "key '%s': the list is empty; give at least one value", path);
-        return NULL;
-    }
-    return to_json(L, n, path);
-}
-
-static void load_probabilities(loader *L, spec_param *p, const ytree_node *n, const char *path)
-{
-    if (n->kind != YTREE_SEQ) {
-        diag_type(L, n, path, "a list of numbers", NULL);
-        return;
-    }
-    size_t nvalues = json_array_size(p->values);
-    if (n->n != nvalues) {
-        diag(L, n, "key '%s': has %zu probabilit%s but 'values' has %zu; give one per value", path,
-             n->n, n->n == 1 ? "y" : "ies", nvalues);
-        return;
-    }
-    double *probs = xcalloc(n->n ? n->n : 1, sizeof *probs), sum = 0;
-    bool ok = true;
-    for (size_t i = 0; i < n->n; i++) {
-        char *ip = index_path(path, i);
-        if (get_number(L, n->items[i], ip, &probs[i])) {
-            if (probs[i] < 0) {
-                diag(L, n->items[i], "key '%s': a probability cannot be negative, got %s", ip,
-                     n->items[i]->text);
-                ok = false;
-            }
-            sum += probs[i];
-        } else {
-            ok = false;
-        }
-        free(ip);
-    }
-    if (ok && fabs(sum - 1.0) > PROB_TOLERANCE) {
-        diag(L, n, "key '%s': the probabilities sum to %.10g, not 1; make them add up to 1", path,
-             sum);
-        ok = false;
-    }
-    if (!ok) {
-        free(probs);
-        return;
-    }
-    p->probabilities = probs;
-}
-
-/* min and max of a range distribution. */
-static void load_range(loader *L, spec_param *p, const ytree_node *nmin, const ytree_node *nmax,
-                       const char *path)
-{
-    char *pmin = child_path(path, "min"), *pmax = child_path(path, "max");
-    bool ok = get_number(L, nmin, pmin, &p->min);
-    ok &= get_number(L, nmax, pmax, &p->max);
-    if (ok && p->dist == SPEC_DIST_INT_UNIFORM) {
-        const ytree_node *ends[2] = {nmin, nmax};
-        const char *paths[2] = {pmin, pmax};
-        for (int i = 0; i < 2; i++) {
-            if (ends[i]->type != YTREE_INT) {
-                diag(L, ends[i],
-                     "key '%s': int_uniform needs an integer, got %s; use "
-                     "'distribution: uniform' for real numbers",
-                     paths[i], ends[i]->text);
-                ok = false;
-            } else if (fabs((double)ends[i]->integer) > MAX_EXACT_INT) {
-                diag(L, ends[i], "key '%s': int_uniform bounds must lie within +-2^53, got %s",
-                     paths[i], ends[i]->text);
-                ok = false;
-            }
-        }
-    }
-    if (ok && !(p->min < p->max)) {
-        diag(L, nmin, "key '%s': min %s is not less than max %s; swap them or widen the range",
-             path, nmin->text, nmax->text);
-        ok = false;
-    }
-    if (ok && dist_is_log_values(p->dist) && p->min <= 0) {
-        diag(L, nmin,
-             "key '%s': %s takes the values themselves, so min must be above 0, got %s; "
-             "use '%s' to give natural-log exponents instead",
-             pmin, dist_names[p->dist], nmin->text,
-             p->dist == SPEC_DIST_LOG_UNIFORM_VALUES     ? "log_uniform"
-             : p->dist == SPEC_DIST_Q_LOG_UNIFORM_VALUES ? "q_log_uniform"
-                                                         : "inv_log_uniform");
-    }
-    p->int_valued = p->dist == SPEC_DIST_INT_UNIFORM;
-    L->info[p - L->s->params].ends_int = nmin->type == YTREE_INT && nmax->type == YTREE_INT;
-    free(pmin);
-    free(pmax);
-}
-
-/* One W&B parameter: key names it, m holds its search constraints. */
-static void load_wandb_param(loader *L, const ytree_node *key, const ytree_node *m,
-                             const char *name, const char *path)
-{
-    const ytree_node *kv[PK_COUNT] = {0}, *kk[PK_COUNT] = {0};
-    unsigned present = 0;
-    check_keys(L, m, path, param_keys, true);
-    for (int i = 0; i < PK_COUNT; i++) {
-        kv[i] = map_get(m, param_keys[i], &kk[i]);
-        if (kv[i])
-            present |= B(i);
-    }
-
-    const struct dist_rule *rule = NULL;
-    if (kv[PK_DISTRIBUTION]) {
-        const char *dname;
-        char *dp = child_path(path, "distribution");
-        bool ok = get_string(L, kv[PK_DISTRIBUTION], dp, &dname);
-        if (ok && !(rule = find_dist_rule(dname))) {
-            const char *names[ARRAY_SIZE(dist_rules)];
-            for (size_t i = 0; i < ARRAY_SIZE(dist_rules); i++)
-                names[i] = dist_rules[i].name;
-            const char *near = closest(dname, names, ARRAY_SIZE(dist_rules));
-            if (!strcmp(dname, "beta") || !strcmp(dname, "q_beta"))
-                diag(L, kv[PK_DISTRIBUTION],
-                     "key '%s': distribution '%s' is not supported yet; use uniform or "
-                     "q_uniform on [0, 1], or give 'values'",
-                     dp, dname);
-            else if (near)
-                diag(L, kv[PK_DISTRIBUTION],
-                     "key '%s': unknown distribution '%s'; did you mean '%s'?", dp, dname, near);
-            else
-                diag(L, kv[PK_DISTRIBUTION],
-                     "key '%s': unknown distribution '%s'; docs/spec.md lists the %zu W&B "
-                     "distributions",
-                     dp, dname, ARRAY_SIZE(dist_rules) - 1);
-        }
-        free(dp);
-        if (!rule)
-            return;
-    } else if (kv[PK_VALUES]) {
-        rule = find_dist_rule(kv[PK_PROBABILITIES] ? "categorical_w_probabilities" : "categorical");
-    } else if (kv[PK_VALUE]) {
-        rule = find_dist_rule("constant");
-    } else if (kv[PK_MIN] && kv[PK_MAX]) {
-        bool ints = kv[PK_MIN]->kind == YTREE_SCALAR && kv[PK_MIN]->type == YTREE_INT &&
-                    kv[PK_MAX]->kind == YTREE_SCALAR && kv[PK_MAX]->type == YTREE_INT;
-        rule = find_dist_rule(ints ? "int_uniform" : "uniform");
-    } else if (kv[PK_MIN] || kv[PK_MAX]) {
-        diag(L, m, "key '%s': has '%s' but no '%s'; a range needs both min and max", path,
-             kv[PK_MIN] ? "min" : "max", kv[PK_MIN] ? "max" : "min");
-        return;
-    } else if (kv[PK_MU] || kv[PK_SIGMA] || kv[PK_Q] || kv[PK_PROBABILITIES]) {
-        const char *k = kv[PK_MU]      ? "mu"
-                        : kv[PK_SIGMA] ? "sigma"
-                        : kv[PK_Q]     ? "q"
-                                       : "probabilities";
-        diag(L, m, "key '%s': '%s' alone does not say what to sample; add %s", path, k,
-             kv[PK_PROBABILITIES] ? "'values'" : "a distribution, such as 'distribution: normal'");
-        return;
-    } else {
-        if (m->n == 0)
-            diag(L, m,
-                 "key '%s': the parameter is empty; give 'value', 'values', or 'min' and "
-                 "'max'",
-                 path);
-        return;
-    }
-
-    if (kv[PK_VALUE] && kv[PK_VALUES]) {
-        diag(L, kk[PK_VALUES],
-             "key '%s': give either 'value' (one constant) or 'values' (a list "
-             "to choose from), not both",
-             path);
-        return;
-    }
-    bool bad = false;
-    for (int i = 0; i < PK_COUNT; i++) {
-        if (!(present & B(i)) || (rule->allowed & B(i)))
-            continue;
-        char *kp = child_path(path, param_keys[i]);
-        if (i == PK_PARAMETERS)
-            diag(L, kk[i],
-                 "key '%s': a parameter with nested 'parameters' takes no other keys; "
-                 "move the others inside it",
-                 kp);
-        else
-            diag(L, kk[i], "key '%s': not used by distribution '%s'; remove it", kp, rule->name);
-        free(kp);
-        bad = true;
-    }
-    const char *missing[PK_COUNT];
-    size_t nmissing = 0;
-    for (int i = 0; i < PK_COUNT; i++)
-        if ((rule->required & B(i)) && !(present & B(i)))
-            missing[nmissing++] = param_keys[i];
-    if (nmissing) {
-        char *list = join_words(missing, nmissing, "'", "and");
-        diag(L, m, "key '%s': distribution '%s' needs %s; add %s", path, rule->name, list,
-             nmissing > 1 ? "them" : "it");
-        free(list);
-        bad = true;
-    }
-    if (bad)
-        return;
-
-    spec_param *p = add_param(L, name, key);
-    if (!p)
-        return;
-    p->dist = rule->dist;
-    char *kp = NULL;
-    switch (p->dist) {
-    case SPEC_DIST_CONSTANT: {
-        kp = child_path(path, "value");
-        json_t *v = to_json(L, kv[PK_VALUE], kp);
-        if (v) {
-            p->values = json_array();
-            json_array_append_new(p->values, v);
-        }
-        break;
-    }
-    case SPEC_DIST_CATEGORICAL:
-        kp = child_path(path, "values");
-        p->values = value_list(L, kv[PK_VALUES], kp, NULL);
-        if (p->values && kv[PK_PROBABILITIES]) {
-            char *pp = child_path(path, "probabilities");
-            load_probabilities(L, p, kv[PK_PROBABILITIES], pp);
-            free(pp);
-        }
-        break;
-    default:
-        if (dist_is_range(p->dist))
-            load_range(L, p, kv[PK_MIN], kv[PK_MAX], path);
-        if (dist_is_gauss(p->dist)) {
-            p->mu = 0;
-            p->sigma = 1;
-            if (kv[PK_MU]) {
-                char *mp = child_path(path, "mu");
-                get_number(L, kv[PK_MU], mp, &p->mu);
-                free(mp);
-            }
-            if (kv[PK_SIGMA]) {
-                char *sp = child_path(path, "sigma");
-                if (get_number(L, kv[PK_SIGMA], sp, &p->sigma) && p->sigma < 0)
-                    diag(L, kv[PK_SIGMA], "key '%s': sigma cannot be negative, got %s", sp,
-                         kv[PK_SIGMA]->text);
-                free(sp);
-            }
-        }
-        if (dist_has_q(p->dist) && kv[PK_Q]) {
-            kp = child_path(path, "q");
-            if (get_number(L, kv[PK_Q], kp, &p->q) && !(p->q > 0))
-                diag(L, kv[PK_Q], "key '%s': q must be above 0, got %s", kp, kv[PK_Q]->text);
-            L->info[p - L->s->params].q_int = kv[PK_Q]->type == YTREE_INT;
-        }
-        break;
-    }
-    free(kp);
-}
-
-/* The W&B parameters: map, under prefix (the enclosing nested names). */
-static void load_wandb_params(loader *L, const ytree_node *map, const char *prefix,
-                              const char *path)
-{
-    check_keys(L, map, path, NULL, false);
-    for (size_t i = 0; i + 1 < map->n; i += 2) {
-        const ytree_node *k = map->items[i], *v = map->items[i + 1];
-        if (k->kind != YTREE_SCALAR || k->type == YTREE_NULL)
-            continue;
-        char *name = child_path(prefix, k->text), *p = child_path(path, k->text);
-        if (!valid_param_name(k->text, false)) {
-            diag(L, k,
-                 "key '%s': '%s' is not a parameter name; use letters, digits, '_', '.' "
-                 "and '-', starting with a letter or '_'",
-                 p, k->text);
-        } else if (!node_ok(L, v, p)) {
-            /* reported */
-        } else if (v->kind != YTREE_MAP) {
-            char *kt = shorten(k->text, 40);
-            char *vt = shorten(v->kind == YTREE_SCALAR ? v->text : "...", 40);
-            char *hint = xasprintf("write '%s: {value: %s}' for a constant, or "
-                                   "'{values: [...]}' to sweep",
-                                   kt, vt);
-            diag_type(L, v, p, "a mapping of search constraints", hint);
-            free(hint);
-            free(kt);
-            free(vt);
-        } else {
-            const ytree_node *nk, *nested = map_get(v, "parameters", &nk);
-            if (nested && v->n == 2) {
-                char *np = child_path(p, "parameters");
-                if (!node_ok(L, nested, np)) {
-                    /* reported */
-                } else if (nested->kind != YTREE_MAP) {
-                    diag_type(L, nested, np, "a mapping of parameters", NULL);
-                } else if (nested->n == 0) {
-                    diag(L, nk, "key '%s': empty; give at least one parameter", np);
-                } else {
-                    load_wandb_params(L, nested, name, np);
-                }
-                free(np);
-            } else {
-                load_wandb_param(L, k, v, name, p);
-            }
-        }
-        free(name);
-        free(p);
-    }
-}
-
-/* hpc-sweep-manager: one grid entry (a list, one value, or nested names). */
-static void load_hsm_entry(loader *L, const ytree_node *k, const ytree_node *v, const char *name,
-                           const char *path, int group, size_t *len, const char **first)
-{
-    if (!valid_param_name(k->text, true)) {
-        diag(L, k,
-             "key '%s': '%s' is not a parameter name; use letters, digits and '_.-/@', "
-             "optionally after '+', '++' or '~'",
-             path, k->text);
-        return;
-    }
-    if (!node_ok(L, v, path))
-        return;
-    if (v->kind == YTREE_MAP && group < 0) {
-        check_keys(L, v, path, NULL, false);
-        for (size_t i = 0; i + 1 < v->n; i += 2) {
-            const ytree_node *ck = v->items[i];
-            if (ck->kind != YTREE_SCALAR || ck->type == YTREE_NULL)
-                continue;
-            char *cn = child_path(name, ck->text), *cp = child_path(path, ck->text);
-            load_hsm_entry(L, ck, v->items[i + 1], cn, cp, group, len, first);
-            free(cn);
-            free(cp);
-        }
-        return;
-    }
-    json_t *values;
-    if (v->kind == YTREE_SEQ) {
-        values = value_list(L, v, path, NULL);
-    } else if (v->kind == YTREE_SCALAR && group < 0) {
-        json_t *one = to_json(L, v, path);
-        values = one ? json_array() : NULL;
-        if (values)
-            json_array_append_new(values, one);
-    } else {
-        diag_type(L, v, path, "a list of values",
-                  group >= 0 ? "paired parameters are zipped, so each needs a list" : NULL);
-        return;
-    }
-    if (!values)
-        return;
-    if (group >= 0) {
-        if (*first && json_array_size(values) != *len) {
-            diag(L, v,
-                 "key '%s': has %zu values but '%s' has %zu; paired lists are zipped, so "
-                 "give each the same number of values",
-                 path, json_array_size(values), *first, *len);
-            json_decref(values);
-            return;
-        }
-        if (!*first) {
-            *first = path;
-            *len = json_array_size(values);
-        }
-    }
-    spec_param *p = add_param(L, name, k);
-    if (!p) {
-        json_decref(values);
-        return;
-    }
-    p->dist = SPEC_DIST_CATEGORICAL;
-    p->values = values;
-    p->group = group;
-}
-
-static void load_hsm_paired(loader *L, const ytree_node *list, const char *path)
-{
-    if (list->kind != YTREE_SEQ) {
-        diag_type(L, list, path, "a list of groups",
-                  "write '- GROUP: {name: [values], ...}' for each group");
-        return;
-    }
-    spec *s = L->s;
-    for (size_t i = 0; i < list->n; i++) {
-        const ytree_node *item = list->items[i];
-        char *ip = index_path(path, i);
-        if (!node_ok(L, item, ip)) {
-            /* reported */
-        } else if (item->kind != YTREE_MAP || item->n != 2) {
-            diag(L, item,
-                 "key '%s': expected a mapping with one group name, such as "
-                 "'- model_and_data: {model.name: [a, b], data.aug: [x, y]}'",
-                 ip);
-        } else {
-            const ytree_node *gk = item->items[0], *gv = item->items[1];
-            const char *gname;
-            bool ok = get_nonempty(L, gk, ip, "a group name", &gname);
-            char *gp = ok ? child_path(path, gname) : NULL;
-            for (size_t g = 0; ok && g < s->ngroups; g++) {
-                if (!strcmp(s->groups[g].name, gname)) {
-                    diag(L, gk,
-                         "key '%s': the paired group '%s' is defined twice; give each "
-                         "group its own name",
-                         gp, gname);
-                    ok = false;
-                }
-            }
-            if (ok && !node_ok(L, gv, gp))
-                ok = false;
-            if (ok && (gv->kind != YTREE_MAP || gv->n == 0)) {
-                diag_type(L, gv, gp, "a mapping of parameter lists",
-                          "write 'GROUP: {name: [values], ...}'");
-                ok = false;
-            }
-            if (ok) {
-                check_keys(L, gv, gp, NULL, false);
-                int group = (int)s->ngroups;
-                XGROW(s->groups, L->groups_cap, s->ngroups + 1);
-                s->groups[group].name = xstrdup(gname);
-                s->groups[group].length = 0;
-                s->ngroups++;
-                size_t len = 0;
-                const char *first = NULL;
-                char **paths = xcalloc(gv->n / 2, sizeof *paths);
-                for (size_t j = 0; j + 1 < gv->n; j += 2) {
-                    const ytree_node *pk = gv->items[j];
-                    if (pk->kind != YTREE_SCALAR || pk->type == YTREE_NULL)
-                        continue;
-                    paths[j / 2] = child_path(gp, pk->text);
-                    load_hsm_entry(L, pk, gv->items[j + 1], pk->text, paths[j / 2], group, &len,
-                                   &first);
-                }
-                s->groups[group].length = len;
-                for (size_t j = 0; j < gv->n / 2; j++)
-                    free(paths[j]);
-                free(paths);
-            }
-            free(gp);
-        }
-        free(ip);
-    }
-}
-
 /* ------------------------------------------------------------ the top keys */
 
-static void add_macro_use(loader *L, const ytree_node *at, const char *path, const char *text,
-                          bool shell)
+void add_macro_use(loader *L, const ytree_node *at, const char *path, const char *text, bool shell)
 {
     XGROW(L->macros, L->macros_cap, L->nmacros + 1);
     L->macros[L->nmacros].at = at;
@@ -1229,593 +576,6 @@ static void add_macro_use(loader *L, const ytree_node *at, const char *path, con
     L->macros[L->nmacros].shell = shell;
     L->nmacros++;
 }
-
-typedef void (*key_fn)(loader *L, const ytree_node *key, const ytree_node *val, const char *path);
-
-static void key_program(loader *L, const ytree_node *k, const ytree_node *v, const char *path)
-{
-    const char *s;
-    L->program_key = k;
-    if (get_nonempty(L, v, path, "the script to run, such as train.py", &s))
-        L->s->program = xstrdup(s);
-}
-
-static void key_command(loader *L, const ytree_node *k, const ytree_node *v, const char *path)
-{
-    spec *s = L->s;
-    L->command_key = k;
-    if (!node_ok(L, v, path))
-        return;
-    if (v->kind == YTREE_SCALAR && v->type == YTREE_STR) {
-        if (!*v->text) {
-            diag(L, v,
-                 "key '%s': empty; give the command as a list, such as "
-                 "[\"${env}\", python3, \"${program}\", \"${args}\"]",
-                 path);
-            return;
-        }
-        s->command_shell = xstrdup(v->text);
-        add_macro_use(L, v, path, v->text, true);
-        return;
-    }
-    if (v->kind != YTREE_SEQ) {
-        diag_type(L, v, path, "a list of strings (or one string to run with /bin/sh)", NULL);
-        return;
-    }
-    if (v->n == 0) {
-        diag(L, v, "key '%s': the list is empty; give at least the program to run", path);
-        return;
-    }
-    s->command = xcalloc(v->n, sizeof *s->command);
-    s->ncommand = v->n;
-    for (size_t i = 0; i < v->n; i++) {
-        char *ip = index_path(path, i);
-        const char *text;
-        if (get_text(L, v->items[i], ip, &text)) {
-            s->command[i] = xstrdup(text);
-            add_macro_use(L, v->items[i], ip, text, false);
-        }
-        free(ip);
-    }
-}
-
-static void key_method(loader *L, const ytree_node *k, const ytree_node *v, const char *path)
-{
-    static const char *const methods[] = {"grid", "random", "bayes", NULL};
-    const char *m;
-    L->method_key = k;
-    L->method_val = v;
-    if (!get_string(L, v, path, &m))
-        return;
-    for (int i = 0; methods[i]; i++) {
-        if (!strcmp(m, methods[i])) {
-            L->s->method = i == 0   ? SPEC_METHOD_GRID
-                           : i == 1 ? SPEC_METHOD_RANDOM
-                                    : SPEC_METHOD_BAYES;
-            L->have_method = true;
-            return;
-        }
-    }
-    const char *near = closest(m, methods, 3);
-    if (near)
-        diag(L, v, "key '%s': unknown method '%s'; did you mean '%s'?", path, m, near);
-    else
-        diag(L, v,
-             "key '%s': unknown method '%s'; use grid (every combination), random or "
-             "bayes",
-             path, m);
-}
-
-static void key_metric(loader *L, const ytree_node *k, const ytree_node *v, const char *path)
-{
-    static const char *const keys[] = {"name", "goal", "target", "impute", "impute_while_running",
-                                       NULL};
-    spec *s = L->s;
-    if (!is_map(L, v, path, "write 'metric: {name: val_loss, goal: minimize}'"))
-        return;
-    check_keys(L, v, path, keys, true);
-    const ytree_node *at, *n = map_get(v, "name", &at);
-    char *p;
-    const char *text;
-    if (!n) {
-        diag(L, v,
-             "key '%s': missing 'name'; name the metric to optimize, such as 'name: "
-             "val_loss'",
-             path);
-    } else {
-        p = child_path(path, "name");
-        if (get_nonempty(L, n, p, "the metric's name", &text))
-            s->metric.name = xstrdup(text);
-        free(p);
-    }
-    if ((n = map_get(v, "goal", NULL))) {
-        p = child_path(path, "goal");
-        if (get_string(L, n, p, &text)) {
-            if (!strcmp(text, "minimize"))
-                s->metric.goal = SPEC_GOAL_MINIMIZE;
-            else if (!strcmp(text, "maximize"))
-                s->metric.goal = SPEC_GOAL_MAXIMIZE;
-            else
-                diag(L, n, "key '%s': expected minimize or maximize, got '%s'", p, text);
-        }
-        free(p);
-    }
-    if ((n = map_get(v, "target", NULL))) {
-        p = child_path(path, "target");
-        s->metric.has_target = get_number(L, n, p, &s->metric.target);
-        free(p);
-    }
-    /* impute and impute_while_running steer W&B's bayes search: checked
-     * against W&B's enums, kept in the canonical JSON. */
-    static const char *const impute[] = {"latest", "best", "worst", NULL};
-    for (int which = 0; which < 2; which++) {
-        const char *key = which ? "impute_while_running" : "impute";
-        if (!(n = map_get(v, key, NULL)))
-            continue;
-        if (which && n->kind == YTREE_SCALAR && n->type == YTREE_BOOL && !n->boolean) {
-            json_object_set_new(L->kept_metric, key, json_string("false"));
-            continue;
-        }
-        p = child_path(path, key);
-        if (get_string(L, n, p, &text)) {
-            bool ok = is_one_of(text, impute) || (which && !strcmp(text, "false"));
-            if (!ok)
-                diag(L, n, "key '%s': expected latest, best or worst%s, got '%s'", p,
-                     which ? " (or false)" : "", text);
-            else
-                json_object_set_new(L->kept_metric, key, json_string(text));
-        }
-        free(p);
-    }
-}
-
-static void key_parameters(loader *L, const ytree_node *k, const ytree_node *v, const char *path)
-{
-    L->parameters_key = k;
-    if (!node_ok(L, v, path))
-        return;
-    if (v->kind == YTREE_MAP && v->n == 0) {
-        diag(L, k, "key '%s': empty; give at least one parameter, or remove the key", path);
-        return;
-    }
-    if (v->kind == YTREE_SCALAR && v->type == YTREE_NULL) {
-        diag(L, k, "key '%s': empty; give at least one parameter, or remove the key", path);
-        return;
-    }
-    if (!is_map(L, v, path, "write 'parameters: {lr: {values: [0.1, 0.01]}}'"))
-        return;
-    load_wandb_params(L, v, NULL, path);
-}
-
-static void key_run_cap(loader *L, const ytree_node *k, const ytree_node *v, const char *path)
-{
-    int64_t n;
-    if (get_int(L, v, path, 1, INT64_MAX, &n))
-        L->s->run_cap = (uint64_t)n;
-}
-
-static void key_early_terminate(loader *L, const ytree_node *k, const ytree_node *v,
-                                const char *path)
-{
-    static const char *const keys[] = {"type", "min_iter", "max_iter", "s", "eta", "strict", NULL};
-    if (!is_map(L, v, path, "write 'early_terminate: {type: hyperband, min_iter: 3}'"))
-        return;
-    size_t before = L->ndiags;
-    check_keys(L, v, path, keys, true);
-    const ytree_node *n;
-    const char *type;
-    char *p = child_path(path, "type");
-    if (!(n = map_get(v, "type", NULL)))
-        diag(L, v, "key '%s': missing 'type'; W&B knows 'type: hyperband'", path);
-    else if (get_string(L, n, p, &type) && strcmp(type, "hyperband"))
-        diag(L, n, "key '%s': unknown type '%s'; W&B knows only hyperband", p, type);
-    free(p);
-    int64_t iv;
-    double dv;
-    bool bv;
-    const ytree_node *min_iter = map_get(v, "min_iter", NULL);
-    const ytree_node *max_iter = map_get(v, "max_iter", NULL);
-    const ytree_node *s_node = map_get(v, "s", NULL);
-    if (min_iter) {
-        p = child_path(path, "min_iter");
-        get_int(L, min_iter, p, 1, INT64_MAX, &iv);
-        free(p);
-    }
-    if (max_iter) {
-        p = child_path(path, "max_iter");
-        get_int(L, max_iter, p, 1, INT64_MAX, &iv);
-        free(p);
-    }
-    if (s_node) {
-        p = child_path(path, "s");
-        get_number(L, s_node, p, &dv);
-        free(p);
-    }
-    if ((n = map_get(v, "eta", NULL))) {
-        p = child_path(path, "eta");
-        if (get_number(L, n, p, &dv) && !(dv > 1))
-            diag(L, n, "key '%s': eta must be above 1, got %s", p, n->text);
-        free(p);
-    }
-    if ((n = map_get(v, "strict", NULL))) {
-        p = child_path(path, "strict");
-        get_bool(L, n, p, &bv);
-        free(p);
-    }
-    if (!min_iter && !(max_iter && s_node))
-        diag(L, v, "key '%s': hyperband needs 'min_iter', or 'max_iter' with 's'; add one", path);
-    if (L->ndiags == before)
-        L->s->early_terminate = to_json(L, v, path);
-}
-
-static void key_meta(loader *L, const ytree_node *v, const char *path, char **out)
-{
-    const char *s;
-    if (get_string(L, v, path, &s))
-        *out = xstrdup(s);
-}
-
-static void key_name(loader *L, const ytree_node *k, const ytree_node *v, const char *path)
-{
-    const char *s;
-    if (get_nonempty(L, v, path, "a sweep name such as lr-sweep", &s))
-        L->name_val = v;
-}
-
-static void key_description(loader *L, const ytree_node *k, const ytree_node *v, const char *path)
-{
-    key_meta(L, v, path, &L->s->description);
-}
-
-static void key_entity(loader *L, const ytree_node *k, const ytree_node *v, const char *path)
-{
-    key_meta(L, v, path, &L->s->entity);
-}
-
-static void key_project(loader *L, const ytree_node *k, const ytree_node *v, const char *path)
-{
-    key_meta(L, v, path, &L->s->project);
-}
-
-/* W&B keys with no effect here, checked and kept in the canonical JSON. */
-static void key_controller(loader *L, const ytree_node *k, const ytree_node *v, const char *path)
-{
-    static const char *const keys[] = {"type", NULL};
-    if (!is_map(L, v, path, "write 'controller: {type: local}'"))
-        return;
-    check_keys(L, v, path, keys, true);
-    const ytree_node *t = map_get(v, "type", NULL);
-    const char *type;
-    char *p = child_path(path, "type");
-    if (!t)
-        diag(L, v, "key '%s': missing 'type'; W&B knows local and cloud", path);
-    else if (get_string(L, t, p, &type) && strcmp(type, "local") && strcmp(type, "cloud"))
-        diag(L, t, "key '%s': expected local or cloud, got '%s'", p, type);
-    free(p);
-    json_t *j = to_json(L, v, path);
-    if (j)
-        json_object_set_new(L->kept, "controller", j);
-}
-
-static void key_api_version(loader *L, const ytree_node *k, const ytree_node *v, const char *path)
-{
-    const char *s;
-    if (get_string(L, v, path, &s))
-        json_object_set_new(L->kept, "apiVersion", json_string(s));
-}
-
-static void key_kind(loader *L, const ytree_node *k, const ytree_node *v, const char *path)
-{
-    const char *s;
-    if (!get_string(L, v, path, &s))
-        return;
-    if (strcmp(s, "sweep"))
-        diag(L, v, "key '%s': expected 'sweep', got '%s'", path, s);
-    else
-        json_object_set_new(L->kept, "kind", json_string(s));
-}
-
-static void key_launch(loader *L, const ytree_node *k, const ytree_node *v, const char *path)
-{
-    diag(L, k,
-         "key '%s': W&B Launch jobs and schedulers are not supported; give 'program' "
-         "(and 'command') to run the script directly",
-         path);
-}
-
-static void key_sweep(loader *L, const ytree_node *k, const ytree_node *v, const char *path)
-{
-    static const char *const keys[] = {"grid", "paired", NULL};
-    L->sweep_key = k;
-    L->sweep_form = true;
-    if (!is_map(L, v, path, "write 'sweep: {grid: {name: [values]}, paired: [...]}'"))
-        return;
-    check_keys(L, v, path, keys, true);
-    const ytree_node *g = map_get(v, "grid", NULL), *pl = map_get(v, "paired", NULL);
-    if (!g && !pl)
-        diag(L, v, "key '%s': give 'grid' (every combination) and/or 'paired' (zipped lists)",
-             path);
-    if (g) {
-        char *gp = child_path(path, "grid");
-        if (node_ok(L, g, gp) && is_map(L, g, gp, "write 'grid: {name: [values], ...}'")) {
-            check_keys(L, g, gp, NULL, false);
-            for (size_t i = 0; i + 1 < g->n; i += 2) {
-                const ytree_node *pk = g->items[i];
-                if (pk->kind != YTREE_SCALAR || pk->type == YTREE_NULL)
-                    continue;
-                char *pp = child_path(gp, pk->text);
-                load_hsm_entry(L, pk, g->items[i + 1], pk->text, pp, -1, NULL, NULL);
-                free(pp);
-            }
-        }
-        free(gp);
-    }
-    if (pl) {
-        char *pp = child_path(path, "paired");
-        if (node_ok(L, pl, pp))
-            load_hsm_paired(L, pl, pp);
-        free(pp);
-    }
-}
-
-static bool valid_tag(const char *t)
-{
-    if (!*t || strlen(t) > 128)
-        return false;
-    for (; *t; t++)
-        if ((unsigned char)*t < 0x20 || *t == 0x7f)
-            return false;
-    return true;
-}
-
-static void add_tag(loader *L, const ytree_node *n, const char *path)
-{
-    spec *s = L->s;
-    const char *t;
-    if (!get_string(L, n, path, &t))
-        return;
-    if (!valid_tag(t)) {
-        diag(L, n, "key '%s': a tag is 1 to 128 characters with no control characters, got '%s'",
-             path, t);
-        return;
-    }
-    for (size_t i = 0; i < s->ntags; i++)
-        if (!strcmp(s->tags[i], t))
-            return;
-    XGROW(s->tags, L->tags_cap, s->ntags + 1);
-    s->tags[s->ntags++] = xstrdup(t);
-}
-
-static void key_tags(loader *L, const ytree_node *k, const ytree_node *v, const char *path)
-{
-    if (v->kind != YTREE_SEQ) {
-        add_tag(L, v, path);
-        return;
-    }
-    for (size_t i = 0; i < v->n; i++) {
-        char *ip = index_path(path, i);
-        add_tag(L, v->items[i], ip);
-        free(ip);
-    }
-}
-
-static void key_seed(loader *L, const ytree_node *k, const ytree_node *v, const char *path)
-{
-    int64_t n;
-    if (get_int(L, v, path, 0, INT64_MAX, &n))
-        L->s->seed = (uint64_t)n;
-}
-
-static void key_resources(loader *L, const ytree_node *k, const ytree_node *v, const char *path)
-{
-    static const char *const keys[] = {"gpus", "gpu_memory", "min_free_gpu_memory", "cpus", NULL};
-    spec_resources *r = &L->s->resources;
-    if (!is_map(L, v, path, "write 'resources: {gpus: 1, cpus: 4}'"))
-        return;
-    check_keys(L, v, path, keys, true);
-    const ytree_node *n;
-    int64_t iv;
-    char *p;
-    if ((n = map_get(v, "gpus", NULL))) {
-        p = child_path(path, "gpus");
-        if (get_int(L, n, p, 0, 4096, &iv))
-            r->gpus = (int)iv;
-        free(p);
-    }
-    if ((n = map_get(v, "cpus", NULL))) {
-        p = child_path(path, "cpus");
-        if (get_int(L, n, p, 1, 1 << 20, &iv))
-            r->cpus = (int)iv;
-        free(p);
-    }
-    if ((n = map_get(v, "gpu_memory", NULL))) {
-        p = child_path(path, "gpu_memory");
-        get_size(L, n, p, &r->gpu_memory);
-        free(p);
-    }
-    if ((n = map_get(v, "min_free_gpu_memory", NULL))) {
-        p = child_path(path, "min_free_gpu_memory");
-        get_size(L, n, p, &r->min_free_gpu_memory);
-        free(p);
-    }
-}
-
-static void key_max_attempts(loader *L, const ytree_node *k, const ytree_node *v, const char *path)
-{
-    int64_t n;
-    if (get_int(L, v, path, 1, INT_MAX, &n))
-        L->s->max_attempts = (int)n;
-}
-
-static void key_timeout(loader *L, const ytree_node *k, const ytree_node *v, const char *path)
-{
-    get_duration(L, v, path, &L->s->timeout);
-}
-
-static void key_lease_ttl(loader *L, const ytree_node *k, const ytree_node *v, const char *path)
-{
-    double ttl;
-    if (!get_duration(L, v, path, &ttl))
-        return;
-    if (ttl < MIN_LEASE_TTL) {
-        diag(L, v, "key '%s': must be at least 2s, got %s; agents renew leases every ttl/4", path,
-             v->text);
-        return;
-    }
-    L->s->lease_ttl = ttl;
-}
-
-static bool valid_env_name(const char *s)
-{
-    if (!(isalpha((unsigned char)*s) || *s == '_'))
-        return false;
-    for (s++; *s; s++)
-        if (!(isalnum((unsigned char)*s) || *s == '_'))
-            return false;
-    return true;
-}
-
-static void key_env(loader *L, const ytree_node *k, const ytree_node *v, const char *path)
-{
-    spec *s = L->s;
-    if (!is_map(L, v, path, "write 'env: {OMP_NUM_THREADS: 4}'"))
-        return;
-    check_keys(L, v, path, NULL, true);
-    name_index seen = NAME_INDEX_INIT;
-    for (size_t i = 0; i + 1 < v->n; i += 2) {
-        const ytree_node *nk = v->items[i], *nv = v->items[i + 1];
-        if (nk->kind != YTREE_SCALAR || nk->type == YTREE_NULL)
-            continue;
-        char *p = child_path(path, nk->text);
-        const char *text;
-        if (name_index_add(&seen, nk->text, nk)) {
-            /* check_keys reported it */
-        } else if (!valid_env_name(nk->text)) {
-            diag(L, nk,
-                 "key '%s': '%s' is not an environment variable name; use letters, "
-                 "digits and '_', not starting with a digit",
-                 p, nk->text);
-        } else if (!strncmp(nk->text, "SWEEPQ_", 7)) {
-            diag(L, nk,
-                 "key '%s': names starting with SWEEPQ_ are set by sweepq for each trial; "
-                 "choose another name",
-                 p);
-        } else if (get_text(L, nv, p, &text)) {
-            XGROW(s->env, L->env_cap, s->nenv + 1);
-            s->env[s->nenv].name = xstrdup(nk->text);
-            s->env[s->nenv].value = xstrdup(text);
-            s->nenv++;
-            add_macro_use(L, nv, p, text, false);
-        }
-        free(p);
-    }
-    name_index_release(&seen);
-}
-
-static void key_workdir(loader *L, const ytree_node *k, const ytree_node *v, const char *path)
-{
-    const char *s;
-    if (!get_nonempty(L, v, path, "a directory, or remove the key to run in the trial directory",
-                      &s))
-        return;
-    L->s->workdir = xstrdup(s);
-    add_macro_use(L, v, path, s, false);
-}
-
-static void key_on_complete(loader *L, const ytree_node *k, const ytree_node *v, const char *path)
-{
-    const char *s;
-    if (get_nonempty(L, v, path, "a shell command", &s))
-        L->s->on_complete = xstrdup(s);
-}
-
-static void key_metrics(loader *L, const ytree_node *k, const ytree_node *v, const char *path)
-{
-    const char *s;
-    if (v->kind == YTREE_SEQ) {
-        diag(L, k,
-             "key '%s': W&B's multi-objective 'metrics' list is not supported; here "
-             "'metrics' is a pattern for metrics printed on stdout, and 'metric' names the "
-             "one to optimize",
-             path);
-        return;
-    }
-    if (!get_nonempty(L, v, path, "a POSIX extended regex with two groups: name and value", &s))
-        return;
-    regex_t re;
-    int rc = regcomp(&re, s, REG_EXTENDED);
-    if (rc) {
-        char msg[256];
-        regerror(rc, &re, msg, sizeof msg);
-        diag(L, v,
-             "key '%s': invalid regular expression: %s; write a POSIX extended regex such "
-             "as '([a-z_]+)=([-0-9.e]+)'",
-             path, msg);
-        return;
-    }
-    size_t groups = re.re_nsub;
-    regfree(&re);
-    if (groups < 2) {
-        diag(L, v,
-             "key '%s': the pattern has %zu capture group%s; it needs two, the metric's name "
-             "then its value, such as '([a-z_]+)=([-0-9.e]+)'",
-             path, groups, groups == 1 ? "" : "s");
-        return;
-    }
-    L->s->metrics_pattern = xstrdup(s);
-}
-
-static void key_grid_cap(loader *L, const ytree_node *k, const ytree_node *v, const char *path)
-{
-    int64_t n;
-    L->grid_cap_key = k;
-    if (get_int(L, v, path, 1, INT64_MAX, &n))
-        L->own_grid_cap = (uint64_t)n;
-}
-
-static void key_interpreter(loader *L, const ytree_node *k, const ytree_node *v, const char *path)
-{
-    const char *s;
-    if (get_nonempty(L, v, path, "the interpreter's name or path, such as python3", &s))
-        L->s->interpreter = xstrdup(s);
-}
-
-/* Every top-level key: W&B's, hpc-sweep-manager's and sweepq's own. */
-static const struct top_key {
-    const char *name;
-    key_fn fn;
-} top_keys[] = {
-    {"program", key_program},
-    {"command", key_command},
-    {"method", key_method},
-    {"metric", key_metric},
-    {"parameters", key_parameters},
-    {"run_cap", key_run_cap},
-    {"early_terminate", key_early_terminate},
-    {"name", key_name},
-    {"description", key_description},
-    {"entity", key_entity},
-    {"project", key_project},
-    {"controller", key_controller},
-    {"apiVersion", key_api_version},
-    {"kind", key_kind},
-    {"job", key_launch},
-    {"image_uri", key_launch},
-    {"scheduler", key_launch},
-    {"sweep", key_sweep},
-    {"tags", key_tags},
-    {"seed", key_seed},
-    {"resources", key_resources},
-    {"max_attempts", key_max_attempts},
-    {"timeout", key_timeout},
-    {"lease_ttl", key_lease_ttl},
-    {"env", key_env},
-    {"workdir", key_workdir},
-    {"on_complete", key_on_complete},
-    {"metrics", key_metrics},
-    {"grid_cap", key_grid_cap},
-    {"interpreter", key_interpreter},
-};
 
 /* ----------------------------------------------------- whole-spec checks */
 
@@ -1882,8 +642,6 @@ static const char *const macro_words[] = {"env",
                                           "trial",
                                           "sweep",
                                           NULL};
-
-static bool valid_env_name(const char *s);
 
 static void check_macro_text(loader *L, const macro_use *m)
 {
@@ -2330,6 +1088,17 @@ static void loader_release(loader *L)
     json_decref(L->kept_metric);
 }
 
+/* Every top-level key: W&B's, hpc-sweep-manager's and sweepq's own, in
+ * this order (the order did-you-mean breaks ties in). */
+static const struct key_table {
+    const top_key *keys;
+    const size_t *n;
+} key_tables[] = {
+    {spec_wandb_keys, &spec_wandb_nkeys},
+    {spec_hsm_keys, &spec_hsm_nkeys},
+    {spec_own_keys, &spec_own_nkeys},
+};
+
 /* Parses and checks text into L->s; diagnostics tell whether it worked. */
 static void load_text(loader *L, const char *text, size_t len)
 {
@@ -2367,10 +1136,14 @@ static void load_text(loader *L, const char *text, size_t len)
              got);
         free(got);
     } else {
-        const char *names[ARRAY_SIZE(top_keys) + 1];
-        for (size_t i = 0; i < ARRAY_SIZE(top_keys); i++)
-            names[i] = top_keys[i].name;
-        names[ARRAY_SIZE(top_keys)] = NULL;
+        const char *names[MAX_TOP_KEYS + 1];
+        size_t nnames = 0;
+        for (size_t kt = 0; kt < ARRAY_SIZE(key_tables); kt++)
+            for (size_t i = 0; i < *key_tables[kt].n; i++) {
+                SQ_ASSERT(nnames < MAX_TOP_KEYS);
+                names[nnames++] = key_tables[kt].keys[i].name;
+            }
+        names[nnames] = NULL;
         check_keys(L, root, NULL, names, true);
         name_index seen = NAME_INDEX_INIT;
         for (size_t i = 0; i + 1 < root->n; i += 2) {
@@ -2378,9 +1151,10 @@ static void load_text(loader *L, const char *text, size_t len)
             /* only a key's first occurrence counts; check_keys reported the rest */
             if (k->kind != YTREE_SCALAR || name_index_add(&seen, k->text, k))
                 continue;
-            for (size_t j = 0; j < ARRAY_SIZE(top_keys); j++)
-                if (!strcmp(top_keys[j].name, k->text))
-                    top_keys[j].fn(L, k, root->items[i + 1], k->text);
+            for (size_t kt = 0; kt < ARRAY_SIZE(key_tables); kt++)
+                for (size_t j = 0; j < *key_tables[kt].n; j++)
+                    if (!strcmp(key_tables[kt].keys[j].name, k->text))
+                        key_tables[kt].keys[j].fn(L, k, root->items[i + 1], k->text);
         }
         name_index_release(&seen);
         finalize(L);
