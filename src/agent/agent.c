@@ -46,6 +46,7 @@
 #include "agent/spawn.h"
 #include "agent/tail.h"
 #include "spec/spec.h"
+#include "util/text.h"
 #include "util/timeutil.h"
 #include "util/units.h"
 
@@ -953,7 +954,8 @@ static void on_output_line(const char *line, size_t len, void *ud)
         (strstr(line, "CUDA out of memory") || strstr(line, "CUDA error: out of memory")))
         j->oom = true;
     sb_reset(&j->last_line);
-    sb_add(&j->last_line, line, len < ERROR_LINE_MAX ? len : ERROR_LINE_MAX);
+    /* Cut on a character boundary: the error must stay valid UTF-8 (JSON). */
+    sb_add(&j->last_line, line, text_utf8_cut(line, len, ERROR_LINE_MAX));
     if (lc->a->cfg->show_output)
         emit(lc->a, AGENT_EV_OUTPUT, j->sw, j, line);
 }
@@ -990,6 +992,10 @@ static void job_collect(agent *a, job *j, bool at_end)
     }
     if (at_end && metrics_read_wandb_summary(j->m, j->dir) != 0)
         warn(a, j->sw, "trial %llu: %s", (unsigned long long)j->number, sq_error_msg());
+    char *bad = metrics_take_warning(j->m);
+    if (bad)
+        warn(a, j->sw, "trial %llu: %s", (unsigned long long)j->number, bad);
+    free(bad);
 }
 
 /* Appends the rows collected so far (fenced). 0; SQ_ELEASE_LOST when the
@@ -1064,8 +1070,12 @@ static void outcome(agent *a, job *j)
         r->outcome = OUTCOME_FAILED;
         if (j->oom)
             j->error = xstrdup("CUDA out of memory");
-        else if (st.exit_code > 0 && j->last_line.len)
-            j->error = xasprintf("exited with status %d: %s", st.exit_code, j->last_line.buf);
+        else if (st.exit_code > 0 && j->last_line.len) {
+            /* The trial's own bytes: no terminal escape or bad UTF-8 in the store. */
+            char *line = text_printable(j->last_line.buf, j->last_line.len);
+            j->error = xasprintf("exited with status %d: %s", st.exit_code, line);
+            free(line);
+        }
         else if (st.exit_code > 0)
             j->error = xasprintf("exited with status %d", st.exit_code);
         else

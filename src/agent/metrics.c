@@ -11,6 +11,7 @@
 
 #include "agent/metrics.h"
 #include "spec/spec.h"
+#include "util/text.h"
 
 #include <ctype.h>
 #include <dirent.h>
@@ -32,6 +33,8 @@ struct metrics {
     const metrics_pattern *pattern;
     json_t *rows;  /* array of row objects not yet taken */
     json_t *final; /* name -> last value */
+    char *bad_name; /* the first metric name dropped and not yet reported */
+    bool bad_reported; /* one warning per attempt */
 };
 
 int metrics_pattern_new(metrics_pattern **out, const char *ere)
@@ -86,7 +89,22 @@ void metrics_free(metrics *m)
         return;
     json_decref(m->rows);
     json_decref(m->final);
+    free(m->bad_name);
     free(m);
+}
+
+char *metrics_take_warning(metrics *m)
+{
+    if (!m->bad_name)
+        return NULL;
+    char *text = xasprintf("metric name '%s' dropped: a name must be 1 to %d bytes of UTF-8 "
+                           "without quotes, backslashes or control characters (further bad "
+                           "names of this attempt are dropped silently)",
+                           m->bad_name, METRICS_MAX_NAME);
+    free(m->bad_name);
+    m->bad_name = NULL;
+    m->bad_reported = true;
+    return text;
 }
 
 /* ---- values --------------------------------------------------------------- */
@@ -119,9 +137,24 @@ static json_t *number_value(const char *s, size_t n)
     return json_real(d);
 }
 
+/* Whether name may be kept; the first one that may not is remembered for
+ * metrics_take_warning. */
+static bool name_ok(metrics *m, const char *name)
+{
+    if (text_is_metric_name(name, METRICS_MAX_NAME))
+        return true;
+    if (!m->bad_name && !m->bad_reported)
+        m->bad_name = text_printable_str(name);
+    return false;
+}
+
 /* Puts name=value (a reference it takes) into row and the final values. */
 static void put(metrics *m, json_t *row, const char *name, json_t *value)
 {
+    if (!name_ok(m, name)) {
+        json_decref(value);
+        return;
+    }
     if (strcmp(name, "step") == 0) {
         json_object_set_new(row, "step", value);
         return;
@@ -303,7 +336,7 @@ static void flatten(metrics *m, json_t *row, const char *prefix, json_t *obj, in
             if (json_is_integer(v) || (json_is_real(v) && isfinite(json_real_value(v)))) {
                 if (row) {
                     put(m, row, name, json_copy(v));
-                } else if (strcmp(name, "step") != 0 &&
+                } else if (strcmp(name, "step") != 0 && name_ok(m, name) &&
                            (json_object_get(m->final, name) ||
                             json_object_size(m->final) < METRICS_MAX_NAMES)) {
                     json_object_set(m->final, name, v);

@@ -16,7 +16,10 @@
  *   - The final value of a metric is the last one seen, in the order the
  *     calls were made; the W&B summary, read last, has the last word.
  *   - Only finite numbers are kept (JSON has no NaN); bools and strings are
- *     ignored; names longer than METRICS_MAX_NAME are ignored.
+ *     ignored; names longer than METRICS_MAX_NAME are ignored, and so are
+ *     names that text_is_metric_name refuses (empty, quotes, backslashes,
+ *     control characters, invalid UTF-8): metrics_take_warning reports the
+ *     first of those once.
  *   - Memory is bounded: at most METRICS_MAX_NAMES distinct names are kept;
  *     rows wait in memory only until metrics_take_rows, which the agent
  *     calls on every tick (it reads at most 4 MiB of output per tick).
@@ -64,6 +67,10 @@ int metrics_add_summary(metrics *m, const char *text, size_t len);
  * one failed opendir when the trial never used W&B), or SQ_EIO.
  */
 int metrics_read_wandb_summary(metrics *m, const char *trial_dir);
+
+/* The warning about the first metric name dropped since the last call, once
+ * per collector ("metric name 'X' dropped: ..."), or NULL; the caller frees. */
+char *metrics_take_warning(metrics *m);
 
 /* Rows collected and not yet taken. */
 size_t metrics_pending(const metrics *m);

@@ -7,6 +7,7 @@
 #include "cmd/agent_output.h"
 
 #include "cmd/report.h"
+#include "util/text.h"
 #include "util/timeutil.h"
 
 #define DRAW_PERIOD 0.25
@@ -99,8 +100,7 @@ static void finished(agent_output *o, const agent_event *ev)
     char name[256], took[32];
     who(o, ev, name, sizeof name);
     report_duration(ev->elapsed, took, sizeof took);
-    switch (r->outcome) {
-    case OUTCOME_SUCCEEDED: {
+    if (r->outcome == OUTCOME_SUCCEEDED) {
         if (o->progress)
             return; /* the progress line says it */
         char *m = r->metrics_json ? report_kv_brief(r->metrics_json) : NULL;
@@ -108,18 +108,42 @@ static void finished(agent_output *o, const agent_event *ev)
         free(m);
         return;
     }
+    /* The error quotes the trial's output: never print its escapes live. */
+    char *error = text_printable_str(r->error);
+    switch (r->outcome) {
     case OUTCOME_PREEMPTED:
         fprintf(stderr, "%s stopped after %s; it goes back to pending\n", name, took);
-        return;
-    case OUTCOME_CANCELLED: fprintf(stderr, "%s cancelled after %s\n", name, took); return;
+        break;
+    case OUTCOME_CANCELLED: fprintf(stderr, "%s cancelled after %s\n", name, took); break;
     case OUTCOME_TIMED_OUT:
-        fprintf(stderr, "%s attempt %d %s\n", name, ev->attempt, r->error ? r->error : "timed out");
-        return;
+        fprintf(stderr, "%s attempt %d %s\n", name, ev->attempt, error ? error : "timed out");
+        break;
     default:
         fprintf(stderr, "%s attempt %d failed after %s: %s\n", name, ev->attempt, took,
-                r->error ? r->error : "failed");
-        return;
+                error ? error : "failed");
+        break;
     }
+    free(error);
+}
+
+/* A line of a trial's output, prefixed with its trial, escapes shown as
+ * text: the prefix and the progress line must stay where they are. */
+static void print_output(const agent_output *o, const agent_event *ev)
+{
+    char *line = text_printable_str(ev->text);
+    if (o->multi)
+        printf("[%s/%llu] %s\n", ev->sweep, (unsigned long long)ev->trial, line);
+    else
+        printf("[%llu] %s\n", (unsigned long long)ev->trial, line);
+    free(line);
+}
+
+/* Warnings may quote a trial's output or a stored name. */
+static void print_warning(const char *text)
+{
+    char *line = text_printable_str(text);
+    fprintf(stderr, "sweepq: warning: %s\n", line);
+    free(line);
 }
 
 void agent_output_event(const agent_event *ev, void *ud)
@@ -130,10 +154,7 @@ void agent_output_event(const agent_event *ev, void *ud)
     case AGENT_EV_TICK: draw(o, false); return;
     case AGENT_EV_OUTPUT:
         erase(o);
-        if (o->multi)
-            printf("[%s/%llu] %s\n", ev->sweep, (unsigned long long)ev->trial, ev->text);
-        else
-            printf("[%llu] %s\n", (unsigned long long)ev->trial, ev->text);
+        print_output(o, ev);
         return;
     case AGENT_EV_STARTED:
         if (!o->starts || ev->result) /* a start that failed is reported as finished */
@@ -182,7 +203,7 @@ void agent_output_event(const agent_event *ev, void *ud)
     }
     case AGENT_EV_WARNING:
         erase(o);
-        fprintf(stderr, "sweepq: warning: %s\n", ev->text);
+        print_warning(ev->text);
         break;
     case AGENT_EV_HOOK:
         erase(o);

@@ -131,6 +131,24 @@ static void test_json_lines_give_rows_with_dotted_names(void **state)
     metrics_free(m);
 }
 
+static void test_bad_metric_names_are_dropped_with_one_warning(void **state)
+{
+    metrics *m = metrics_new(NULL);
+    assert_null(metrics_take_warning(m));
+    const char *l1 = "{\"loss\": 0.5, \"a\\\"b\": 1, \"\": 2, \"x\\ny\": 3, \"\\u001b[31m\": 4}";
+    assert_int_equal(metrics_add_json_line(m, l1, strlen(l1)), 0);
+    const char *l2 = "{\"it's\": 5, \"acc\": 0.9}";
+    assert_int_equal(metrics_add_json_line(m, l2, strlen(l2)), 0);
+    assert_rows(m, "[{\"loss\":0.5},{\"acc\":0.9}]");
+    assert_final(m, "{\"loss\":0.5,\"acc\":0.9}");
+    char *w = metrics_take_warning(m);
+    assert_non_null(w);
+    assert_non_null(strstr(w, "metric name 'a\"b' dropped"));
+    free(w);
+    assert_null(metrics_take_warning(m)); /* once per attempt */
+    metrics_free(m);
+}
+
 static void test_wandb_summary_has_the_last_word(void **state)
 {
     metrics *m = metrics_new(NULL);
@@ -291,6 +309,7 @@ int main(void)
         cmocka_unit_test(test_custom_pattern_matches_repeatedly),
         cmocka_unit_test(test_custom_pattern_errors_are_clear),
         cmocka_unit_test(test_json_lines_give_rows_with_dotted_names),
+        cmocka_unit_test(test_bad_metric_names_are_dropped_with_one_warning),
         cmocka_unit_test(test_wandb_summary_has_the_last_word),
         cmocka_unit_test(test_wandb_summary_is_found_under_the_trial_dir),
         cmocka_unit_test(test_tail_hands_over_complete_lines_as_the_file_grows),
