@@ -11,6 +11,12 @@
  *   - Connection failures, timeouts and 5xx answers without an error body
  *     are SQ_EIO (transient: callers retry); an error body maps back to its
  *     SQ_E* code with the server's message.
+ *   - A 2xx answer that cannot be used (not JSON, a field missing or of the
+ *     wrong type, a claim listed twice, more claims than asked for, a claim
+ *     of another sweep) is SQ_EIO too, as if it had been lost on the way:
+ *     the caller sends the same request again (a claim with the same
+ *     request id gets the same trials back), where a permanent error would
+ *     strand what the server did for it. Nothing of such an answer is used.
  *   - Messages name the store by its URL with any user:password hidden.
  *   - The token is read once at open: $SWEEPQ_TOKEN, else the file
  *     $SWEEPQ_TOKEN_FILE (the CLI's --token-file), else the project's
@@ -366,8 +372,10 @@ static int request(http_store *h, const char *method, const char *path, json_t *
         json_error_t jerr;
         *out = json_loadb(h->resp.buf ? h->resp.buf : "", h->resp.len, 0, &jerr);
         if (!*out)
-            rc = sq_error_set(SQ_ERROR, "store '%s' answered %s %s with invalid JSON: %s", h->shown,
-                              method, path, jerr.text);
+            rc = sq_error_set(SQ_EIO,
+                              "store '%s' answered %s %s with a body that is not JSON (%s): "
+                              "sending it again",
+                              h->shown, method, path, jerr.text);
     }
     /* libcurl keeps the POSTFIELDS pointer: forget it before freeing. */
     cu.easy_setopt(h->curl, CURLOPT_POSTFIELDS, NULL);
@@ -376,12 +384,22 @@ static int request(http_store *h, const char *method, const char *path, json_t *
     return rc;
 }
 
-/* An answer's field that must be there; SQ_ERROR (a server bug) otherwise. */
+/* rc from decoding a 2xx answer: a decoding error becomes SQ_EIO (see the
+ * invariants: the request is sent again), its message kept. */
+static int usable(int rc)
+{
+    if (rc >= 0)
+        return rc;
+    return sq_error_set(SQ_EIO, "the store's answer cannot be used, sending the request again: %s",
+                        sq_error_msg());
+}
+
+/* An answer's field that must be there; SQ_EIO otherwise. */
 static int answer_field(const json_t **v, const json_t *ans, const char *field, const char *what)
 {
     *v = json_object_get(ans, field);
     if (!*v)
-        return sq_error_set(SQ_ERROR, "the store's answer to %s has no '%s'", what, field);
+        return usable(sq_error_set(SQ_ERROR, "the answer to %s has no '%s'", what, field));
     return 0;
 }
 
@@ -390,7 +408,7 @@ static int answer_count(uint64_t *out, const json_t *ans, const char *field, con
     const json_t *v;
     int rc = answer_field(&v, ans, field, what);
     if (rc == 0 && (!json_is_integer(v) || json_integer_value(v) < 0))
-        rc = sq_error_set(SQ_ERROR, "the store's answer to %s: '%s' is not a count", what, field);
+        rc = usable(sq_error_set(SQ_ERROR, "the answer to %s: '%s' is not a count", what, field));
     if (rc == 0)
         *out = (uint64_t)json_integer_value(v);
     return rc;
@@ -517,7 +535,7 @@ static int http_get_sweep(store *st, const char *name, store_sweep **out)
     char *path = sweep_path(h, name, "");
     int rc = request(h, "GET", path, NULL, &ans);
     if (rc == 0)
-        rc = wire_sweep_decode(out, ans);
+        rc = usable(wire_sweep_decode(out, ans));
     json_decref(ans);
     free(path);
     return rc;
@@ -550,7 +568,7 @@ static int http_list_sweeps(store *st, const store_sweep_filter *f, store_sweep 
     if (rc == 0)
         rc = answer_field(&list, ans, "sweeps", "listing sweeps");
     if (rc == 0)
-        rc = wire_sweeps_decode(out, n, list);
+        rc = usable(wire_sweeps_decode(out, n, list));
     json_decref(ans);
     sb_release(&path);
     return rc;
@@ -602,12 +620,12 @@ static int http_gc(store *st, double before, char ***out_names, size_t *out_n)
     if (rc == 0)
         rc = answer_field(&list, ans, "deleted", "collecting garbage");
     if (rc == 0 && !json_is_array(list))
-        rc = sq_error_set(SQ_ERROR, "the store's answer to collecting garbage: 'deleted' is "
-                                    "not an array");
+        rc = usable(sq_error_set(SQ_ERROR, "the answer to collecting garbage: 'deleted' is not "
+                                           "an array"));
     for (size_t i = 0; rc == 0 && i < json_array_size(list); i++) {
         if (!json_is_string(json_array_get(list, i)))
-            rc = sq_error_set(SQ_ERROR, "the store's answer to collecting garbage: 'deleted' "
-                                        "holds a non-string");
+            rc = usable(sq_error_set(SQ_ERROR, "the answer to collecting garbage: 'deleted' "
+                                               "holds a non-string"));
     }
     if (rc == 0) {
         size_t n = json_array_size(list);
@@ -631,8 +649,8 @@ static int http_claim_completion(store *st, int64_t sweep_id, const char *by, bo
     if (rc == 0)
         rc = answer_field(&v, ans, "won", "claiming completion");
     if (rc == 0 && !json_is_boolean(v))
-        rc = sq_error_set(SQ_ERROR, "the store's answer to claiming completion: 'won' is not a "
-                                    "boolean");
+        rc = usable(sq_error_set(SQ_ERROR, "the answer to claiming completion: 'won' is not a "
+                                           "boolean"));
     if (rc == 0)
         *won = json_is_true(v);
     json_decref(ans);
@@ -668,7 +686,7 @@ static int http_list_trials(store *st, const store_trial_query *q, store_trial *
     if (rc == 0)
         rc = answer_field(&list, ans, "trials", "listing trials");
     if (rc == 0)
-        rc = wire_trials_decode(out, n, list);
+        rc = usable(wire_trials_decode(out, n, list));
     json_decref(ans);
     sb_release(&path);
     free(base);
@@ -684,7 +702,7 @@ static int http_get_trial(store *st, const char *sweep, uint64_t number, store_t
     char *path = sweep_path(h, sweep, suffix);
     int rc = request(h, "GET", path, NULL, &ans);
     if (rc == 0)
-        rc = wire_trial_decode(out, ans);
+        rc = usable(wire_trial_decode(out, ans));
     json_decref(ans);
     free(path);
     return rc;
@@ -700,7 +718,7 @@ static int http_list_attempts(store *st, int64_t trial_id, store_attempt **out, 
     if (rc == 0)
         rc = answer_field(&list, ans, "attempts", "listing attempts");
     if (rc == 0)
-        rc = wire_attempts_decode(out, n, list);
+        rc = usable(wire_attempts_decode(out, n, list));
     json_decref(ans);
     free(path);
     return rc;
@@ -731,9 +749,34 @@ static int http_list_agents(store *st, store_agent **out, size_t *n)
     if (rc == 0)
         rc = answer_field(&list, ans, "agents", "listing agents");
     if (rc == 0)
-        rc = wire_agents_decode(out, n, list);
+        rc = usable(wire_agents_decode(out, n, list));
     json_decref(ans);
     return rc;
+}
+
+/* 0 when claims c[0..n) can be what the server handed this agent: at most
+ * max, all of sweep_id, no trial twice, attempts from 1. Else SQ_ERROR with
+ * the first problem: running such a list would run a trial twice at one
+ * attempt, or one this agent never asked for. */
+static int check_claims(const store_claimed *c, size_t n, int64_t sweep_id, size_t max)
+{
+    if (n > max)
+        return sq_error_set(SQ_ERROR, "%zu claims in the answer to a claim of at most %zu", n,
+                            max);
+    for (size_t i = 0; i < n; i++) {
+        if (c[i].sweep_id != sweep_id || c[i].attempt < 1)
+            return sq_error_set(SQ_ERROR,
+                                "the answer holds trial %lld of sweep %lld at attempt %d, not "
+                                "a claim of sweep %lld",
+                                (long long)c[i].trial_id, (long long)c[i].sweep_id, c[i].attempt,
+                                (long long)sweep_id);
+        for (size_t k = 0; k < i; k++) {
+            if (c[k].trial_id == c[i].trial_id)
+                return sq_error_set(SQ_ERROR, "the answer lists trial %lld twice",
+                                    (long long)c[i].trial_id);
+        }
+    }
+    return 0;
 }
 
 /* store_claim_request: "request_id" goes in the body only when there is one. */
@@ -752,7 +795,14 @@ static int http_claim_request(store *st, const char *agent_id, const char *reque
     if (rc == 0)
         rc = answer_field(&list, ans, "claims", "claiming trials");
     if (rc == 0)
-        rc = wire_claims_decode(out, n, list);
+        rc = usable(wire_claims_decode(out, n, list));
+    if (rc == 0)
+        rc = usable(check_claims(*out, *n, sweep_id, max));
+    if (rc < 0) {
+        store_claims_free(*out, *n);
+        *out = NULL;
+        *n = 0;
+    }
     json_decref(ans);
     return rc;
 }
@@ -776,12 +826,12 @@ static int http_heartbeat(store *st, const char *agent_id, store_lease *leases, 
     if (rc == 0)
         rc = answer_field(&list, ans, "leases", "renewing leases");
     if (rc == 0)
-        rc = wire_leases_decode(&got, &ngot, list, true);
+        rc = usable(wire_leases_decode(&got, &ngot, list, true));
     if (rc == 0 && ngot != n)
-        rc = sq_error_set(SQ_ERROR, "the store answered %zu leases for the %zu renewed", ngot, n);
+        rc = usable(sq_error_set(SQ_ERROR, "%zu leases in the answer for the %zu renewed", ngot, n));
     for (size_t i = 0; rc == 0 && i < n; i++) {
         if (got[i].trial_id != leases[i].trial_id || got[i].attempt != leases[i].attempt)
-            rc = sq_error_set(SQ_ERROR, "the store answered the leases out of order");
+            rc = usable(sq_error_set(SQ_ERROR, "the answer lists the leases out of order"));
     }
     for (size_t i = 0; rc == 0 && i < n; i++) {
         leases[i].lost = got[i].lost;
