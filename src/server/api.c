@@ -980,6 +980,12 @@ static bool is_read_method(const char *m)
     return !strcmp(m, "GET") || !strcmp(m, "HEAD");
 }
 
+bool api_authorized(const api *a, const char *method, const char *authorization)
+{
+    auth_level level = authorize(a, authorization);
+    return level == AUTH_WRITE || (level == AUTH_READ && is_read_method(method));
+}
+
 /* GET / and /assets/...: the embedded dashboard; no token. */
 static bool serve_asset(const req_ctx *c, api_response *out)
 {

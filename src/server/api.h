@@ -64,6 +64,17 @@ void api_init(api *a, const char *write_token, const char *read_token, stats *st
  * (release it with api_response_release) whatever happens. */
 void api_handle(const api *a, store *st, const api_request *req, api_response *out);
 
+/*
+ * Whether the Authorization header grants method: the write token any
+ * method, the read token GET and HEAD. server.c asks this from a request's
+ * headers, before it reads any body: only a request that passes gets its
+ * body read (and a connection that carried one is an agent's, worth keeping,
+ * see server.c). A request that does not pass is answered by api_handle
+ * without its body (401, 403, or the token-free health and dashboard files,
+ * which take no body).
+ */
+bool api_authorized(const api *a, const char *method, const char *authorization);
+
 /* Fills *out with a JSON error response of status and wire code name. */
 void api_error_response(api_response *out, int status, const char *code, const char *message);
 

@@ -27,8 +27,12 @@
  *
  * REQUEST LIFETIME
  *   The URI log callback (first to see a request) allocates its
- *   server_request with the raw target; the access handler gathers the
- *   body (at most API_BODY_MAX: a larger Content-Length is refused before
+ *   server_request with the raw target; the access handler checks the
+ *   bearer token from the headers first: a request without a token good for
+ *   its method is answered then (401/403, or health and the dashboard's
+ *   files, which need none) and its body is never buffered (at most
+ *   ANSWERED_DRAIN_MAX of it is read and dropped, and the connection closes).
+ *   Otherwise it gathers the body (at most API_BODY_MAX: a larger Content-Length is refused before
  *   any of it is read; a chunked body that passes the limit is dropped as
  *   it comes and refused at its end, or cut off after DRAIN_MAX), then
  *   answers with api_handle; the completion callback frees it.
@@ -59,6 +63,12 @@
 /* The most bytes of an oversized chunked body read (and dropped) before
  * the connection is closed instead of answered. */
 #define DRAIN_MAX ((size_t)64 << 20)
+
+/* The most bytes of body read (and dropped) after a request was answered
+ * from its headers (a request without a token: 401) before the connection
+ * is closed: an unauthenticated client costs the server no more than this
+ * and its headers (SERVER_HEADER_MAX). */
+#define ANSWERED_DRAIN_MAX ((size_t)64 << 10)
 
 struct server {
     struct MHD_Daemon *daemon;
@@ -93,7 +103,8 @@ typedef struct server_request {
     double started; /* time_mono() when the headers were in */
     bool begun;     /* the access handler has seen the headers */
     bool too_big;   /* the body passed API_BODY_MAX: 413 at its end */
-    bool answered;  /* refused from its headers (413) */
+    bool answered;  /* answered from its headers (401, 403, 413, health...) */
+    bool close;     /* close the connection after the answer (a body was left unread) */
     size_t drained; /* bytes of body dropped past the limit */
 } server_request;
 
@@ -199,7 +210,7 @@ static enum MHD_Result respond(server *srv, struct MHD_Connection *conn, server_
     mhd.add_response_header(m, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
     if (res->allow[0])
         mhd.add_response_header(m, MHD_HTTP_HEADER_ALLOW, res->allow);
-    if (res->status == MHD_HTTP_CONTENT_TOO_LARGE)
+    if (res->status == MHD_HTTP_CONTENT_TOO_LARGE || r->close)
         mhd.add_response_header(m, MHD_HTTP_HEADER_CONNECTION, "close");
     enum MHD_Result ok = mhd.queue_response(conn, (unsigned)res->status, m);
     mhd.destroy_response(m);
@@ -217,53 +228,21 @@ static enum MHD_Result too_big(server *srv, struct MHD_Connection *conn, server_
     return respond(srv, conn, r, &res);
 }
 
-static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
-                                  const char *method, const char *version, const char *upload_data,
-                                  size_t *upload_data_size, void **req_cls)
+/* True when the request's headers announce a body (a Content-Length above
+ * 0 or a chunked one). */
+static bool announces_body(struct MHD_Connection *conn)
 {
-    server *srv = cls;
-    server_request *r = *req_cls;
-    if (!r)
-        return MHD_NO; /* the URI callback always runs first */
-    if (r->answered) {
-        *upload_data_size = 0;
-        return MHD_YES;
-    }
-    if (!r->begun) {
-        r->begun = true;
-        r->started = time_mono();
-        const char *cl =
-            mhd.lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-        if (cl) {
-            char *end = NULL;
-            errno = 0;
-            unsigned long long n = strtoull(cl, &end, 10);
-            if (errno == ERANGE || n > API_BODY_MAX) {
-                r->answered = true;
-                return too_big(srv, conn, r);
-            }
-        }
-        return MHD_YES; /* the body, if any, comes in the next calls */
-    }
-    if (*upload_data_size) {
-        /* A chunked body past the limit is read and dropped, and answered
-         * with 413 at its end (MHD cannot answer in the middle of a body);
-         * one that goes on past DRAIN_MAX closes the connection. */
-        if (!r->too_big && sb_add(&r->body, upload_data, *upload_data_size) != 0) {
-            r->too_big = true;
-            sb_release(&r->body);
-        }
-        if (r->too_big) {
-            r->drained += *upload_data_size;
-            if (r->drained > DRAIN_MAX)
-                return MHD_NO;
-        }
-        *upload_data_size = 0;
-        return MHD_YES;
-    }
-    if (r->too_big)
-        return too_big(srv, conn, r);
+    const char *cl =
+        mhd.lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    const char *te =
+        mhd.lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING);
+    return te || (cl && strspn(cl, " 0") != strlen(cl));
+}
 
+/* Answers the request with api_handle and whatever body r holds. */
+static enum MHD_Result handle(server *srv, struct MHD_Connection *conn, server_request *r,
+                              const char *method)
+{
     api_response res;
     store *st = thread_store(srv);
     if (!st) {
@@ -282,6 +261,74 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         api_handle(&srv->api, st, &req, &res);
     }
     return respond(srv, conn, r, &res);
+}
+
+/* The first call for a request: its headers are in, no body read yet.
+ * Without a token good for its method the request is answered now, from its
+ * headers (401/403, or health and dashboard files, which need no body), and
+ * its body is never buffered; a body it announced closes the connection
+ * after the answer. */
+static enum MHD_Result on_headers(server *srv, struct MHD_Connection *conn, server_request *r,
+                                  const char *method)
+{
+    r->begun = true;
+    r->started = time_mono();
+    const char *auth =
+        mhd.lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+    if (!api_authorized(&srv->api, method, auth)) {
+        r->answered = true;
+        r->close = announces_body(conn);
+        return handle(srv, conn, r, method);
+    }
+    const char *cl =
+        mhd.lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    if (cl) {
+        char *end = NULL;
+        errno = 0;
+        unsigned long long n = strtoull(cl, &end, 10);
+        if (errno == ERANGE || n > API_BODY_MAX) {
+            r->answered = true;
+            return too_big(srv, conn, r);
+        }
+    }
+    return MHD_YES; /* the body, if any, comes in the next calls */
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **req_cls)
+{
+    server *srv = cls;
+    server_request *r = *req_cls;
+    if (!r)
+        return MHD_NO; /* the URI callback always runs first */
+    if (r->answered) {
+        /* What comes after an early answer is dropped, up to ANSWERED_DRAIN_MAX. */
+        r->drained += *upload_data_size;
+        *upload_data_size = 0;
+        return r->drained > ANSWERED_DRAIN_MAX ? MHD_NO : MHD_YES;
+    }
+    if (!r->begun)
+        return on_headers(srv, conn, r, method);
+    if (*upload_data_size) {
+        /* A chunked body past the limit is read and dropped, and answered
+         * with 413 at its end (MHD cannot answer in the middle of a body);
+         * one that goes on past DRAIN_MAX closes the connection. */
+        if (!r->too_big && sb_add(&r->body, upload_data, *upload_data_size) != 0) {
+            r->too_big = true;
+            sb_release(&r->body);
+        }
+        if (r->too_big) {
+            r->drained += *upload_data_size;
+            if (r->drained > DRAIN_MAX)
+                return MHD_NO;
+        }
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    if (r->too_big)
+        return too_big(srv, conn, r);
+    return handle(srv, conn, r, method);
 }
 
 /* ---- the reaper ------------------------------------------------------------ */

@@ -189,6 +189,21 @@ static void test_tokens_are_checked_before_routing(void **state)
     api_response_release(&res);
 }
 
+/* api_authorized decides from the headers alone whether server.c reads a
+ * request's body: the write token for any method, the read token for reads. */
+static void test_authorized_from_headers_alone(void **state)
+{
+    fixture *f = *state;
+    assert_false(api_authorized(&f->api, "POST", NULL));
+    assert_false(api_authorized(&f->api, "GET", "Bearer wrong"));
+    assert_false(api_authorized(&f->api, "POST", "Bearer " READ_TOKEN));
+    assert_false(api_authorized(&f->api, "POST", "Basic " WRITE_TOKEN));
+    assert_true(api_authorized(&f->api, "GET", "Bearer " READ_TOKEN));
+    assert_true(api_authorized(&f->api, "HEAD", "Bearer " READ_TOKEN));
+    assert_true(api_authorized(&f->api, "POST", "Bearer " WRITE_TOKEN));
+    assert_true(api_authorized(&f->api, "DELETE", "  bearer " WRITE_TOKEN " "));
+}
+
 static void test_token_files_are_made_once_with_mode_0600(void **state)
 {
     fixture *f = *state;
@@ -547,6 +562,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_health_needs_no_token, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tokens_are_checked_before_routing, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_authorized_from_headers_alone, setup, teardown),
         cmocka_unit_test_setup_teardown(test_token_files_are_made_once_with_mode_0600, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_refusals_name_the_field, setup, teardown),
