@@ -26,7 +26,8 @@ static const sq_usage usage = {
     "Without SWEEP or --tag, waits for every sweep in the store. A sweep is\n"
     "finished when no trial is pending or running (an open-ended random sweep\n"
     "only when it is cancelled). Exit status: 0 when every trial of every\n"
-    "sweep waited for succeeded; 1 when any failed or was cancelled, or when\n"
+    "sweep waited for succeeded or was stopped early by the sweep's\n"
+    "early_terminate rule; 1 when any failed or was cancelled, or when\n"
     "--timeout passed first; 3 when a named sweep or the tag does not exist.\n"
     "With --json it prints the sweeps (as 'sweepq status --json' does, without\n"
     "progress) once they are finished.\n"
@@ -35,6 +36,18 @@ static const sq_usage usage = {
 };
 
 static volatile sig_atomic_t interrupted;
+
+/* "3 succeeded, 0 failed, 1 cancelled[, 2 stopped early]" and a newline.
+ * Stopped trials are named only when there are some, so that scripts
+ * reading the line of a sweep without early termination see it unchanged. */
+static void print_counts(const store_counts *c)
+{
+    printf("%llu succeeded, %llu failed, %llu cancelled", (unsigned long long)c->succeeded,
+           (unsigned long long)c->failed, (unsigned long long)c->cancelled);
+    if (c->stopped)
+        printf(", %llu stopped early", (unsigned long long)c->stopped);
+    printf("\n");
+}
 
 static void on_interrupt(int sig)
 {
@@ -134,26 +147,30 @@ int cmd_wait(int argc, char **argv)
             pause = deadline - time_mono();
         time_sleep(pause);
     }
-    uint64_t ok = 0, failed = 0, cancelled = 0;
+    uint64_t ok = 0, failed = 0, cancelled = 0, stopped = 0;
     json_t *arr = g.json && !quiet ? json_array() : NULL;
     for (size_t i = 0; i < n; i++) {
         ok += s[i].counts.succeeded;
         failed += s[i].counts.failed;
         cancelled += s[i].counts.cancelled;
+        stopped += s[i].counts.stopped;
         if (arr)
             json_array_append_new(arr, report_sweep_json(&s[i]));
         else if (!quiet)
-            printf("%s: %s, %llu succeeded, %llu failed, %llu cancelled\n", s[i].name,
-                   sweep_state_name(s[i].state), (unsigned long long)s[i].counts.succeeded,
-                   (unsigned long long)s[i].counts.failed,
-                   (unsigned long long)s[i].counts.cancelled);
+        {
+            printf("%s: %s, ", s[i].name, sweep_state_name(s[i].state));
+            print_counts(&s[i].counts);
+        }
     }
     code = failed || cancelled ? EXIT_FAILED : EXIT_OK;
     if (arr)
         report_json_print(stdout, arr);
     else if (!quiet && n > 1)
-        printf("all %zu sweeps finished: %llu succeeded, %llu failed, %llu cancelled\n", n,
-               (unsigned long long)ok, (unsigned long long)failed, (unsigned long long)cancelled);
+    {
+        printf("all %zu sweeps finished: ", n);
+        print_counts(&(store_counts){
+            .succeeded = ok, .failed = failed, .cancelled = cancelled, .stopped = stopped});
+    }
 out:
     store_sweeps_free(s, n);
     store_close(st);

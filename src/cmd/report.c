@@ -327,7 +327,7 @@ int report_sweep_progress(store *st, const store_sweep *s, double now, double wi
 {
     const store_counts *c = &s->counts;
     memset(out, 0, sizeof *out);
-    out->done = c->succeeded + c->failed + c->cancelled;
+    out->done = c->succeeded + c->failed + c->cancelled + c->stopped;
     out->total = out->done + c->pending + c->running;
     if (!s->open_ended && s->total > out->total)
         out->total = s->total;
@@ -402,10 +402,12 @@ json_t *report_sweep_json(const store_sweep *s)
                                     : json_null();
     const store_counts *c = &s->counts;
     json_t *counts =
-        json_pack("{s:I, s:I, s:I, s:I, s:I}", "pending", (json_int_t)c->pending, "running",
+        json_pack("{s:I, s:I, s:I, s:I, s:I, s:I}", "pending", (json_int_t)c->pending, "running",
                   (json_int_t)c->running, "succeeded", (json_int_t)c->succeeded, "failed",
-                  (json_int_t)c->failed, "cancelled", (json_int_t)c->cancelled);
-    uint64_t stored = c->pending + c->running + c->succeeded + c->failed + c->cancelled;
+                  (json_int_t)c->failed, "cancelled", (json_int_t)c->cancelled, "stopped",
+                  (json_int_t)c->stopped);
+    uint64_t stored =
+        c->pending + c->running + c->succeeded + c->failed + c->cancelled + c->stopped;
     json_t *o = json_object();
     json_object_set_new(o, "name", json_string(s->name));
     json_object_set_new(o, "state", json_string(sweep_state_name(s->state)));

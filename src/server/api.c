@@ -387,7 +387,7 @@ static int h_list_trials(req_ctx *c)
         if (trial_state_parse(state, &s) != 0)
             return sq_error_set(SQ_EINVAL,
                                 "invalid query argument 'state=%s': expected pending, running, "
-                                "succeeded, failed or cancelled",
+                                "succeeded, failed, cancelled or stopped",
                                 state);
         q.state = (int)s;
     }
@@ -581,6 +581,34 @@ static int h_get_metrics(req_ctx *c)
     return 0;
 }
 
+/* GET /api/v1/sweeps/ID/values?name=M&step=S[&completed=1]: {"values":[...]}. */
+static int h_band_values(req_ctx *c)
+{
+    int64_t id = 0;
+    uint64_t step = 0;
+    bool completed = false;
+    const char *name = query_get(c, "name");
+    int rc = parse_id(c->param[0], "sweep id", &id);
+    if (rc == 0 && !query_get(c, "step"))
+        rc = sq_error_set(SQ_EINVAL, "missing query argument 'step': the step of the values");
+    if (rc == 0)
+        rc = query_uint(c, "step", (uint64_t)INT64_MAX, &step);
+    if (rc == 0)
+        rc = query_bool(c, "completed", &completed);
+    double *v = NULL;
+    size_t n = 0;
+    if (rc == 0)
+        rc = store_band_values(c->st, id, name, step, completed, &v, &n);
+    if (rc)
+        return rc;
+    json_t *arr = json_array();
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(arr, json_real(v[i]));
+    free(v);
+    c->reply = json_pack("{so}", "values", arr);
+    return 0;
+}
+
 static int h_reap(req_ctx *c)
 {
     static const char *const fields[] = {NULL};
@@ -671,8 +699,9 @@ static int h_metrics(req_ctx *c)
     sb_adds(&sb, "# HELP sweepq_trials Trials by sweep and state.\n# TYPE sweepq_trials gauge\n");
     for (size_t i = 0; i < nsw; i++) {
         const store_counts *k = &sw[i].counts;
-        const uint64_t v[] = {k->pending, k->running, k->succeeded, k->failed, k->cancelled};
-        for (int s = TRIAL_PENDING; s <= TRIAL_CANCELLED; s++) {
+        const uint64_t v[] = {k->pending, k->running,   k->succeeded,
+                              k->failed,  k->cancelled, k->stopped};
+        for (int s = TRIAL_PENDING; s <= TRIAL_STOPPED; s++) {
             sb_adds(&sb, "sweepq_trials{sweep=\"");
             stats_add_label(&sb, sw[i].name);
             sb_addf(&sb, "\",state=\"%s\"} %llu\n", trial_state_name((trial_state)s),
@@ -730,6 +759,7 @@ static const route routes[] = {
     {"POST", "api/v1/trials/:id/metrics", h_append_metrics, "append_metrics", NULL, true},
     {"GET", "api/v1/trials/:id/metrics", h_get_metrics, "get_metrics", NULL, false},
     {"POST", "api/v1/reap", h_reap, "reap", NULL, true},
+    {"GET", "api/v1/sweeps/:id/values", h_band_values, "band_values", "name step completed", false},
     {"POST", "api/v1/trials/:id/import", h_import, "import_result", NULL, true},
     {"PUT", "api/v1/trials/:id/log", h_put_log, "put_log", NULL, true},
     {"GET", "api/v1/trials/:id/log", h_get_log, "get_log", "attempt", false},

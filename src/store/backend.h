@@ -21,7 +21,7 @@
 
 #include "store/store.h"
 
-#define STORE_BACKEND_VERSION 3
+#define STORE_BACKEND_VERSION 4
 
 struct store {
     const struct store_backend *backend;
@@ -85,6 +85,11 @@ typedef struct store_backend {
      * most STORE_REQUEST_ID_MAX bytes. */
     int (*claim_request)(store *st, const char *agent_id, const char *request_id, int64_t sweep_id,
                          size_t max, store_claimed **out, size_t *n);
+
+    /* version 4: the values at a band (store_band_values). name is not
+     * blank, step <= INT64_MAX. */
+    int (*band_values)(store *st, int64_t sweep_id, const char *name, uint64_t step,
+                       bool completed_only, double **out, size_t *n);
 } store_backend;
 
 /* Helpers every backend shares (store.c). */

@@ -879,6 +879,43 @@ static int http_get_metrics(store *st, int64_t trial_id, char **out_json)
     return rc;
 }
 
+static int http_band_values(store *st, int64_t sweep_id, const char *name, uint64_t step,
+                            bool completed_only, double **out, size_t *n)
+{
+    http_store *h = (http_store *)st;
+    json_t *ans = NULL;
+    const json_t *list;
+    strbuf path = SB_INIT;
+    sb_addf(&path, "/api/v1/sweeps/%lld/values?name=", (long long)sweep_id);
+    add_escaped(h, &path, name);
+    sb_addf(&path, "&step=%llu%s", (unsigned long long)step, completed_only ? "&completed=1" : "");
+    int rc = request(h, "GET", sb_str(&path), NULL, &ans);
+    if (rc == 0)
+        rc = answer_field(&list, ans, "values", "reading the values at a step");
+    if (rc == 0 && !json_is_array(list))
+        rc = sq_error_set(SQ_ERROR, "store '%s' answered a values request with no array",
+                          h->shown);
+    size_t len = rc == 0 ? json_array_size(list) : 0;
+    double *v = len ? xcalloc(len, sizeof *v) : NULL;
+    for (size_t i = 0; rc == 0 && i < len; i++) {
+        const json_t *x = json_array_get(list, i);
+        if (!json_is_number(x))
+            rc = sq_error_set(SQ_ERROR, "store '%s' answered a values request with a non-number",
+                              h->shown);
+        else
+            v[i] = json_number_value(x);
+    }
+    if (rc == 0) {
+        *out = v;
+        *n = len;
+    } else {
+        free(v);
+    }
+    json_decref(ans);
+    sb_release(&path);
+    return rc;
+}
+
 static int http_reap(store *st, uint64_t *out_n)
 {
     http_store *h = (http_store *)st;
@@ -959,4 +996,5 @@ const store_backend store_http_backend = {
     .put_log = http_put_log,
     .get_log = http_get_log,
     .claim_request = http_claim_request,
+    .band_values = http_band_values,
 };

@@ -156,7 +156,7 @@ static int pq_load(const char *shown)
     "maximize, max_attempts, lease_ttl, timeout, cpus, gpus, gpu_memory, open_ended, total, "      \
     "next_number, created_at, updated_at, finished_at, n_total, "                                  \
     COUNT_IN("0") ", " COUNT_IN("1") ", " COUNT_IN("3") ", " COUNT_IN("4") ", "                    \
-    "completion_claimed FROM sweeps"
+    "completion_claimed, " COUNT_IN("5") " FROM sweeps"
 #define HAS_STATE(id, st) "EXISTS (SELECT 1 FROM trials WHERE sweep_id = " id " AND state = " st ")"
 #define NOW_FINISHED(id) \
     "(state IN (0, 1) AND NOT open_ended AND NOT " HAS_STATE(id, "0") " AND NOT " \
@@ -165,7 +165,7 @@ static int pq_load(const char *shown)
     "SELECT t.id, t.sweep_id, " name_expr ", t.number, t.key, t.params_json, t.state, "            \
     "t.attempt, t.failures, t.agent_id, t.lease_expires, t.created_at, t.started_at, "             \
     "t.finished_at, t.exit_code, t.term_signal, t.last_outcome, t.error, t.metrics_json::text, "   \
-    "t.cancel_requested"
+    "t.cancel_requested, t.stopped_step"
 /* S_CLAIM's text: request the claim_request to set, guard more of the WHERE. */
 #define CLAIM_SQL(request, guard)                                                                  \
     "UPDATE trials SET state = 1, attempt = attempt + 1, agent_id = $2, "                          \
@@ -213,6 +213,7 @@ enum stmt_id {
     S_METRICS_PATCH,
     S_METRIC_INSERT,
     S_METRICS_GET,
+    S_BAND_VALUES,
     S_IMPORT,
     S_ATTEMPTS,
     S_CANCEL_TRIALS,
@@ -309,7 +310,8 @@ static const char *const stmt_sql[S_COUNT] = {
                  "state = CASE WHEN $4 = 1 AND t.failures + 1 >= s.max_attempts THEN 3 "
                  "ELSE $5 END, finished_at = " NOW_EPOCH ", last_outcome = $3, exit_code = $6, "
                  "term_signal = $7, error = $8, metrics_json = coalesce($9::jsonb, "
-                 "t.metrics_json), lease_expires = 0 FROM sweeps s WHERE t.id = $1 AND "
+                 "t.metrics_json), lease_expires = 0, stopped_step = $10 FROM sweeps s "
+                 "WHERE t.id = $1 AND "
                  "t.attempt = $2 AND t.state = 1 AND s.id = t.sweep_id "
                  "RETURNING t.sweep_id, t.state",
     /* One statement for the whole batch: renew, mark the agent seen, and
@@ -343,6 +345,13 @@ static const char *const stmt_sql[S_COUNT] = {
                         "AS u(s, tm, n, v)",
     [S_METRICS_GET] = "SELECT attempt, step, time, name, value FROM metrics WHERE trial_id = $1 "
                       "ORDER BY attempt, seq",
+    /* One value per trial: its current attempt's last row at the step
+     * (metrics_trial_step finds it); $4: succeeded trials only. */
+    [S_BAND_VALUES] = "SELECT v FROM (SELECT (SELECT m.value FROM metrics m WHERE "
+                      "m.trial_id = t.id AND m.attempt = t.attempt AND m.name = $2 AND "
+                      "m.step = $3 ORDER BY m.seq DESC LIMIT 1) AS v FROM trials t "
+                      "WHERE t.sweep_id = $1 AND t.attempt > 0 AND "
+                      "(NOT $4::boolean OR t.state = 2)) b WHERE v IS NOT NULL",
     [S_IMPORT] = "UPDATE trials SET state = 2, last_outcome = 1, metrics_json = $2::jsonb, "
                  "finished_at = " NOW_EPOCH ", error = NULL WHERE id = $1 AND state = 0 "
                  "RETURNING sweep_id",
@@ -963,7 +972,9 @@ static void read_sweep(const PGresult *q, int i, store_sweep *s)
     s->counts.running = (uint64_t)col_i64(q, i, 23);
     s->counts.failed = (uint64_t)col_i64(q, i, 24);
     s->counts.cancelled = (uint64_t)col_i64(q, i, 25);
-    uint64_t other = s->counts.pending + s->counts.running + s->counts.failed + s->counts.cancelled;
+    s->counts.stopped = (uint64_t)col_i64(q, i, 27);
+    uint64_t other = s->counts.pending + s->counts.running + s->counts.failed +
+                     s->counts.cancelled + s->counts.stopped;
     s->counts.succeeded = total > other ? total - other : 0;
     s->completion_claimed = col_bool(q, i, 26);
 }
@@ -991,6 +1002,7 @@ static void read_trial(const PGresult *q, int i, store_trial *t)
     t->error = col_text(q, i, 17);
     t->metrics_json = compact_json(pq.getisnull(q, i, 18) ? NULL : pq.getvalue(q, i, 18));
     t->cancel_requested = col_bool(q, i, 19);
+    t->stopped_step = (uint64_t)col_i64(q, i, 20);
 }
 
 static int sweep_id_state(pg_store *s, const char *name, int64_t *id, int *state)
@@ -2131,6 +2143,7 @@ static int finish_fn(pg_store *s, void *arg)
                     res->outcome == OUTCOME_LOST;
     int next = res->outcome == OUTCOME_SUCCEEDED   ? TRIAL_SUCCEEDED
                : res->outcome == OUTCOME_CANCELLED ? TRIAL_CANCELLED
+               : res->outcome == OUTCOME_STOPPED   ? TRIAL_STOPPED
                                                    : TRIAL_PENDING;
     pargs p = {0}, t = {0};
     pa_int(&p, op->trial_id);
@@ -2142,6 +2155,7 @@ static int finish_fn(pg_store *s, void *arg)
     pa_int(&p, res->term_signal);
     pa_text(&p, res->error);
     pa_text(&p, res->metrics_json);
+    pa_int(&p, res->outcome == OUTCOME_STOPPED ? (int64_t)res->stopped_step : 0);
     pa_int(&t, op->trial_id);
     const pstep steps[] = {
         {.sql = "BEGIN"}, {.id = S_FINISH, .p = &p}, {.id = S_PENDING_PROBE_BY_TRIAL, .p = &t}};
@@ -2320,6 +2334,55 @@ static int pg_get_metrics(store *st, int64_t trial_id, char **out_json)
         return rc;
     }
     *out_json = op.json;
+    return 0;
+}
+
+typedef struct band_op {
+    int64_t sweep_id;
+    const char *name;
+    uint64_t step;
+    bool completed_only;
+    double *v; /* out */
+    size_t n;
+} band_op;
+
+static int band_values_fn(pg_store *s, void *arg)
+{
+    band_op *op = arg;
+    free(op->v);
+    op->v = NULL;
+    op->n = 0;
+    int rc = sweep_exists(s, op->sweep_id);
+    if (rc < 0)
+        return rc;
+    PGresult *r;
+    pargs p = {0};
+    pa_int(&p, op->sweep_id);
+    pa_text(&p, op->name);
+    pa_int(&p, (int64_t)op->step);
+    pa_bool(&p, op->completed_only);
+    if ((rc = q_run(s, S_BAND_VALUES, &p, &r, "read the values at a step")) < 0)
+        return rc;
+    int rows = pq.ntuples(r);
+    op->v = rows ? xcalloc((size_t)rows, sizeof *op->v) : NULL;
+    for (int row = 0; row < rows; row++)
+        op->v[op->n++] = col_dbl(r, row, 0);
+    pq.clear(r);
+    return 0;
+}
+
+static int pg_band_values(store *st, int64_t sweep_id, const char *name, uint64_t step,
+                          bool completed_only, double **out, size_t *n)
+{
+    band_op op = {.sweep_id = sweep_id, .name = name, .step = step,
+                  .completed_only = completed_only};
+    int rc = run_op(to_pg(st), true, band_values_fn, &op);
+    if (rc < 0) {
+        free(op.v);
+        return rc;
+    }
+    *out = op.v;
+    *n = op.n;
     return 0;
 }
 
@@ -2512,4 +2575,5 @@ const store_backend store_postgres_backend = {
     .put_log = pg_put_log,
     .get_log = pg_get_log,
     .claim_request = pg_claim_request,
+    .band_values = pg_band_values,
 };

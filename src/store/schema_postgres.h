@@ -166,6 +166,16 @@ static const char *const schema_postgres_migrations[] = {
     "    PRIMARY KEY (agent_id, sweep_id)\n"
     ");\n"
     "CREATE INDEX claim_requests_sweep ON claim_requests (sweep_id);\n",
+    /* 4: early termination. Trials in state 5 (stopped) are counted by
+     * trials_stopped like failed and cancelled; stopped_step is the step a
+     * stopped trial was stopped at (0 otherwise; no index, so a heartbeat
+     * stays HOT). metrics_trial_step replaces metrics_trial: it serves a
+     * trial's series as before and finds one metric's row at one step for
+     * store_band_values. */
+    "ALTER TABLE trials ADD COLUMN stopped_step bigint NOT NULL DEFAULT 0;\n"
+    "CREATE INDEX trials_stopped ON trials (sweep_id) WHERE state = 5;\n"
+    "DROP INDEX metrics_trial;\n"
+    "CREATE INDEX metrics_trial_step ON metrics (trial_id, attempt, name, step);\n",
 };
 
 #endif

@@ -14,8 +14,8 @@
  *   - sweeps.n_total counts the sweep's trials: sqlite.c adds what it
  *     inserts, and trials are only deleted with their sweep. Counts by state
  *     come from partial indexes: pending (trials_pending), running
- *     (trials_running, a few hundred rows at most), failed and cancelled
- *     (usually few); succeeded is the rest. No counter row is written on a
+ *     (trials_running, a few hundred rows at most), failed, cancelled and
+ *     stopped (usually few); succeeded is the rest. No counter row is written on a
  *     claim or a finish, which keeps the sweep's row out of the hot path.
  *   - A trial's row holds its last attempt (attempt, agent_id, started_at,
  *     finished_at, last_outcome, exit_code, term_signal, error). The trigger
@@ -154,6 +154,15 @@ static const char *const schema_sqlite_migrations[] = {
     "    PRIMARY KEY (agent_id, sweep_id)\n"
     ") WITHOUT ROWID;\n"
     "CREATE INDEX claim_requests_sweep ON claim_requests(sweep_id);\n",
+    /* 4: early termination. Trials in state 5 (stopped) are counted by
+     * trials_stopped like failed and cancelled; stopped_step is the step a
+     * stopped trial was stopped at (0 otherwise). metrics_trial_step
+     * replaces metrics_trial: it serves a trial's series as before and
+     * finds one metric's row at one step for store_band_values. */
+    "ALTER TABLE trials ADD COLUMN stopped_step INTEGER NOT NULL DEFAULT 0;\n"
+    "CREATE INDEX trials_stopped ON trials(sweep_id) WHERE state = 5;\n"
+    "DROP INDEX metrics_trial;\n"
+    "CREATE INDEX metrics_trial_step ON metrics(trial_id, attempt, name, step);\n",
 };
 
 #endif

@@ -62,7 +62,7 @@
     COUNT_IN("trials_running", "1") ", "                                                           \
     COUNT_IN("trials_failed", "3") ", "                                                            \
     COUNT_IN("trials_cancelled", "4") ", "                                                         \
-    "completion_claimed FROM sweeps"
+    "completion_claimed, " COUNT_IN("trials_stopped", "5") " FROM sweeps"
 /* clang-format on */
 
 /* clang-format off */
@@ -82,7 +82,7 @@
     "SELECT t.id, t.sweep_id, " name_expr ", t.number, t.key, t.params_json, t.state, "            \
     "t.attempt, t.failures, t.agent_id, t.lease_expires, t.created_at, t.started_at, "             \
     "t.finished_at, t.exit_code, t.term_signal, t.last_outcome, t.error, t.metrics_json, "         \
-    "t.cancel_requested"
+    "t.cancel_requested, t.stopped_step"
 
 /* A trial's next state when an attempt ends: ?uses_try and the failures that
  * then reach max_attempts make it failed, else ?next. */
@@ -123,6 +123,7 @@ enum stmt_id {
     S_METRICS_PATCH,
     S_METRIC_INSERT,
     S_METRICS_GET,
+    S_BAND_VALUES,
     S_IMPORT,
     S_ATTEMPTS,
     S_CANCEL_TRIALS,
@@ -209,8 +210,9 @@ static const char *const stmt_sql[S_COUNT] = {
                  "state = CASE WHEN ?4 AND " EXHAUSTED " THEN 3 ELSE ?5 END, "
                  "finished_at = ?10, "
                  "last_outcome = ?3, exit_code = ?6, term_signal = ?7, error = ?8, "
-                 "metrics_json = coalesce(?9, metrics_json), lease_expires = 0 "
-                 "WHERE id = ?1 AND attempt = ?2 AND state = 1 RETURNING sweep_id",
+                 "metrics_json = coalesce(?9, metrics_json), lease_expires = 0, "
+                 "stopped_step = ?11 WHERE id = ?1 AND attempt = ?2 AND state = 1 "
+                 "RETURNING sweep_id",
     [S_RENEW] = "UPDATE trials SET lease_expires = ?3 + "
                 "(SELECT lease_ttl FROM sweeps s WHERE s.id = trials.sweep_id) "
                 "WHERE id = ?1 AND attempt = ?2 AND state = 1",
@@ -234,6 +236,13 @@ static const char *const stmt_sql[S_COUNT] = {
     [S_METRICS_GET] = "SELECT json_group_array(json_object('attempt', attempt, 'step', step, "
                       "'time', time, 'name', name, 'value', value)) FROM (SELECT * FROM metrics "
                       "WHERE trial_id = ?1 ORDER BY attempt, rowid)",
+    /* One value per trial: its current attempt's last row at the step
+     * (metrics_trial_step finds it); ?4: succeeded trials only. */
+    [S_BAND_VALUES] = "SELECT v FROM (SELECT (SELECT m.value FROM metrics m WHERE "
+                      "m.trial_id = t.id AND m.attempt = t.attempt AND m.name = ?2 AND "
+                      "m.step = ?3 ORDER BY m.rowid DESC LIMIT 1) AS v FROM trials t "
+                      "WHERE t.sweep_id = ?1 AND t.attempt > 0 AND (?4 = 0 OR t.state = 2)) "
+                      "WHERE v IS NOT NULL",
     [S_IMPORT] = "UPDATE trials SET state = 2, last_outcome = 1, metrics_json = ?2, "
                  "finished_at = ?3, error = NULL WHERE id = ?1 AND state = 0 RETURNING sweep_id",
     /* The archived attempts, then the last one from the trial's row. */
@@ -629,7 +638,9 @@ static void read_sweep(sqlite3_stmt *q, store_sweep *s)
     s->counts.running = (uint64_t)sqlite3_column_int64(q, 23);
     s->counts.failed = (uint64_t)sqlite3_column_int64(q, 24);
     s->counts.cancelled = (uint64_t)sqlite3_column_int64(q, 25);
-    uint64_t other = s->counts.pending + s->counts.running + s->counts.failed + s->counts.cancelled;
+    s->counts.stopped = (uint64_t)sqlite3_column_int64(q, 27);
+    uint64_t other = s->counts.pending + s->counts.running + s->counts.failed +
+                     s->counts.cancelled + s->counts.stopped;
     s->counts.succeeded = total > other ? total - other : 0;
     s->completion_claimed = sqlite3_column_int(q, 26) != 0;
 }
@@ -660,6 +671,7 @@ static void read_trial(sqlite3_stmt *q, store_trial *t)
     if (!t->metrics_json)
         t->metrics_json = xstrdup("{}");
     t->cancel_requested = sqlite3_column_int(q, 19) != 0;
+    t->stopped_step = (uint64_t)sqlite3_column_int64(q, 20);
 }
 
 /* The sweep's id and state by name; SQ_ENOTFOUND with the message. */
@@ -1660,6 +1672,7 @@ static int sqlite_finish(store *st, int64_t trial_id, int attempt, const store_r
                     r->outcome == OUTCOME_LOST;
     int next = r->outcome == OUTCOME_SUCCEEDED   ? TRIAL_SUCCEEDED
                : r->outcome == OUTCOME_CANCELLED ? TRIAL_CANCELLED
+               : r->outcome == OUTCOME_STOPPED   ? TRIAL_STOPPED
                                                  : TRIAL_PENDING;
     if ((rc = tx_begin(s)) < 0 || (rc = stmt_get(s, S_FINISH, &q)) < 0)
         goto out;
@@ -1673,6 +1686,7 @@ static int sqlite_finish(store *st, int64_t trial_id, int attempt, const store_r
     bind_text(q, 8, r->error);
     bind_text(q, 9, r->metrics_json);
     sqlite3_bind_double(q, 10, now);
+    sqlite3_bind_int64(q, 11, r->outcome == OUTCOME_STOPPED ? (int64_t)r->stopped_step : 0);
     rc = step(s, q, "record a trial's end");
     if (rc == 0) {
         rc = lease_lost(s, trial_id, attempt, "record the end");
@@ -1789,6 +1803,42 @@ static int sqlite_get_metrics(store *st, int64_t trial_id, char **out_json)
     char *text = rc == 1 ? col_text(q, 0) : NULL;
     sqlite3_reset(q);
     *out_json = text ? text : xstrdup("[]");
+    return 0;
+}
+
+static int sqlite_band_values(store *st, int64_t sweep_id, const char *name, uint64_t at,
+                              bool completed_only, double **out, size_t *n)
+{
+    sqlite_store *s = to_sqlite(st);
+    sqlite3_stmt *q;
+    double *v = NULL;
+    size_t len = 0, cap = 0;
+    int rc = stmt_get(s, S_SWEEP_STATE_BY_ID, &q);
+    if (rc < 0)
+        return rc;
+    sqlite3_bind_int64(q, 1, sweep_id);
+    rc = step(s, q, "find a sweep");
+    sqlite3_reset(q);
+    if (rc == 0)
+        return sq_error_set(SQ_ENOTFOUND, "no sweep with id %lld in store '%s'",
+                            (long long)sweep_id, s->path);
+    if (rc < 0 || (rc = stmt_get(s, S_BAND_VALUES, &q)) < 0)
+        return rc;
+    sqlite3_bind_int64(q, 1, sweep_id);
+    sqlite3_bind_text(q, 2, name, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(q, 3, (int64_t)at);
+    sqlite3_bind_int(q, 4, completed_only);
+    while ((rc = step(s, q, "read the values at a step")) == 1) {
+        XGROW(v, cap, len + 1);
+        v[len++] = sqlite3_column_double(q, 0);
+    }
+    sqlite3_reset(q);
+    if (rc < 0) {
+        free(v);
+        return rc;
+    }
+    *out = v;
+    *n = len;
     return 0;
 }
 
@@ -1935,4 +1985,5 @@ const store_backend store_sqlite_backend = {
     .put_log = sqlite_put_log,
     .get_log = sqlite_get_log,
     .claim_request = sqlite_claim_request,
+    .band_values = sqlite_band_values,
 };

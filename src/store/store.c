@@ -21,11 +21,11 @@
 
 /* ---- names ------------------------------------------------------------- */
 
-static const char *const trial_state_names[] = {"pending", "running", "succeeded", "failed",
-                                                "cancelled"};
+static const char *const trial_state_names[] = {"pending", "running",   "succeeded",
+                                                "failed",  "cancelled", "stopped"};
 static const char *const sweep_state_names[] = {"active", "paused", "cancelled", "finished"};
 static const char *const outcome_names[] = {"none",      "succeeded", "failed",   "timed_out",
-                                            "preempted", "lost",      "cancelled"};
+                                            "preempted", "lost",      "cancelled", "stopped"};
 
 const char *trial_state_name(trial_state s)
 {
@@ -312,7 +312,7 @@ int store_list_trials(store *st, const store_trial_query *q, store_trial **out, 
     *n = 0;
     if (!q || is_blank(q->sweep))
         return sq_error_set(SQ_EINVAL, "no sweep name given");
-    if (q->state < -1 || q->state > TRIAL_CANCELLED)
+    if (q->state < -1 || q->state > TRIAL_STOPPED)
         return sq_error_set(SQ_EINVAL, "unknown trial state %d", q->state);
     if (q->sort_metric && (!*q->sort_metric || strchr(q->sort_metric, '"')))
         return sq_error_set(SQ_EINVAL,
@@ -420,7 +420,7 @@ static int check_object(const char *text, const char *what)
 
 int store_finish(store *st, int64_t trial_id, int attempt, const store_result *r)
 {
-    if (!r || r->outcome <= OUTCOME_NONE || r->outcome > OUTCOME_CANCELLED)
+    if (!r || r->outcome <= OUTCOME_NONE || r->outcome > OUTCOME_STOPPED)
         return sq_error_set(SQ_EINVAL, "cannot finish trial %lld: no outcome given",
                             (long long)trial_id);
     int rc = r->metrics_json ? check_object(r->metrics_json, "final metrics") : 0;
@@ -439,6 +439,19 @@ int store_get_metrics(store *st, int64_t trial_id, char **out_json)
 {
     *out_json = NULL;
     return st->backend->get_metrics(st, trial_id, out_json);
+}
+
+int store_band_values(store *st, int64_t sweep_id, const char *name, uint64_t step,
+                      bool completed_only, double **out, size_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    if (is_blank(name))
+        return sq_error_set(SQ_EINVAL, "no metric name given for the values at step %llu",
+                            (unsigned long long)step);
+    if (step > INT64_MAX)
+        return sq_error_set(SQ_EINVAL, "step %llu is out of range", (unsigned long long)step);
+    return st->backend->band_values(st, sweep_id, name, step, completed_only, out, n);
 }
 
 int store_reap(store *st, uint64_t *out_n)

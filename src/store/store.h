@@ -13,6 +13,7 @@
  *      └──── lease expired (reaper) ─────────┘      * back to pending while
  *                                                     failures < max_attempts
  *   pending|running ──cancel──▶ cancelled
+ *   running ──early_terminate rule (a band reached, below the threshold)──▶ stopped
  *
  *   transition                          performed by
  *   pending   -> running                store_claim
@@ -20,6 +21,7 @@
  *   running   -> succeeded              store_finish(OUTCOME_SUCCEEDED)
  *   running   -> failed | pending       store_finish(OUTCOME_FAILED/TIMED_OUT)
  *   running   -> pending                store_finish(OUTCOME_PREEMPTED)
+ *   running   -> stopped                store_finish(OUTCOME_STOPPED)
  *   running   -> pending | failed       store_reap (lease expired = a crash)
  *   pending|running -> cancelled        store_cancel
  *   failed|cancelled -> pending         store_retry
@@ -43,6 +45,10 @@
  *   5. Exactly one caller ever wins store_claim_completion for a sweep.
  *   6. Lease times are judged by the store's clock (the local clock for
  *      sqlite, the database's for postgresql, the server's for http).
+ *   7. stopped (early-terminated by the sweep's early_terminate rule) is
+ *      final like succeeded: no try is used, `retry` never touches it, and
+ *      it counts as done for a sweep's completion. The trial keeps the step
+ *      it was stopped at (stopped_step) and the metrics it reached.
  *
  * Every function returns 0 or a negative SQ_E* code with sq_error_msg() set.
  * SQ_EBUSY and SQ_EIO are transient: the caller may retry the same call.
@@ -63,6 +69,7 @@ typedef enum {
     TRIAL_SUCCEEDED,
     TRIAL_FAILED,
     TRIAL_CANCELLED,
+    TRIAL_STOPPED, /* early-terminated: final, never retried */
 } trial_state;
 
 typedef enum {
@@ -80,6 +87,7 @@ typedef enum {
     OUTCOME_PREEMPTED, /* agent stopped it (signal); no try used */
     OUTCOME_LOST,      /* lease expired: the agent vanished */
     OUTCOME_CANCELLED,
+    OUTCOME_STOPPED, /* the early_terminate rule stopped it; no try used */
 } attempt_outcome;
 
 const char *trial_state_name(trial_state s); /* "pending", ... */
@@ -139,7 +147,7 @@ typedef struct store_sweep_def {
 } store_sweep_def;
 
 typedef struct store_counts {
-    uint64_t pending, running, succeeded, failed, cancelled;
+    uint64_t pending, running, succeeded, failed, cancelled, stopped;
 } store_counts;
 
 typedef struct store_sweep {
@@ -235,6 +243,7 @@ typedef struct store_trial {
     char *error;        /* "CUDA out of memory", "timed out after 30s", ... */
     char *metrics_json; /* final metrics {"loss": 0.2}; "{}" if none */
     bool cancel_requested;
+    uint64_t stopped_step; /* stopped: the step of the metric it was stopped at; else 0 */
 } store_trial;
 
 void store_trial_free(store_trial *t);
@@ -350,6 +359,7 @@ typedef struct store_result {
     int term_signal;
     const char *error;        /* one line, or NULL */
     const char *metrics_json; /* final metrics object, or NULL */
+    uint64_t stopped_step;    /* OUTCOME_STOPPED: the band's step; else ignored */
 } store_result;
 
 /*
@@ -365,6 +375,18 @@ int store_append_metrics(store *st, int64_t trial_id, int attempt, const char *r
 /* The time series of one trial as a JSON array of {"attempt","step","time",
  * "name","value"}; caller frees. */
 int store_get_metrics(store *st, int64_t trial_id, char **out_json);
+
+/*
+ * The values of metric `name` at `step` in the sweep's trials: one per
+ * trial whose current attempt recorded that metric at that step (its last
+ * row there), whatever the trial's state now, so finished and stopped
+ * trials count too (as W&B's hyperband counts them); completed_only: only
+ * succeeded trials (the median stopping rule). Rows without a number
+ * (not-a-number) are left out. *out (caller frees; NULL when *n is 0) in
+ * no particular order. SQ_ENOTFOUND if the sweep is gone.
+ */
+int store_band_values(store *st, int64_t sweep_id, const char *name, uint64_t step,
+                      bool completed_only, double **out, size_t *n);
 
 /* Expires leases whose time has passed (store clock); *out_n reaped. */
 int store_reap(store *st, uint64_t *out_n);

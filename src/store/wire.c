@@ -129,6 +129,7 @@ static const wire_field trial_fields[] = {
     FLD(store_trial, error, F_STR_NULL),
     FLD(store_trial, metrics_json, F_STR),
     FLD(store_trial, cancel_requested, F_BOOL),
+    OPT(store_trial, stopped_step, F_U64),
     {NULL, 0, 0, 0, false},
 };
 
@@ -187,10 +188,12 @@ static const wire_field lease_fields[] = {
 static const wire_field finish_fields[] = {
     FLD(store_result, outcome, F_OUTCOME),       FLD(store_result, exit_code, F_INT),
     FLD(store_result, term_signal, F_INT),       OPT(store_result, error, F_STR_NULL),
-    OPT(store_result, metrics_json, F_STR_NULL), {NULL, 0, 0, 0, false},
+    OPT(store_result, metrics_json, F_STR_NULL), OPT(store_result, stopped_step, F_U64),
+    {NULL, 0, 0, 0, false},
 };
 
-static const char *const count_names[] = {"pending", "running", "succeeded", "failed", "cancelled"};
+static const char *const count_names[] = {"pending", "running",   "succeeded",
+                                          "failed",  "cancelled", "stopped"};
 
 #define AT(base, off, T) ((T *)((char *)(base) + (off)))
 #define CAT(base, off, T) ((const T *)((const char *)(base) + (off)))
@@ -231,7 +234,8 @@ static void encode_field(json_t *obj, const wire_field *f, const void *base)
     }
     case F_COUNTS: {
         const store_counts *c = CAT(base, f->off, store_counts);
-        const uint64_t vals[] = {c->pending, c->running, c->succeeded, c->failed, c->cancelled};
+        const uint64_t vals[] = {c->pending, c->running,   c->succeeded,
+                                 c->failed,  c->cancelled, c->stopped};
         v = json_object();
         for (size_t i = 0; i < ARRAY_SIZE(vals); i++)
             json_object_set_new(v, count_names[i], json_integer((json_int_t)vals[i]));
@@ -272,9 +276,10 @@ static const char *type_name(field_kind k)
     case F_U64: return "a non-negative integer";
     case F_REAL: return "a number";
     case F_BOOL: return "a boolean";
-    case F_TRIAL_STATE: return "one of pending, running, succeeded, failed, cancelled";
+    case F_TRIAL_STATE: return "one of pending, running, succeeded, failed, cancelled, stopped";
     case F_SWEEP_STATE: return "one of active, paused, cancelled, finished";
-    case F_OUTCOME: return "one of none, succeeded, failed, timed_out, preempted, lost, cancelled";
+    case F_OUTCOME:
+        return "one of none, succeeded, failed, timed_out, preempted, lost, cancelled, stopped";
     case F_TAGS: return "an array of strings";
     case F_COUNTS: return "an object of non-negative integers";
     }
@@ -373,7 +378,9 @@ static int decode_field(void *base, const wire_field *f, const json_t *v, const 
         const char *(*name_of)(int) = f->kind == F_TRIAL_STATE   ? trial_state_name_i
                                       : f->kind == F_SWEEP_STATE ? sweep_state_name_i
                                                                  : outcome_name_i;
-        int count = f->kind == F_TRIAL_STATE ? 5 : f->kind == F_SWEEP_STATE ? 4 : 7;
+        int count = f->kind == F_TRIAL_STATE   ? TRIAL_STOPPED + 1
+                    : f->kind == F_SWEEP_STATE ? SWEEP_FINISHED + 1
+                                               : OUTCOME_STOPPED + 1;
         int e = 0;
         if (parse_enum(name_of, count, json_string_value(v), &e) < 0)
             return bad_type(what, name, type_name(f->kind));
@@ -425,6 +432,7 @@ static int decode_field(void *base, const wire_field *f, const json_t *v, const 
         c->succeeded = vals[2];
         c->failed = vals[3];
         c->cancelled = vals[4];
+        c->stopped = vals[5];
         return 0;
     }
     }

@@ -1380,6 +1380,7 @@ static void test_counts_match_the_trials_after_every_kind_of_transition(void **s
     assert_ok(conf_finish(f->st, c[1].trial_id, 1, OUTCOME_FAILED, NULL));
     assert_ok(conf_finish(f->st, c[2].trial_id, 1, OUTCOME_PREEMPTED, NULL));
     assert_ok(conf_finish(f->st, c[3].trial_id, 1, OUTCOME_CANCELLED, NULL));
+    assert_ok(conf_finish(f->st, c[4].trial_id, 1, OUTCOME_STOPPED, NULL));
     store_claims_free(c, n);
     store_trial *t = conf_trial(f->st, "mix", 8);
     assert_ok(store_import_result(f->st, t->id, "{}"));
@@ -1389,15 +1390,143 @@ static void test_counts_match_the_trials_after_every_kind_of_transition(void **s
     size_t nv = 0;
     store_trial_query q = {.sweep = "mix", .state = -1};
     assert_ok(store_list_trials(f->st, &q, &v, &nv));
-    uint64_t by_state[5] = {0};
+    uint64_t by_state[TRIAL_STOPPED + 1] = {0};
     for (size_t i = 0; i < nv; i++)
         by_state[v[i].state]++;
     store_trials_free(v, nv);
     assert_counts(f->st, "mix", by_state[0], by_state[1], by_state[2], by_state[3], by_state[4]);
+    store_sweep *s = conf_get(f->st, "mix");
+    assert_int_equal(s->counts.stopped, by_state[TRIAL_STOPPED]);
+    store_sweep_free(s);
     assert_int_equal(by_state[TRIAL_PENDING], 3); /* 2 (failed once), 3 (preempted), 7 */
-    assert_int_equal(by_state[TRIAL_RUNNING], 2);
+    assert_int_equal(by_state[TRIAL_RUNNING], 1);
+    assert_int_equal(by_state[TRIAL_STOPPED], 1);
     assert_int_equal(by_state[TRIAL_SUCCEEDED], 2);
     assert_int_equal(by_state[TRIAL_CANCELLED], 1);
+}
+
+/* ---- early termination: stopped, values at a band ------------------------- */
+
+static void test_stopped_is_final_never_retried_and_counts_as_done(void **state)
+{
+    conf_fixture *f = *state;
+    int64_t id = conf_create(f->st, "stop", 2, 1, 600);
+    store_claimed *c = conf_claim1(f->st, "a", id);
+    assert_int_equal(c->number, 1);
+    store_result r = {.outcome = OUTCOME_STOPPED,
+                      .exit_code = -1,
+                      .term_signal = 15,
+                      .error = "stopped early at step 3: below the hyperband threshold",
+                      .metrics_json = "{\"loss\":0.75}",
+                      .stopped_step = 3};
+    assert_ok(store_finish(f->st, c->trial_id, c->attempt, &r));
+    /* final: a second end and a heartbeat find the attempt gone, not cancelled */
+    assert_int_equal(conf_finish(f->st, c->trial_id, c->attempt, OUTCOME_SUCCEEDED, NULL),
+                     SQ_ELEASE_LOST);
+    store_lease l = {.trial_id = c->trial_id, .attempt = c->attempt};
+    assert_ok(store_heartbeat(f->st, "a", &l, 1));
+    assert_true(l.lost);
+    assert_false(l.cancel);
+    store_claims_free(c, 1);
+    store_trial *t = conf_trial(f->st, "stop", 1);
+    assert_int_equal(t->state, TRIAL_STOPPED);
+    assert_int_equal(t->last_outcome, OUTCOME_STOPPED);
+    assert_int_equal(t->failures, 0); /* no try used (max_attempts is 1) */
+    assert_int_equal(t->stopped_step, 3);
+    assert_non_null(strstr(t->metrics_json, "0.75"));
+    store_trial_free(t);
+    /* never retried, never claimed again */
+    uint64_t n = 0;
+    assert_ok(store_retry(f->st, "stop", false, false, &n));
+    assert_int_equal(n, 0);
+    c = conf_claim1(f->st, "a", id);
+    assert_int_equal(c->number, 2);
+    assert_ok(conf_finish(f->st, c->trial_id, c->attempt, OUTCOME_SUCCEEDED, NULL));
+    store_claims_free(c, 1);
+    /* done: the sweep finishes and its completion can be claimed */
+    store_sweep *s = conf_get(f->st, "stop");
+    assert_int_equal(s->state, SWEEP_FINISHED);
+    assert_int_equal(s->counts.stopped, 1);
+    assert_int_equal(s->counts.succeeded, 1);
+    store_sweep_free(s);
+    bool won = false;
+    assert_ok(store_claim_completion(f->st, id, "a", &won));
+    assert_true(won);
+    store_trial *v = NULL;
+    size_t nv = 0;
+    store_trial_query q = {.sweep = "stop", .state = TRIAL_STOPPED};
+    assert_ok(store_list_trials(f->st, &q, &v, &nv));
+    assert_int_equal(nv, 1);
+    assert_int_equal(v[0].number, 1);
+    assert_int_equal(v[0].stopped_step, 3);
+    store_trials_free(v, nv);
+    /* the stopped step is only kept for a stopped trial */
+    t = conf_trial(f->st, "stop", 2);
+    assert_int_equal(t->stopped_step, 0);
+    store_trial_free(t);
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* Asserts the values at (name, step) are want[0..nwant) in any order. */
+static void assert_band(store *st, int64_t sweep_id, const char *name, uint64_t step,
+                        bool completed, const double *want, size_t nwant)
+{
+    double *v = NULL;
+    size_t n = 0;
+    assert_ok(store_band_values(st, sweep_id, name, step, completed, &v, &n));
+    assert_int_equal(n, nwant);
+    qsort(v, n, sizeof *v, cmp_double);
+    for (size_t i = 0; i < n; i++)
+        assert_float_equal(v[i], want[i], 1e-12);
+    free(v);
+}
+
+static void test_band_values_are_each_trials_value_at_the_step(void **state)
+{
+    conf_fixture *f = *state;
+    int64_t id = conf_create(f->st, "band", 4, 3, 600);
+    store_claimed *c = NULL;
+    size_t nc = 0;
+    assert_ok(store_claim(f->st, "a", id, 3, &c, &nc));
+    assert_int_equal(nc, 3);
+    /* 1 succeeds after steps 1..3; 2 is stopped at step 2 */
+    assert_ok(store_append_metrics(f->st, c[0].trial_id, 1,
+                                   "[{\"step\":1,\"loss\":0.9,\"acc\":0.1},"
+                                   "{\"step\":2,\"loss\":0.5},{\"step\":3,\"loss\":0.25}]"));
+    assert_ok(conf_finish(f->st, c[0].trial_id, 1, OUTCOME_SUCCEEDED, NULL));
+    assert_ok(store_append_metrics(f->st, c[1].trial_id, 1,
+                                   "[{\"step\":1,\"loss\":1.5},{\"step\":2,\"loss\":1.25}]"));
+    store_result stop = {.outcome = OUTCOME_STOPPED, .exit_code = -1, .stopped_step = 2};
+    assert_ok(store_finish(f->st, c[1].trial_id, 1, &stop));
+    /* 3's first attempt is preempted; only its current attempt counts, and
+     * its last row at a step (a step reported twice) */
+    assert_ok(store_append_metrics(f->st, c[2].trial_id, 1, "[{\"step\":1,\"loss\":7}]"));
+    assert_ok(conf_finish(f->st, c[2].trial_id, 1, OUTCOME_PREEMPTED, NULL));
+    store_claimed *again = conf_claim1(f->st, "b", id);
+    assert_int_equal(again->number, 3);
+    assert_ok(store_append_metrics(f->st, again->trial_id, again->attempt,
+                                   "[{\"step\":1,\"loss\":0.8},{\"step\":2,\"loss\":0.75},"
+                                   "{\"step\":2,\"loss\":0.7},{\"loss\":0.1}]"));
+    /* trial 4 never ran */
+    assert_band(f->st, id, "loss", 1, false, (double[]){0.8, 0.9, 1.5}, 3);
+    assert_band(f->st, id, "loss", 2, false, (double[]){0.5, 0.7, 1.25}, 3);
+    assert_band(f->st, id, "loss", 3, false, (double[]){0.25}, 1);
+    assert_band(f->st, id, "loss", 2, true, (double[]){0.5}, 1);
+    assert_band(f->st, id, "acc", 1, false, (double[]){0.1}, 1);
+    assert_band(f->st, id, "loss", 9, false, NULL, 0);
+    assert_band(f->st, id, "other", 1, false, NULL, 0);
+    double *v = NULL;
+    size_t n = 0;
+    assert_int_equal(store_band_values(f->st, 424242, "loss", 1, false, &v, &n), SQ_ENOTFOUND);
+    assert_int_equal(store_band_values(f->st, id, "", 1, false, &v, &n), SQ_EINVAL);
+    assert_null(v);
+    store_claims_free(again, 1);
+    store_claims_free(c, nc);
 }
 
 static void test_invalid_arguments_are_refused(void **state)
@@ -1754,6 +1883,8 @@ static int store_conformance_run(const char *backend, const store_conformance_en
         CONF_TEST(test_open_ended_sweep_grows_and_never_finishes_by_itself),
         CONF_TEST(test_finished_sweep_that_gets_new_trials_is_active_again),
         CONF_TEST(test_counts_match_the_trials_after_every_kind_of_transition),
+        CONF_TEST(test_stopped_is_final_never_retried_and_counts_as_done),
+        CONF_TEST(test_band_values_are_each_trials_value_at_the_step),
         CONF_TEST(test_invalid_arguments_are_refused),
         CONF_TEST(test_create_with_a_name_that_is_no_file_name_is_refused),
         CONF_TEST(test_claim_repeated_request_returns_the_same_trials_and_claims_nothing_new),

@@ -316,7 +316,7 @@ static void test_leases_and_finish_round_trip(void **state)
     free(ld);
     json_decref(j);
 
-    store_result r = {OUTCOME_FAILED, 3, 0, "exit 3", "{\"loss\":1e-5}"};
+    store_result r = {OUTCOME_FAILED, 3, 0, "exit 3", "{\"loss\":1e-5}", 0};
     store_result rd;
     int attempt = 0;
     j = through_text(wire_finish_encode(7, &r));
