@@ -4,29 +4,34 @@ JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 BUILD ?= build
 ASAN_BUILD ?= build-asan
 FUZZ_BUILD ?= build-fuzz
+RELEASE_BUILD ?= build-release
+CLANG_BUILD ?= build-clang
 FUZZ_SECONDS ?= 30
+# Warnings are errors in the project's own checks (make test, .ci/run) only;
+# a plain `make` or a packager's build does not break on a new warning.
+WERROR ?= OFF
 
-.PHONY: all deps build demo test unit e2e asan fuzz bench format clean
+.PHONY: all deps build demo test unit e2e asan fuzz release clang bench format clean
 
 all: build
 
 deps:
 	@scripts/install-deps
 
-$(BUILD)/Makefile: CMakeLists.txt
-	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-
-build: deps $(BUILD)/Makefile
+build: deps
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSQ_WERROR=$(WERROR) >/dev/null
 	cmake --build $(BUILD) -j $(JOBS)
 
 demo: build
 	@scripts/demo $(BUILD)/sweepq
 
-# Unit and end-to-end tests, then the unit tests again under ASan+UBSan,
-# then the fuzzers for a bounded time.
+# Unit and end-to-end tests, then the unit tests again under ASan+UBSan, in
+# a gcc Release (-O3) build and in a clang build, then the fuzzers for a
+# bounded time. Every build treats warnings as errors.
+test: WERROR = ON
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
-	$(MAKE) asan fuzz
+	$(MAKE) asan release clang fuzz WERROR=ON
 
 unit: build
 	cd $(BUILD) && ctest --output-on-failure -L unit -j $(JOBS)
@@ -35,14 +40,27 @@ e2e: build
 	cd $(BUILD) && ctest --output-on-failure -L e2e -j $(JOBS)
 
 asan: deps
-	cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DSQ_SANITIZE=ON >/dev/null
+	cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DSQ_SANITIZE=ON -DSQ_WERROR=$(WERROR) >/dev/null
 	cmake --build $(ASAN_BUILD) -j $(JOBS)
 	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  ctest --output-on-failure -L unit -j $(JOBS)
 
+# The unit tests built as distributions build: gcc with -O3 (Release), whose
+# optimiser warns about more than -O2 does.
+release: deps
+	CC=gcc cmake -S . -B $(RELEASE_BUILD) -DCMAKE_BUILD_TYPE=Release -DSQ_WERROR=$(WERROR) >/dev/null
+	cmake --build $(RELEASE_BUILD) -j $(JOBS)
+	cd $(RELEASE_BUILD) && ctest --output-on-failure -L unit -j $(JOBS)
+
+# The unit tests built with clang, whose warnings differ from gcc's.
+clang: deps
+	CC=clang cmake -S . -B $(CLANG_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSQ_WERROR=$(WERROR) >/dev/null
+	cmake --build $(CLANG_BUILD) -j $(JOBS)
+	cd $(CLANG_BUILD) && ctest --output-on-failure -L unit -j $(JOBS)
+
 fuzz: deps
-	CC=clang cmake -S . -B $(FUZZ_BUILD) -DCMAKE_BUILD_TYPE=Debug -DSQ_SANITIZE=ON -DSQ_FUZZ=ON >/dev/null
+	CC=clang cmake -S . -B $(FUZZ_BUILD) -DCMAKE_BUILD_TYPE=Debug -DSQ_SANITIZE=ON -DSQ_FUZZ=ON -DSQ_WERROR=$(WERROR) >/dev/null
 	cmake --build $(FUZZ_BUILD) -j $(JOBS)
 	scripts/run-fuzzers $(FUZZ_BUILD) $(FUZZ_SECONDS)
 
@@ -53,4 +71,4 @@ format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD) $(RELEASE_BUILD) $(CLANG_BUILD)

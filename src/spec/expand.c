@@ -79,6 +79,7 @@ static bool q_gives_ints(const spec_param *p)
 /* How many values grid parameter p enumerates, into *out. */
 static int grid_param_size(const spec_param *p, uint64_t *out)
 {
+    *out = 0; /* also on error: callers may not read it then, but it is defined */
     switch (p->dist) {
     case SPEC_DIST_CONSTANT:
     case SPEC_DIST_CATEGORICAL: *out = p->values ? json_array_size(p->values) : 0; return 0;

@@ -110,6 +110,18 @@ static const struct dist_rule *find_dist_rule(const char *name)
     return NULL;
 }
 
+/* The rule a parameter without 'distribution' gets: the first of d's, or with
+ * probabilities the one that requires them. Looked up by value, not by a
+ * constant name (gcc -O3 folds strcmp of constants and warns). */
+static const struct dist_rule *implied_dist_rule(spec_dist d, bool probabilities)
+{
+    for (size_t i = 0; i < ARRAY_SIZE(dist_rules); i++)
+        if (dist_rules[i].dist == d &&
+            (!probabilities || (dist_rules[i].required & B(PK_PROBABILITIES))))
+            return &dist_rules[i];
+    SQ_BUG("no distribution rule for %d", (int)d);
+}
+
 /* W&B's pattern for parameter names, widened for Hydra overrides in the
  * sweep: form (+name, ++name, ~name, group/option). */
 bool valid_param_name(const char *name, bool hydra)
@@ -294,13 +306,13 @@ static void load_wandb_param(loader *L, const ytree_node *key, const ytree_node 
         if (!rule)
             return;
     } else if (kv[PK_VALUES]) {
-        rule = find_dist_rule(kv[PK_PROBABILITIES] ? "categorical_w_probabilities" : "categorical");
+        rule = implied_dist_rule(SPEC_DIST_CATEGORICAL, kv[PK_PROBABILITIES] != NULL);
     } else if (kv[PK_VALUE]) {
-        rule = find_dist_rule("constant");
+        rule = implied_dist_rule(SPEC_DIST_CONSTANT, false);
     } else if (kv[PK_MIN] && kv[PK_MAX]) {
         bool ints = kv[PK_MIN]->kind == YTREE_SCALAR && kv[PK_MIN]->type == YTREE_INT &&
                     kv[PK_MAX]->kind == YTREE_SCALAR && kv[PK_MAX]->type == YTREE_INT;
-        rule = find_dist_rule(ints ? "int_uniform" : "uniform");
+        rule = implied_dist_rule(ints ? SPEC_DIST_INT_UNIFORM : SPEC_DIST_UNIFORM, false);
     } else if (kv[PK_MIN] || kv[PK_MAX]) {
         diag(L, m, "key '%s': has '%s' but no '%s'; a range needs both min and max", path,
              kv[PK_MIN] ? "min" : "max", kv[PK_MIN] ? "max" : "min");

@@ -1007,6 +1007,8 @@ static void read_trial(const PGresult *q, int i, store_trial *t)
 
 static int sweep_id_state(pg_store *s, const char *name, int64_t *id, int *state)
 {
+    *id = 0; /* defined on every return, so no caller reads garbage */
+    *state = 0;
     PGresult *r;
     pargs p = {0};
     pa_text(&p, name);

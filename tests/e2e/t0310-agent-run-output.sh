@@ -28,7 +28,7 @@ parameters:
 EOF
 
 expect 'on a terminal, run draws one progress line in place' '
-    command -v script >/dev/null || { echo "# no script(1): skipped"; return 0; }
+    command -v script >/dev/null || { echo "# script(1) is missing: run scripts/install-deps" >&2; return 1; }
     script -qfec "$SWEEPQ run bar.yaml -j 2" typescript >/dev/null 2>&1 </dev/null &&
     grep -q "bar: finished, 10 succeeded" typescript &&
     grep -q "\] [0-9]*/10 done, [0-9] running, 0 failed, .*ETA" typescript &&
