@@ -501,6 +501,39 @@ static int h_claim(req_ctx *c)
     return 0;
 }
 
+/* store_add_claim: {"agent_id", "trial": {number, key, params_json}} ->
+ * {"claims": [...]} with one claim, or none when the sweep takes no trial. */
+static int h_add_claim(req_ctx *c)
+{
+    static const char *const fields[] = {"agent_id", "trial", NULL};
+    const char *agent = NULL;
+    int64_t id = 0;
+    store_trial_def def;
+    int rc = parse_id(c->param[0], "sweep id", &id);
+    if (rc == 0)
+        rc = wire_check_fields(c->body, "proposal", fields);
+    if (rc == 0)
+        rc = wire_get_string(&agent, c->body, "proposal", "agent_id", false, false);
+    const json_t *t = json_object_get(c->body, "trial");
+    if (rc == 0 && !t)
+        rc = sq_error_set(SQ_EINVAL, "invalid proposal: field 'trial' is missing");
+    if (rc == 0)
+        rc = wire_trial_def_decode(&def, t);
+    if (rc)
+        return rc;
+    store_claimed *cl = NULL;
+    size_t n = 0;
+    write_begin(c);
+    rc = store_add_claim(c->st, agent, id, &def, &cl, &n);
+    write_end(c);
+    if (rc)
+        return rc;
+    atomic_fetch_add_explicit(&c->a->stats->claims, n, memory_order_relaxed);
+    c->reply = json_pack("{so}", "claims", wire_claims_encode(cl, n));
+    store_claims_free(cl, n);
+    return 0;
+}
+
 static int h_heartbeat(req_ctx *c)
 {
     static const char *const fields[] = {"agent_id", "leases", NULL};
@@ -764,6 +797,7 @@ static const route routes[] = {
     {"PUT", "api/v1/trials/:id/log", h_put_log, "put_log", NULL, true},
     {"GET", "api/v1/trials/:id/log", h_get_log, "get_log", "attempt", false},
     {"GET", "metrics", h_metrics, "metrics", NULL, false},
+    {"POST", "api/v1/sweeps/:id/proposals", h_add_claim, "add_claim", NULL, true},
 };
 
 /* Stats routes: the table's, then these. */

@@ -21,7 +21,7 @@
 
 #include "store/store.h"
 
-#define STORE_BACKEND_VERSION 4
+#define STORE_BACKEND_VERSION 5
 
 struct store {
     const struct store_backend *backend;
@@ -90,6 +90,10 @@ typedef struct store_backend {
      * blank, step <= INT64_MAX. */
     int (*band_values)(store *st, int64_t sweep_id, const char *name, uint64_t step,
                        bool completed_only, double **out, size_t *n);
+    /* version 5: the claim of a bayes proposal (store_add_claim). def's
+     * number is >= 1, its key and params_json are non-empty. */
+    int (*add_claim)(store *st, const char *agent_id, int64_t sweep_id, const store_trial_def *def,
+                     store_claimed **out, size_t *n);
 } store_backend;
 
 /* Helpers every backend shares (store.c). */

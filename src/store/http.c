@@ -813,6 +813,25 @@ static int http_claim(store *st, const char *agent_id, int64_t sweep_id, size_t 
     return http_claim_request(st, agent_id, NULL, sweep_id, max, out, n);
 }
 
+static int http_add_claim(store *st, const char *agent_id, int64_t sweep_id,
+                          const store_trial_def *def, store_claimed **out, size_t *n)
+{
+    http_store *h = (http_store *)st;
+    json_t *ans = NULL;
+    const json_t *list;
+    char *path = xasprintf("/api/v1/sweeps/%lld/proposals", (long long)sweep_id);
+    json_t *body =
+        json_pack("{s:s,s:o}", "agent_id", agent_id, "trial", wire_trial_def_encode(def));
+    int rc = request(h, "POST", path, body, &ans);
+    if (rc == 0)
+        rc = answer_field(&list, ans, "claims", "adding a proposed trial");
+    if (rc == 0)
+        rc = wire_claims_decode(out, n, list);
+    json_decref(ans);
+    free(path);
+    return rc;
+}
+
 static int http_heartbeat(store *st, const char *agent_id, store_lease *leases, size_t n)
 {
     http_store *h = (http_store *)st;
@@ -997,4 +1016,5 @@ const store_backend store_http_backend = {
     .get_log = http_get_log,
     .claim_request = http_claim_request,
     .band_values = http_band_values,
+    .add_claim = http_add_claim,
 };

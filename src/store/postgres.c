@@ -159,8 +159,8 @@ static int pq_load(const char *shown)
     "completion_claimed, " COUNT_IN("5") " FROM sweeps"
 #define HAS_STATE(id, st) "EXISTS (SELECT 1 FROM trials WHERE sweep_id = " id " AND state = " st ")"
 #define NOW_FINISHED(id) \
-    "(state IN (0, 1) AND NOT open_ended AND NOT " HAS_STATE(id, "0") " AND NOT " \
-    HAS_STATE(id, "1") ")"
+    "(state IN (0, 1) AND (NOT open_ended OR (total > 0 AND n_total >= total)) AND NOT " \
+    HAS_STATE(id, "0") " AND NOT " HAS_STATE(id, "1") ")"
 #define TRIAL_COLS(name_expr)                                                                      \
     "SELECT t.id, t.sweep_id, " name_expr ", t.number, t.key, t.params_json, t.state, "            \
     "t.attempt, t.failures, t.agent_id, t.lease_expires, t.created_at, t.started_at, "             \
@@ -224,6 +224,9 @@ enum stmt_id {
     S_COMPLETION,
     S_LOG_PUT,
     S_LOG_GET,
+    S_ADD_CLAIM_SWEEP,
+    S_ADD_CLAIM_KEY,
+    S_ADD_CLAIM_INSERT,
     S_COUNT
 };
 
@@ -386,6 +389,19 @@ static const char *const stmt_sql[S_COUNT] = {
     /* $2 = 0: the latest attempt stored. */
     [S_LOG_GET] = "SELECT encode(text, 'hex') FROM logs WHERE trial_id = $1 "
                   "AND ($2 = 0 OR attempt = $2) ORDER BY attempt DESC LIMIT 1",
+    /* Proposals to one sweep add their trials one after the other (a short
+     * lock: the model ran before), so none passes the cap. */
+    [S_ADD_CLAIM_SWEEP] = "SELECT state, open_ended, total, n_total, next_number FROM sweeps "
+                          "WHERE id = $1 FOR NO KEY UPDATE",
+    /* Column 7: the trial is this agent's first attempt, still running. */
+    [S_ADD_CLAIM_KEY] = "SELECT id, number, attempt, failures, params_json, key, lease_expires, "
+                        "state = 1 AND attempt = 1 AND agent_id = $3 FROM trials "
+                        "WHERE sweep_id = $1 AND key = $2",
+    [S_ADD_CLAIM_INSERT] = "INSERT INTO trials(sweep_id, number, key, params_json, created_at, "
+                           "state, attempt, agent_id, lease_expires, started_at) SELECT $1, $2, "
+                           "$3, $4, " NOW_EPOCH ", 1, 1, $5, " NOW_EPOCH " + lease_ttl, " NOW_EPOCH
+                           " FROM sweeps WHERE id = $1 RETURNING id, number, attempt, failures, "
+                           "params_json, key, lease_expires",
 };
 
 typedef struct pg_store {
@@ -2067,6 +2083,107 @@ static int pg_claim(store *st, const char *agent_id, int64_t sweep_id, size_t ma
     return pg_claim_request(st, agent_id, NULL, sweep_id, max, out, n);
 }
 
+typedef struct add_claim_op {
+    claim_op claim;
+    const store_trial_def *def;
+} add_claim_op;
+
+/* The sweep's row, locked: SQ_ENOTFOUND, SQ_EINVAL when not open-ended;
+ * *room false when it takes no trial now; *next its next free number. */
+static int add_claim_room(pg_store *s, int64_t sweep_id, bool *room, uint64_t *next)
+{
+    PGresult *r;
+    pargs p = {0};
+    pa_int(&p, sweep_id);
+    int rc = q_run(s, S_ADD_CLAIM_SWEEP, &p, &r, "find a sweep");
+    if (rc < 0)
+        return rc;
+    if (pq.ntuples(r) == 0) {
+        rc = sq_error_set(SQ_ENOTFOUND, "no sweep with id %lld in store '%s'", (long long)sweep_id,
+                          s->shown);
+    } else if (!col_bool(r, 0, 1)) {
+        rc = sq_error_set(SQ_EINVAL,
+                          "cannot add a proposed trial to sweep %lld: it is not open-ended, all "
+                          "its trials were made when it was created",
+                          (long long)sweep_id);
+    } else {
+        uint64_t total = (uint64_t)col_i64(r, 0, 2), held = (uint64_t)col_i64(r, 0, 3);
+        *room = col_int(r, 0, 0) == SWEEP_ACTIVE && (total == 0 || held < total);
+        *next = (uint64_t)col_i64(r, 0, 4);
+    }
+    pq.clear(r);
+    return rc;
+}
+
+/* As sqlite.c's: 1 with the claim of agent_id's repeated proposal, 0 when
+ * the key is new, SQ_ECONFLICT when another trial has it. */
+static int add_claim_replay(pg_store *s, add_claim_op *op)
+{
+    PGresult *r;
+    pargs p = {0};
+    pa_int(&p, op->claim.sweep_id);
+    pa_text(&p, op->def->key);
+    pa_text(&p, op->claim.agent_id);
+    int rc = q_run(s, S_ADD_CLAIM_KEY, &p, &r, "find a proposed trial");
+    if (rc < 0)
+        return rc;
+    if (pq.ntuples(r) == 0)
+        rc = 0;
+    else if (!col_bool(r, 0, 7))
+        rc = sq_error_set(SQ_ECONFLICT,
+                          "cannot add a proposed trial: trial %lld of the sweep has its key "
+                          "'%.40s' already; propose again with a new key",
+                          (long long)col_i64(r, 0, 1), op->def->key);
+    else {
+        read_claims(&op->claim, r);
+        rc = 1;
+    }
+    pq.clear(r);
+    return rc;
+}
+
+static int add_claim_fn(pg_store *s, void *arg)
+{
+    add_claim_op *op = arg;
+    store_claims_free(op->claim.v, op->claim.n);
+    op->claim.v = NULL;
+    op->claim.n = 0;
+    bool room = false;
+    uint64_t next = 0;
+    int rc = add_claim_room(s, op->claim.sweep_id, &room, &next);
+    if (rc == 0)
+        rc = add_claim_replay(s, op);
+    if (rc != 0 || !room)
+        return rc < 0 ? rc : 0;
+    uint64_t number = op->def->number > next ? op->def->number : next;
+    PGresult *r;
+    pargs p = {0};
+    pa_int(&p, op->claim.sweep_id);
+    pa_int(&p, (int64_t)number);
+    pa_text(&p, op->def->key);
+    pa_text(&p, op->def->params_json);
+    pa_text(&p, op->claim.agent_id);
+    if ((rc = q_run(s, S_ADD_CLAIM_INSERT, &p, &r, "add a proposed trial")) < 0)
+        return rc;
+    read_claims(&op->claim, r);
+    pq.clear(r);
+    return count_added(s, op->claim.sweep_id, op->claim.n, number);
+}
+
+static int pg_add_claim(store *st, const char *agent_id, int64_t sweep_id,
+                        const store_trial_def *def, store_claimed **out, size_t *n)
+{
+    add_claim_op op = {.claim = {.agent_id = agent_id, .sweep_id = sweep_id, .max = 1}, .def = def};
+    int rc = run_op(to_pg(st), true, add_claim_fn, &op);
+    if (rc < 0) {
+        store_claims_free(op.claim.v, op.claim.n);
+        return rc;
+    }
+    *out = op.claim.v;
+    *n = op.claim.n;
+    return 0;
+}
+
 typedef struct heartbeat_op {
     const char *agent_id;
     store_lease *leases;
@@ -2578,4 +2695,5 @@ const store_backend store_postgres_backend = {
     .get_log = pg_get_log,
     .claim_request = pg_claim_request,
     .band_values = pg_band_values,
+    .add_claim = pg_add_claim,
 };

@@ -73,9 +73,11 @@
 #define HAS_RUNNING(id)                                                                            \
     "EXISTS (SELECT 1 FROM trials INDEXED BY trials_running WHERE state = 1 AND sweep_id = " id ")"
 /* The sweep (a row of sweeps) should now be finished: all its trials are
- * final, and it is active or paused and not open-ended. */
+ * final, and it is active or paused and holds all its trials (not
+ * open-ended, or an open-ended one that reached its cap). */
 #define NOW_FINISHED(id)                                                                           \
-    "(state IN (0, 1) AND open_ended = 0 AND NOT " HAS_PENDING(id) " AND NOT " HAS_RUNNING(id) ")"
+    "(state IN (0, 1) AND (open_ended = 0 OR (total > 0 AND n_total >= total)) AND "               \
+    "NOT " HAS_PENDING(id) " AND NOT " HAS_RUNNING(id) ")"
 
 /* The sweep name is column 2: a join for one trial, a bound value for lists. */
 #define TRIAL_COLS(name_expr)                                                                      \
@@ -135,6 +137,9 @@ enum stmt_id {
     S_COMPLETION,
     S_LOG_PUT,
     S_LOG_GET,
+    S_ADD_CLAIM_SWEEP,
+    S_ADD_CLAIM_KEY,
+    S_ADD_CLAIM_INSERT,
     S_COUNT
 };
 
@@ -279,6 +284,17 @@ static const char *const stmt_sql[S_COUNT] = {
     /* ?2 = 0: the latest attempt stored. */
     [S_LOG_GET] = "SELECT text FROM logs WHERE trial_id = ?1 AND (?2 = 0 OR attempt = ?2) "
                   "ORDER BY attempt DESC LIMIT 1",
+    [S_ADD_CLAIM_SWEEP] = "SELECT state, open_ended, total, n_total, next_number FROM sweeps "
+                          "WHERE id = ?1",
+    /* Column 7: the trial is this agent's first attempt, still running. */
+    [S_ADD_CLAIM_KEY] = "SELECT id, number, attempt, failures, params_json, key, lease_expires, "
+                        "state = 1 AND attempt = 1 AND agent_id = ?3 FROM trials "
+                        "WHERE sweep_id = ?1 AND key = ?2",
+    [S_ADD_CLAIM_INSERT] = "INSERT INTO trials(sweep_id, number, key, params_json, created_at, "
+                           "state, attempt, agent_id, lease_expires, started_at) VALUES "
+                           "(?1, ?2, ?3, ?4, ?5, 1, 1, ?6, ?5 + (SELECT lease_ttl FROM sweeps "
+                           "WHERE id = ?1), ?5) RETURNING id, number, attempt, failures, "
+                           "params_json, key, lease_expires",
 };
 
 typedef struct sqlite_store {
@@ -1590,6 +1606,110 @@ static int sqlite_claim_request(store *st, const char *agent_id, const char *req
     return claim_common(to_sqlite(st), agent_id, request_id, sweep_id, max, out, n);
 }
 
+/*
+ * The sweep's row for store_add_claim: SQ_ENOTFOUND, SQ_EINVAL when it is
+ * not open-ended; *room false when it takes no trial now (not active, or at
+ * its cap); *next its next free number.
+ */
+static int add_claim_room(sqlite_store *s, int64_t sweep_id, bool *room, uint64_t *next)
+{
+    sqlite3_stmt *q;
+    int rc = stmt_get(s, S_ADD_CLAIM_SWEEP, &q);
+    if (rc < 0)
+        return rc;
+    sqlite3_bind_int64(q, 1, sweep_id);
+    if ((rc = step(s, q, "find a sweep")) <= 0)
+        return rc < 0 ? rc
+                      : sq_error_set(SQ_ENOTFOUND, "no sweep with id %lld in store '%s'",
+                                     (long long)sweep_id, s->path);
+    int state = sqlite3_column_int(q, 0);
+    bool open_ended = sqlite3_column_int(q, 1) != 0;
+    uint64_t total = (uint64_t)sqlite3_column_int64(q, 2);
+    uint64_t held = (uint64_t)sqlite3_column_int64(q, 3);
+    *next = (uint64_t)sqlite3_column_int64(q, 4);
+    sqlite3_reset(q);
+    if (!open_ended)
+        return sq_error_set(SQ_EINVAL,
+                            "cannot add a proposed trial to sweep %lld: it is not open-ended, all "
+                            "its trials were made when it was created",
+                            (long long)sweep_id);
+    *room = state == SWEEP_ACTIVE && (total == 0 || held < total);
+    return 0;
+}
+
+/* A trial of the sweep with def's key: 1 with its claim in *v when it is
+ * agent_id's first attempt, still running; SQ_ECONFLICT when it is another's;
+ * 0 when there is none. */
+static int add_claim_replay(sqlite_store *s, const char *agent_id, int64_t sweep_id,
+                            const store_trial_def *def, store_claimed **v, size_t *len)
+{
+    sqlite3_stmt *q;
+    int rc = stmt_get(s, S_ADD_CLAIM_KEY, &q);
+    if (rc < 0)
+        return rc;
+    sqlite3_bind_int64(q, 1, sweep_id);
+    bind_text(q, 2, def->key);
+    bind_text(q, 3, agent_id);
+    if ((rc = step(s, q, "find a proposed trial")) <= 0)
+        return rc;
+    bool mine = sqlite3_column_int(q, 7) != 0;
+    uint64_t number = (uint64_t)sqlite3_column_int64(q, 1);
+    sqlite3_reset(q);
+    if (!mine)
+        return sq_error_set(SQ_ECONFLICT,
+                            "cannot add a proposed trial: trial %llu of the sweep has its key "
+                            "'%.40s' already; propose again with a new key",
+                            (unsigned long long)number, def->key);
+    size_t cap = 0;
+    sqlite3_bind_int64(q, 1, sweep_id);
+    bind_text(q, 2, def->key);
+    bind_text(q, 3, agent_id);
+    rc = read_claims(s, q, sweep_id, v, len, &cap);
+    return rc < 0 ? rc : 1;
+}
+
+/* One transaction: the sweep's room, a repeat, or the insert of the claimed
+ * trial at the next free number and the sweep's count. */
+static int sqlite_add_claim(store *st, const char *agent_id, int64_t sweep_id,
+                            const store_trial_def *def, store_claimed **out, size_t *n)
+{
+    sqlite_store *s = to_sqlite(st);
+    double now = time_now();
+    store_claimed *v = NULL;
+    size_t len = 0, cap = 0;
+    bool room = false;
+    uint64_t next = 0;
+    sqlite3_stmt *q;
+    int rc = tx_begin(s);
+    if (rc < 0 || (rc = add_claim_room(s, sweep_id, &room, &next)) < 0 ||
+        (rc = add_claim_replay(s, agent_id, sweep_id, def, &v, &len)) < 0)
+        goto out;
+    if (rc == 0 && room) {
+        uint64_t number = def->number > next ? def->number : next;
+        if ((rc = stmt_get(s, S_ADD_CLAIM_INSERT, &q)) < 0)
+            goto out;
+        sqlite3_bind_int64(q, 1, sweep_id);
+        sqlite3_bind_int64(q, 2, (int64_t)number);
+        bind_text(q, 3, def->key);
+        bind_text(q, 4, def->params_json);
+        sqlite3_bind_double(q, 5, now);
+        bind_text(q, 6, agent_id);
+        if ((rc = read_claims(s, q, sweep_id, &v, &len, &cap)) < 0 ||
+            (rc = count_added(s, sweep_id, len, number, now)) < 0)
+            goto out;
+    }
+    rc = tx_commit(s);
+out:
+    if (rc < 0) {
+        tx_rollback(s);
+        store_claims_free(v, len);
+        return rc;
+    }
+    *out = v;
+    *n = len;
+    return 0;
+}
+
 /* Reads the trial's fencing columns; *found false when the trial is gone. */
 static int read_fence(sqlite_store *s, int64_t trial_id, bool *found, int *state, int *attempt,
                       bool *cancel_requested)
@@ -1986,4 +2106,5 @@ const store_backend store_sqlite_backend = {
     .get_log = sqlite_get_log,
     .claim_request = sqlite_claim_request,
     .band_values = sqlite_band_values,
+    .add_claim = sqlite_add_claim,
 };

@@ -394,6 +394,19 @@ int store_claim_request(store *st, const char *agent_id, const char *request_id,
     return st->backend->claim_request(st, agent_id, request_id, sweep_id, max, out, n);
 }
 
+int store_add_claim(store *st, const char *agent_id, int64_t sweep_id, const store_trial_def *def,
+                    store_claimed **out, size_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    if (is_blank(agent_id))
+        return sq_error_set(SQ_EINVAL, "cannot add a proposed trial: no agent id given");
+    if (!def || def->number == 0 || is_blank(def->key) || is_blank(def->params_json))
+        return sq_error_set(SQ_EINVAL, "cannot add a proposed trial: its number, key or "
+                                       "parameters are missing");
+    return st->backend->add_claim(st, agent_id, sweep_id, def, out, n);
+}
+
 int store_heartbeat(store *st, const char *agent_id, store_lease *leases, size_t n)
 {
     if (is_blank(agent_id))

@@ -26,6 +26,7 @@
  *   pending|running -> cancelled        store_cancel
  *   failed|cancelled -> pending         store_retry
  *   pending   -> succeeded              store_import_result
+ *   (none)    -> running                store_add_claim (a bayes proposal)
  *
  * INVARIANTS
  *   1. A trial's `attempt` is the fencing token. Each claim increments it.
@@ -49,6 +50,9 @@
  *      final like succeeded: no try is used, `retry` never touches it, and
  *      it counts as done for a sweep's completion. The trial keeps the step
  *      it was stopped at (stopped_step) and the metrics it reached.
+ *   8. An open-ended sweep with total > 0 never holds more than total
+ *      trials, however many callers add them at once (store_add_claim), and
+ *      is finished once it holds total trials and all are final.
  *
  * Every function returns 0 or a negative SQ_E* code with sq_error_msg() set.
  * SQ_EBUSY and SQ_EIO are transient: the caller may retry the same call.
@@ -140,8 +144,9 @@ typedef struct store_sweep_def {
     double timeout;      /* seconds, 0 = none */
     int cpus, gpus;      /* per trial */
     uint64_t gpu_memory; /* bytes per trial, 0 = none */
-    bool open_ended;     /* random without run_cap: agents add trials */
-    uint64_t total;      /* expected trial count; 0 when open-ended */
+    bool open_ended;     /* agents add trials: random without run_cap, bayes */
+    uint64_t total;      /* expected trial count; for an open-ended sweep the most
+                            trials it may hold (bayes run_cap), 0: no bound */
     const store_trial_def *trials;
     size_t ntrials;
 } store_sweep_def;
@@ -338,6 +343,29 @@ int store_claim(store *st, const char *agent_id, int64_t sweep_id, size_t max, s
  */
 int store_claim_request(store *st, const char *agent_id, const char *request_id, int64_t sweep_id,
                         size_t max, store_claimed **out, size_t *n);
+
+/*
+ * The claim of a bayes proposal: inserts trial def into the open-ended sweep
+ * sweep_id already claimed by agent_id (running, attempt 1, a lease of the
+ * sweep's lease_ttl), in one step that never lets the sweep hold more than
+ * its total trials (run_cap; 0: no bound). The step is short and waits on
+ * no caller's model computation: callers propose first, then call this.
+ *
+ * def->number is the number its proposer expected (one past the highest it
+ * saw); when another proposal took it meanwhile the trial gets the next free
+ * number (one past the highest stored), and *out says which: two proposals
+ * at once both get a trial. def->key must be unique to the proposal.
+ *
+ * *n is 1 with the claim in *out, or 0 when nothing was added: the sweep is
+ * not active (paused, cancelled, finished) or holds total trials already.
+ * A def whose key the sweep already holds is this call repeated after its
+ * answer was lost: when that trial is running under agent_id at attempt 1,
+ * its claim comes back again and nothing is added; otherwise SQ_ECONFLICT.
+ * SQ_ENOTFOUND when there is no such sweep; SQ_EINVAL when it is not
+ * open-ended (its trials were all made when it was created).
+ */
+int store_add_claim(store *st, const char *agent_id, int64_t sweep_id, const store_trial_def *def,
+                    store_claimed **out, size_t *n);
 
 typedef struct store_lease {
     int64_t trial_id;

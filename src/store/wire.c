@@ -580,6 +580,21 @@ int wire_trial_defs_decode(store_trial_def **out, size_t *n, const json_t *arr)
                         "trial definition", false, free_plain);
 }
 
+json_t *wire_trial_def_encode(const store_trial_def *t)
+{
+    return encode_fields(trial_def_fields, t, SIZE_MAX);
+}
+
+int wire_trial_def_decode(store_trial_def *out, const json_t *j)
+{
+    store_trial_def t = {0};
+    memset(out, 0, sizeof(*out));
+    int rc = decode_fields(&t, trial_def_fields, SIZE_MAX, NULL, j, "trial definition", false);
+    if (rc == 0)
+        *out = t;
+    return rc;
+}
+
 json_t *wire_sweep_def_encode(const store_sweep_def *d)
 {
     json_t *obj = encode_fields(sweep_def_fields, d, SIZE_MAX);

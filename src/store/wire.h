@@ -49,6 +49,10 @@ json_t *wire_trial_defs_encode(const store_trial_def *t, size_t n); /* a JSON ar
 /* *out: an array of *n (free()); strings point into arr. */
 int wire_trial_defs_decode(store_trial_def **out, size_t *n, const json_t *arr);
 
+/* One trial definition (the body of a proposal); strings point into j. */
+json_t *wire_trial_def_encode(const store_trial_def *t);
+int wire_trial_def_decode(store_trial_def *out, const json_t *j);
+
 json_t *wire_trial_encode(const store_trial *t);
 int wire_trial_decode(store_trial **out, const json_t *j); /* store_trial_free */
 json_t *wire_trials_encode(const store_trial *t, size_t n);

@@ -44,7 +44,8 @@ expect 'docs/api.md has examples of every route' '
              "POST /api/v1/sweeps/ID/completion" "POST /api/v1/gc" \
              "GET /api/v1/sweeps/NAME/trials" "GET /api/v1/sweeps/NAME/trials/NUMBER" \
              "GET /api/v1/trials/ID/attempts" "POST /api/v1/agents" "DELETE /api/v1/agents/AGENT_ID" \
-             "GET /api/v1/agents" "POST /api/v1/claims" "POST /api/v1/heartbeats" \
+             "GET /api/v1/agents" "POST /api/v1/claims" "POST /api/v1/sweeps/ID/proposals" \
+             "POST /api/v1/heartbeats" \
              "POST /api/v1/trials/ID/finish" "POST /api/v1/trials/ID/metrics" \
              "GET /api/v1/trials/ID/metrics" "POST /api/v1/reap" "POST /api/v1/trials/ID/import" \
              "PUT /api/v1/trials/ID/log" "GET /api/v1/trials/ID/log" "GET /metrics"; do

@@ -1840,6 +1840,268 @@ static void test_log_of_an_unknown_trial_or_unshipped_attempt_is_not_found(void 
     store_trial_free(t);
 }
 
+/* ---- proposals (bayes): store_add_claim ------------------------------------ */
+
+/* An empty open-ended sweep of at most cap trials (0: no cap), as a bayes
+ * sweep is registered; returns its id. */
+static int64_t conf_create_proposed(store *st, const char *name, uint64_t cap)
+{
+    conf_sweep cs;
+    conf_sweep_init(&cs, name, 0);
+    cs.def.open_ended = true;
+    cs.def.total = cap;
+    int64_t id = 0;
+    uint64_t added = 0;
+    if (store_create_sweep(st, &cs.def, &id, &added) < 0)
+        fail_msg("create '%s': %s", name, sq_error_msg());
+    conf_sweep_release(&cs);
+    return id;
+}
+
+/* store_add_claim of {number, key, {"x": number}}; returns how many it claimed
+ * (0 or 1), the claim in *out when out is not NULL (caller frees). */
+static size_t conf_propose(store *st, const char *agent, int64_t id, uint64_t number,
+                           const char *key, store_claimed **out)
+{
+    char *params = xasprintf("{\"x\":%llu}", (unsigned long long)number);
+    store_trial_def def = {number, key, params};
+    store_claimed *c = NULL;
+    size_t n = 0;
+    if (store_add_claim(st, agent, id, &def, &c, &n) < 0)
+        fail_msg("add_claim %s: %s", key, sq_error_msg());
+    assert_true(n <= 1);
+    free(params);
+    if (out)
+        *out = c;
+    else
+        store_claims_free(c, n);
+    return n;
+}
+
+static void test_add_claim_inserts_a_running_trial_in_one_step(void **state)
+{
+    conf_fixture *f = *state;
+    int64_t id = conf_create_proposed(f->st, "bayes", 3);
+    assert_counts(f->st, "bayes", 0, 0, 0, 0, 0);
+    store_claimed *c = NULL;
+    assert_int_equal(conf_propose(f->st, "a", id, 1, "p1", &c), 1);
+    assert_int_equal(c->number, 1);
+    assert_int_equal(c->attempt, 1);
+    assert_false(c->resume);
+    assert_string_equal(c->key, "p1");
+    assert_string_equal(c->params_json, "{\"x\":1}");
+    assert_true(c->lease_expires > store_now(f->st) + 500);
+    store_trial *t = conf_trial(f->st, "bayes", 1);
+    assert_int_equal(t->state, TRIAL_RUNNING);
+    assert_string_equal(t->agent_id, "a");
+    assert_int_equal(t->attempt, 1);
+    store_trial_free(t);
+    assert_counts(f->st, "bayes", 0, 1, 0, 0, 0);
+    store_sweep *s = conf_get(f->st, "bayes");
+    assert_int_equal(s->next_number, 2);
+    assert_int_equal(s->total, 3);
+    assert_true(s->open_ended);
+    store_sweep_free(s);
+    /* fenced like any claim */
+    assert_ok(conf_finish(f->st, c->trial_id, c->attempt, OUTCOME_SUCCEEDED, "{\"val.loss\":1}"));
+    assert_int_equal(conf_finish(f->st, c->trial_id, c->attempt, OUTCOME_SUCCEEDED, NULL),
+                     SQ_ELEASE_LOST);
+    store_claims_free(c, 1);
+}
+
+static void test_add_claim_of_a_number_taken_meanwhile_renumbers(void **state)
+{
+    conf_fixture *f = *state;
+    int64_t id = conf_create_proposed(f->st, "bayes", 0);
+    store_claimed *a = NULL, *b = NULL;
+    /* both proposed trial 1 from the same (empty) history */
+    assert_int_equal(conf_propose(f->st, "a", id, 1, "pa", &a), 1);
+    assert_int_equal(conf_propose(f->st, "b", id, 1, "pb", &b), 1);
+    assert_int_equal(a->number, 1);
+    assert_int_equal(b->number, 2);
+    assert_string_equal(b->key, "pb");
+    store_claims_free(a, 1);
+    store_claims_free(b, 1);
+    /* a number past the highest is kept */
+    assert_int_equal(conf_propose(f->st, "a", id, 7, "p7", &a), 1);
+    assert_int_equal(a->number, 7);
+    store_claims_free(a, 1);
+    assert_counts(f->st, "bayes", 0, 3, 0, 0, 0);
+}
+
+static void test_add_claim_repeated_returns_the_same_trial_and_adds_nothing(void **state)
+{
+    conf_fixture *f = *state;
+    int64_t id = conf_create_proposed(f->st, "bayes", 5);
+    store_claimed *a = NULL, *again = NULL;
+    assert_int_equal(conf_propose(f->st, "a", id, 1, "p1", &a), 1);
+    /* its answer was lost: the same proposal again */
+    assert_int_equal(conf_propose(f->st, "a", id, 1, "p1", &again), 1);
+    assert_int_equal(again->trial_id, a->trial_id);
+    assert_int_equal(again->number, 1);
+    assert_int_equal(again->attempt, 1);
+    store_claims_free(again, 1);
+    assert_counts(f->st, "bayes", 0, 1, 0, 0, 0);
+    /* another agent's trial with that key, or one no longer running */
+    char *params = xstrdup("{\"x\":1}");
+    store_trial_def def = {2, "p1", params};
+    store_claimed *c = NULL;
+    size_t n = 9;
+    assert_int_equal(store_add_claim(f->st, "b", id, &def, &c, &n), SQ_ECONFLICT);
+    assert_null(c);
+    assert_int_equal(n, 0);
+    assert_ok(conf_finish(f->st, a->trial_id, a->attempt, OUTCOME_SUCCEEDED, NULL));
+    assert_int_equal(store_add_claim(f->st, "a", id, &def, &c, &n), SQ_ECONFLICT);
+    free(params);
+    store_claims_free(a, 1);
+    store_sweep *s = conf_get(f->st, "bayes");
+    assert_int_equal(s->next_number, 2);
+    store_sweep_free(s);
+}
+
+static void test_add_claim_stops_at_the_cap_and_the_sweep_then_finishes(void **state)
+{
+    conf_fixture *f = *state;
+    int64_t id = conf_create_proposed(f->st, "bayes", 2);
+    store_claimed *c[2];
+    assert_int_equal(conf_propose(f->st, "a", id, 1, "p1", &c[0]), 1);
+    assert_int_equal(conf_propose(f->st, "a", id, 2, "p2", &c[1]), 1);
+    assert_int_equal(conf_propose(f->st, "a", id, 3, "p3", NULL), 0);
+    assert_ok(conf_finish(f->st, c[0]->trial_id, 1, OUTCOME_SUCCEEDED, NULL));
+    store_sweep *s = conf_get(f->st, "bayes");
+    assert_int_equal(s->state, SWEEP_ACTIVE); /* trial 2 still runs */
+    store_sweep_free(s);
+    bool won = true;
+    assert_ok(store_claim_completion(f->st, id, "me", &won));
+    assert_false(won);
+    assert_ok(conf_finish(f->st, c[1]->trial_id, 1, OUTCOME_FAILED, NULL)); /* back to pending */
+    assert_int_equal(conf_propose(f->st, "a", id, 3, "p3", NULL), 0);
+    store_claimed *again = conf_claim1(f->st, "b", id);
+    assert_int_equal(again->number, 2);
+    assert_ok(conf_finish(f->st, again->trial_id, again->attempt, OUTCOME_SUCCEEDED, NULL));
+    s = conf_get(f->st, "bayes");
+    assert_int_equal(s->state, SWEEP_FINISHED);
+    store_sweep_free(s);
+    assert_ok(store_claim_completion(f->st, id, "me", &won));
+    assert_true(won);
+    store_claims_free(again, 1);
+    store_claims_free(c[0], 1);
+    store_claims_free(c[1], 1);
+}
+
+static void test_add_claim_needs_an_active_open_ended_sweep(void **state)
+{
+    conf_fixture *f = *state;
+    int64_t id = conf_create_proposed(f->st, "bayes", 0);
+    assert_ok(store_set_sweep_state(f->st, "bayes", SWEEP_PAUSED));
+    assert_int_equal(conf_propose(f->st, "a", id, 1, "p1", NULL), 0);
+    assert_ok(store_set_sweep_state(f->st, "bayes", SWEEP_ACTIVE));
+    assert_int_equal(conf_propose(f->st, "a", id, 1, "p1", NULL), 1);
+    uint64_t n = 0;
+    assert_ok(store_cancel(f->st, "bayes", &n));
+    assert_int_equal(conf_propose(f->st, "a", id, 2, "p2", NULL), 0);
+
+    int64_t grid = conf_create(f->st, "grid", 2, 3, 600);
+    store_trial_def def = {3, "p3", "{\"x\":3}"};
+    store_claimed *c = NULL;
+    size_t k = 0;
+    assert_int_equal(store_add_claim(f->st, "a", grid, &def, &c, &k), SQ_EINVAL);
+    assert_int_equal(store_add_claim(f->st, "a", 31337, &def, &c, &k), SQ_ENOTFOUND);
+    store_trial_def bad = {0, "p", "{}"};
+    assert_int_equal(store_add_claim(f->st, "a", id, &bad, &c, &k), SQ_EINVAL);
+    assert_int_equal(store_add_claim(f->st, "", id, &def, &c, &k), SQ_EINVAL);
+    assert_null(c);
+}
+
+#define PROPOSERS 16
+#define PROPOSE_CAP 40
+
+/* Proposes (number = the sweep's next_number, as an agent that just read
+ * the history) and finishes until the sweep takes no more; writes each
+ * trial number it got as a line to url + ".proposed.<child>". */
+static int child_propose_loop(const char *url, int child, int gate)
+{
+    conf_gate_wait(gate);
+    store *st = NULL;
+    if (store_open(&st, url) < 0)
+        return 10;
+    char *path = xasprintf("%s.proposed.%d", url, child);
+    const char *file = strncmp(path, "sqlite:", 7) == 0 ? path + 7 : path;
+    FILE *out = fopen(file, "w");
+    char agent[32];
+    snprintf(agent, sizeof agent, "agent-%d", child);
+    int rc = out ? 0 : 12;
+    for (int i = 0; rc == 0 && i < 4 * PROPOSE_CAP; i++) {
+        store_sweep *s = NULL;
+        if (store_get_sweep(st, "race", &s) < 0) {
+            rc = 11;
+            break;
+        }
+        char *key = xasprintf("%s-%d", agent, i);
+        char *params = xasprintf("{\"x\":%d}", i);
+        store_trial_def def = {s->next_number, key, params};
+        store_claimed *c = NULL;
+        size_t n = 0;
+        if (store_add_claim(st, agent, s->id, &def, &c, &n) < 0)
+            rc = 13;
+        else if (n == 1 && (fprintf(out, "%llu\n", (unsigned long long)c->number) < 0 ||
+                            conf_finish(st, c->trial_id, c->attempt, OUTCOME_SUCCEEDED, NULL) < 0))
+            rc = 14;
+        store_claims_free(c, n);
+        store_sweep_free(s);
+        free(key);
+        free(params);
+        if (n == 0)
+            break;
+    }
+    if (out)
+        fclose(out);
+    free(path);
+    store_close(st);
+    return rc;
+}
+
+static void test_concurrent_proposals_all_get_trials_and_never_pass_the_cap(void **state)
+{
+    conf_fixture *f = *state;
+    int64_t id = conf_create_proposed(f->st, "race", PROPOSE_CAP);
+    int fds[2];
+    assert_int_equal(pipe(fds), 0);
+    pid_t pids[PROPOSERS];
+    for (int i = 0; i < PROPOSERS; i++)
+        pids[i] = conf_fork(child_propose_loop, f->url, i, fds);
+    close(fds[0]);
+    close(fds[1]);
+    for (int i = 0; i < PROPOSERS; i++)
+        assert_int_equal(conf_wait(pids[i]), 0);
+    int seen[PROPOSE_CAP + 1] = {0};
+    int total = 0;
+    for (int i = 0; i < PROPOSERS; i++) {
+        char *path = xasprintf("%s.proposed.%d", f->url, i);
+        const char *file = strncmp(path, "sqlite:", 7) == 0 ? path + 7 : path;
+        FILE *in = fopen(file, "r");
+        assert_non_null(in);
+        unsigned long long num;
+        while (fscanf(in, "%llu", &num) == 1) {
+            assert_true(num >= 1 && num <= PROPOSE_CAP);
+            seen[num]++;
+            total++;
+        }
+        fclose(in);
+        unlink(file);
+        free(path);
+    }
+    assert_int_equal(total, PROPOSE_CAP);
+    for (int i = 1; i <= PROPOSE_CAP; i++)
+        assert_int_equal(seen[i], 1);
+    assert_counts(f->st, "race", 0, 0, PROPOSE_CAP, 0, 0);
+    store_sweep *s = conf_get(f->st, "race");
+    assert_int_equal(s->state, SWEEP_FINISHED);
+    assert_int_equal(s->next_number, PROPOSE_CAP + 1);
+    store_sweep_free(s);
+    assert_int_equal(conf_propose(f->st, "late", id, PROPOSE_CAP + 1, "late", NULL), 0);
+}
+
 #define CONF_TEST(fn) cmocka_unit_test_setup_teardown(fn, conf_setup, conf_teardown)
 
 /* Runs the whole suite against the stores env makes; returns failures. */
@@ -1898,6 +2160,12 @@ static int store_conformance_run(const char *backend, const store_conformance_en
         CONF_TEST(test_log_longer_than_the_cap_keeps_its_last_bytes),
         CONF_TEST(test_log_attempt_zero_reads_the_latest_attempt_stored),
         CONF_TEST(test_log_of_an_unknown_trial_or_unshipped_attempt_is_not_found),
+        CONF_TEST(test_add_claim_inserts_a_running_trial_in_one_step),
+        CONF_TEST(test_add_claim_of_a_number_taken_meanwhile_renumbers),
+        CONF_TEST(test_add_claim_repeated_returns_the_same_trial_and_adds_nothing),
+        CONF_TEST(test_add_claim_stops_at_the_cap_and_the_sweep_then_finishes),
+        CONF_TEST(test_add_claim_needs_an_active_open_ended_sweep),
+        CONF_TEST(test_concurrent_proposals_all_get_trials_and_never_pass_the_cap),
     };
     char *name = xasprintf("store conformance (%s)", backend);
     int failed = cmocka_run_group_tests_name(name, tests, NULL, NULL);
