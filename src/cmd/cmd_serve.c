@@ -39,11 +39,21 @@ static const sq_usage usage = {
     "project find the write token there by themselves.\n"
     "\n"
     "Leases are judged by the server's clock: it expires those not renewed every\n"
-    "--reap-every (default 5s). The token is checked from the headers, before any\n"
-    "body is read: a request without one is answered 401 and its body dropped.\n"
-    "Bodies over 8 MiB are refused (413), headers over\n"
-    "64 KiB too, idle connections close after 60 s. GET /metrics is Prometheus'\n"
-    "text format. The routes are in docs/api.md.\n"
+    "--reap-every (default 5s). GET /metrics is Prometheus' text format. The routes\n"
+    "are in docs/api.md.\n"
+    "\n"
+    "Limits. The token is checked from the headers, before any body is read: a\n"
+    "request without one is answered 401 and its body dropped. Bodies over 8 MiB\n"
+    "are refused (413), headers over 64 KiB too. Connections: serve raises its\n"
+    "open-file limit to the hard one (ulimit -Hn) and keeps up to seven eighths of\n"
+    "it open (at most 65536), or --max-connections N. Agents keep their connection\n"
+    "between requests; it closes after 60 s of silence. A connection that has not\n"
+    "sent a good token is closed after 10 s, and such connections never hold more\n"
+    "than half the places (a quarter from one address). When all places are taken,\n"
+    "a new connection gets one by closing the least recently used idle agent\n"
+    "connection (its agent reconnects on its next request) or the oldest one\n"
+    "without a token; only when every connection is in a request is it answered\n"
+    "503, and agents retry with jittered backoff.\n"
     "\n"
     "Binds 127.0.0.1:8600 by default: other users of the machine still reach\n"
     "loopback, which is why every request needs a token. Serve on other addresses\n"
@@ -116,7 +126,7 @@ int cmd_serve(int argc, char **argv)
     const char *listen = SERVER_DEFAULT_LISTEN, *read_file = NULL, *cert_file = NULL,
                *key_file = NULL;
     double reap_every = 5;
-    int threads = 0;
+    int threads = 0, max_connections = 0;
     const sq_option opts[] = {
         OPT_STRING(0, "listen", &listen, "ADDR:PORT",
                    "address to serve on (default 127.0.0.1:8600; port 0: any free one)"),
@@ -127,6 +137,8 @@ int cmd_serve(int argc, char **argv)
         OPT_DURATION(0, "reap-every", &reap_every, "DURATION",
                      "how often expired leases are reaped (default 5s; 0: only on claims)"),
         OPT_INT(0, "threads", &threads, "N", "worker threads (default twice the CPUs, 4 to 16)"),
+        OPT_INT(0, "max-connections", &max_connections, "N",
+                "connections kept open (default: from the open-file limit, at most 65536)"),
         OPT_END(),
     };
     int nargs = 0, rc = options_parse(argc, argv, &usage, opts, &g, &nargs);
@@ -138,6 +150,9 @@ int cmd_serve(int argc, char **argv)
         return options_usage_error(&usage, "--tls-cert and --tls-key go together");
     if (threads < 0 || threads > 256)
         return options_usage_error(&usage, "--threads %d is not 0 to 256", threads);
+    if (max_connections < 0)
+        return options_usage_error(&usage, "--max-connections %d must not be negative",
+                                   max_connections);
     if (reap_every < 0)
         return options_usage_error(&usage, "--reap-every must not be negative");
 
@@ -190,6 +205,7 @@ int cmd_serve(int argc, char **argv)
         .tls_key = key,
         .reap_every = reap_every,
         .threads = (unsigned)threads,
+        .max_connections = (unsigned)max_connections,
     };
     rc = server_start(&srv, &cfg);
     if (rc) {

@@ -46,16 +46,19 @@
 #include "util/common.h"
 
 #include "server/api.h"
+#include "server/conns.h"
 #include "server/server.h"
 #include "util/dynlib.h"
 #include "util/timeutil.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <limits.h>
 #include <microhttpd.h> /* the types; the functions come from dynlib_load(&mhd_lib) */
 #include <netdb.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -77,6 +80,9 @@ struct server {
     int port;
     stats stats;
     api api;
+    conn_table conns; /* which connections to keep when full (conns.h) */
+    bool conns_made;
+    unsigned max_connections;
     bool serialize_writes;
     pthread_mutex_t write_lock;
 
@@ -99,6 +105,7 @@ struct server {
 
 typedef struct server_request {
     char *target;
+    conn_slot *slot; /* its connection's (conns.h) */
     strbuf body;
     double started; /* time_mono() when the headers were in */
     bool begun;     /* the access handler has seen the headers */
@@ -118,9 +125,11 @@ static struct {
     __typeof__(MHD_add_response_header) *add_response_header;
     __typeof__(MHD_create_response_from_buffer) *create_response_from_buffer;
     __typeof__(MHD_destroy_response) *destroy_response;
+    __typeof__(MHD_get_connection_info) *get_connection_info;
     __typeof__(MHD_is_feature_supported) *is_feature_supported;
     __typeof__(MHD_lookup_connection_value) *lookup_connection_value;
     __typeof__(MHD_queue_response) *queue_response;
+    __typeof__(MHD_set_connection_option) *set_connection_option;
     __typeof__(MHD_start_daemon) *start_daemon;
     __typeof__(MHD_stop_daemon) *stop_daemon;
 } mhd;
@@ -131,9 +140,11 @@ static const dynlib_symbol mhd_symbols[] = {
     {"MHD_add_response_header", (void **)&mhd.add_response_header},
     {"MHD_create_response_from_buffer", (void **)&mhd.create_response_from_buffer},
     {"MHD_destroy_response", (void **)&mhd.destroy_response},
+    {"MHD_get_connection_info", (void **)&mhd.get_connection_info},
     {"MHD_is_feature_supported", (void **)&mhd.is_feature_supported},
     {"MHD_lookup_connection_value", (void **)&mhd.lookup_connection_value},
     {"MHD_queue_response", (void **)&mhd.queue_response},
+    {"MHD_set_connection_option", (void **)&mhd.set_connection_option},
     {"MHD_start_daemon", (void **)&mhd.start_daemon},
     {"MHD_stop_daemon", (void **)&mhd.stop_daemon},
 };
@@ -172,21 +183,65 @@ static store *thread_store(server *srv)
 
 /* ---- MHD callbacks ----------------------------------------------------- */
 
+/* conns.h's close_fn: ends a connection that libmicrohttpd's thread owns
+ * without closing its descriptor under it; that thread sees the end of the
+ * stream and frees the connection. */
+static void shut_connection(int fd)
+{
+    shutdown(fd, SHUT_RDWR);
+}
+
+/* A new or gone connection: admitted to (or dropped from) srv->conns. */
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                          enum MHD_ConnectionNotificationCode code)
+{
+    server *srv = cls;
+    if (code != MHD_CONNECTION_NOTIFY_STARTED) {
+        if (*socket_context)
+            conns_close(&srv->conns, *socket_context);
+        *socket_context = NULL;
+        return;
+    }
+    const union MHD_ConnectionInfo *fd =
+        mhd.get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    const union MHD_ConnectionInfo *ci =
+        mhd.get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    const void *addr = "";
+    size_t len = 0;
+    if (ci && ci->client_addr && ci->client_addr->sa_family == AF_INET) {
+        addr = &((const struct sockaddr_in *)ci->client_addr)->sin_addr;
+        len = 4;
+    } else if (ci && ci->client_addr && ci->client_addr->sa_family == AF_INET6) {
+        addr = &((const struct sockaddr_in6 *)ci->client_addr)->sin6_addr;
+        len = 16;
+    }
+    *socket_context = conns_open(&srv->conns, fd ? fd->connect_fd : -1, addr, len, time_mono());
+}
+
 static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
 {
+    server *srv = cls;
     server_request *r = xmalloc(sizeof *r);
     memset(r, 0, sizeof *r);
     r->target = xstrdup(uri ? uri : "");
     sb_init(&r->body, API_BODY_MAX);
+    const union MHD_ConnectionInfo *ci =
+        mhd.get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    r->slot = ci ? ci->socket_context : NULL;
+    if (r->slot)
+        conns_request_begins(&srv->conns, r->slot);
     return r;
 }
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
                          enum MHD_RequestTerminationCode toe)
 {
+    server *srv = cls;
     server_request *r = *req_cls;
     if (!r)
         return;
+    if (r->slot)
+        conns_request_ends(&srv->conns, r->slot, time_mono());
     free(r->target);
     sb_release(&r->body);
     free(r);
@@ -263,6 +318,20 @@ static enum MHD_Result handle(server *srv, struct MHD_Connection *conn, server_r
     return respond(srv, conn, r, &res);
 }
 
+/* A connection admitted when every other was busy (conns.h, step 5). */
+static enum MHD_Result server_full(server *srv, struct MHD_Connection *conn, server_request *r)
+{
+    api_response res = {0};
+    res.route = api_route_other();
+    char *msg = xasprintf("the server is full: all its %u connections are busy "
+                          "(--max-connections): retry later",
+                          srv->max_connections);
+    api_error_response(&res, 503, "EBUSY", msg);
+    free(msg);
+    r->close = true;
+    return respond(srv, conn, r, &res);
+}
+
 /* The first call for a request: its headers are in, no body read yet.
  * Without a token good for its method the request is answered now, from its
  * headers (401/403, or health and dashboard files, which need no body), and
@@ -273,6 +342,10 @@ static enum MHD_Result on_headers(server *srv, struct MHD_Connection *conn, serv
 {
     r->begun = true;
     r->started = time_mono();
+    if (r->slot && r->slot->refused) {
+        r->answered = true;
+        return server_full(srv, conn, r);
+    }
     const char *auth =
         mhd.lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
     if (!api_authorized(&srv->api, method, auth)) {
@@ -280,6 +353,11 @@ static enum MHD_Result on_headers(server *srv, struct MHD_Connection *conn, serv
         r->close = announces_body(conn);
         return handle(srv, conn, r, method);
     }
+    /* An agent's connection: kept idle for SERVER_IDLE_TIMEOUT, where a
+     * pending one gets SERVER_HEADER_TIMEOUT of silence. */
+    if (r->slot && conns_authenticated(&srv->conns, r->slot))
+        mhd.set_connection_option(conn, MHD_CONNECTION_OPTION_TIMEOUT,
+                                  (unsigned)SERVER_IDLE_TIMEOUT);
     const char *cl =
         mhd.lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
     if (cl) {
@@ -426,7 +504,7 @@ static int open_listener(const char *addr, int *out_fd, int *port, char **host_t
         return sq_error_set(SQ_EIO, "cannot listen on '%s': %s", addr, strerror(errno));
     int one = 1;
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    if (bind(fd, (struct sockaddr *)&sa, salen) != 0 || listen(fd, 128) != 0) {
+    if (bind(fd, (struct sockaddr *)&sa, salen) != 0 || listen(fd, SOMAXCONN) != 0) {
         int err = errno;
         close(fd);
         return sq_error_set(SQ_EIO, "cannot listen on '%s': %s%s", addr, strerror(err),
@@ -459,6 +537,55 @@ static unsigned default_threads(void)
     long n = sysconf(_SC_NPROCESSORS_ONLN);
     long t = n > 0 ? 2 * n : 4;
     return (unsigned)(t < 4 ? 4 : t > 16 ? 16 : t);
+}
+
+/* Raises the soft limit on open files to the hard one: each connection is
+ * a descriptor. Returns the limit now in force. */
+static size_t raise_nofile(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return 1024;
+    if (rl.rlim_cur < rl.rlim_max) {
+        struct rlimit want = {rl.rlim_max, rl.rlim_max};
+        if (setrlimit(RLIMIT_NOFILE, &want) == 0)
+            rl = want;
+    }
+    return rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > ((rlim_t)1 << 24) ? (size_t)1 << 24
+                                                                            : (size_t)rl.rlim_cur;
+}
+
+/*
+ * Sizes the connection limits from the descriptors this process may open:
+ * SERVER_FD_RESERVE plus two per worker for the store, the rest for
+ * connections, of which an eighth is left for connections being closed
+ * (conns.h closes them asynchronously) and the policy keeps the remaining
+ * seven eighths (at most SERVER_MAX_CONNECTIONS_DEFAULT unless asked).
+ * *mhd_limit is libmicrohttpd's own, hard, limit.
+ */
+static int size_connections(const server_config *cfg, unsigned threads, conn_limits *lim,
+                            unsigned *mhd_limit)
+{
+    size_t nofile = raise_nofile();
+    size_t reserve = SERVER_FD_RESERVE + 2 * (size_t)threads;
+    size_t budget = nofile > reserve + 16 ? nofile - reserve : 16;
+    size_t room = budget - budget / 8;
+    size_t max = cfg->max_connections ? cfg->max_connections
+                 : room < SERVER_MAX_CONNECTIONS_DEFAULT ? room
+                                                         : SERVER_MAX_CONNECTIONS_DEFAULT;
+    if (max > room)
+        return sq_error_set(SQ_EINVAL,
+                            "cannot serve %u connections: this process may open %zu files "
+                            "(ulimit -n, already raised to the hard limit), enough for %zu; "
+                            "lower --max-connections or raise the hard limit (ulimit -Hn, "
+                            "LimitNOFILE= in a systemd unit, nofile in limits.conf)",
+                            cfg->max_connections, nofile, room);
+    lim->max = max;
+    lim->pending_max = max / 2 ? max / 2 : 1;
+    lim->pending_per_addr = lim->pending_max / 2 ? lim->pending_max / 2 : 1;
+    lim->header_timeout = SERVER_HEADER_TIMEOUT;
+    *mhd_limit = (unsigned)(budget < UINT_MAX ? budget : UINT_MAX);
+    return 0;
 }
 
 /* True for stores whose writes take one file lock (sqlite: or a path). */
@@ -515,6 +642,16 @@ int server_start(server **out, const server_config *cfg)
     if (cfg->tls_cert)
         flags |= MHD_USE_TLS;
     unsigned threads = cfg->threads ? cfg->threads : default_threads();
+    conn_limits lim;
+    unsigned mhd_limit = 0;
+    rc = size_connections(cfg, threads, &lim, &mhd_limit);
+    if (rc) {
+        close(fd);
+        goto fail;
+    }
+    conns_init(&srv->conns, &lim, shut_connection, &srv->stats);
+    srv->conns_made = true;
+    srv->max_connections = (unsigned)lim.max;
     struct MHD_OptionItem tls[] = {
         {cfg->tls_cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, 0, (void *)cfg->tls_cert},
         {cfg->tls_key ? MHD_OPTION_HTTPS_MEM_KEY : MHD_OPTION_END, 0, (void *)cfg->tls_key},
@@ -523,10 +660,10 @@ int server_start(server **out, const server_config *cfg)
     srv->daemon = mhd.start_daemon(
         flags, 0, NULL, NULL, on_request, srv, MHD_OPTION_LISTEN_SOCKET, fd,
         MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_CONNECTION_LIMIT,
-        (unsigned)SERVER_MAX_CONNECTIONS, MHD_OPTION_CONNECTION_TIMEOUT,
-        (unsigned)SERVER_IDLE_TIMEOUT, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-        (size_t)SERVER_HEADER_MAX, MHD_OPTION_URI_LOG_CALLBACK, on_uri, srv,
-        MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_ARRAY, tls, MHD_OPTION_END);
+        mhd_limit, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)SERVER_HEADER_TIMEOUT,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)SERVER_HEADER_MAX,
+        MHD_OPTION_URI_LOG_CALLBACK, on_uri, srv, MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
+        MHD_OPTION_NOTIFY_CONNECTION, on_connection, srv, MHD_OPTION_ARRAY, tls, MHD_OPTION_END);
     if (!srv->daemon) {
         close(fd);
         rc = sq_error_set(SQ_EINVAL,
@@ -556,6 +693,11 @@ fail:
     return rc;
 }
 
+unsigned server_max_connections(const server *srv)
+{
+    return srv->max_connections;
+}
+
 const char *server_url(const server *srv)
 {
     return srv->url;
@@ -579,6 +721,8 @@ void server_stop(server *srv)
     }
     if (srv->daemon)
         mhd.stop_daemon(srv->daemon); /* joins the workers */
+    if (srv->conns_made)
+        conns_destroy(&srv->conns);
     for (size_t i = 0; i < srv->nstores; i++)
         store_close(srv->stores[i]);
     free(srv->stores);

@@ -73,6 +73,21 @@ int stats_render(const stats *s, const char *const *route_names, size_t nroutes,
                        "# TYPE sweepq_reap_errors_total counter\n");
     rc |=
         sb_addf(out, "sweepq_reap_errors_total %llu\n", (unsigned long long)load(&s->reap_errors));
+    rc |= sb_adds(out, "# HELP sweepq_connections_open Connections open (not being closed).\n"
+                       "# TYPE sweepq_connections_open gauge\n");
+    rc |= sb_addf(out, "sweepq_connections_open %llu\n", (unsigned long long)load(&s->conns_open));
+    rc |= sb_adds(out, "# HELP sweepq_connections_closed_total Connections the server closed to "
+                       "make room: idle agents' (least recently used first) and pending ones "
+                       "(no good token yet).\n# TYPE sweepq_connections_closed_total counter\n");
+    rc |= sb_addf(out, "sweepq_connections_closed_total{reason=\"idle\"} %llu\n",
+                  (unsigned long long)load(&s->conns_closed_idle));
+    rc |= sb_addf(out, "sweepq_connections_closed_total{reason=\"pending\"} %llu\n",
+                  (unsigned long long)load(&s->conns_closed_pending));
+    rc |= sb_adds(out, "# HELP sweepq_connections_refused_total Connections answered 503: every "
+                       "other one was in a request.\n"
+                       "# TYPE sweepq_connections_refused_total counter\n");
+    rc |= sb_addf(out, "sweepq_connections_refused_total %llu\n",
+                  (unsigned long long)load(&s->conns_refused));
     rc |= sb_adds(out, "# HELP sweepq_http_requests_total HTTP requests by route and status "
                        "class.\n# TYPE sweepq_http_requests_total counter\n");
     for (size_t i = 0; i < nroutes; i++)

@@ -34,6 +34,11 @@ typedef struct stats {
     _Atomic uint64_t reaped;      /* leases expired by the server's reaper */
     _Atomic uint64_t finishes;    /* attempts ended by POST .../finish */
     _Atomic uint64_t reap_errors; /* reaper rounds that failed (a busy store) */
+    /* connections (published by conns.c) */
+    _Atomic uint64_t conns_open;           /* open now, not closing */
+    _Atomic uint64_t conns_closed_idle;    /* idle agents' ones closed to make room */
+    _Atomic uint64_t conns_closed_pending; /* token-less ones closed (timeout or room) */
+    _Atomic uint64_t conns_refused;        /* refused with 503: every one busy */
 } stats;
 
 /* Zeroes every counter. */

@@ -8,6 +8,7 @@
 #include "util/common.h"
 
 #include "server/api.h"
+#include "server/conns.h"
 #include "server/server.h"
 #include "server/token.h"
 #include "store/store.h"
@@ -556,6 +557,116 @@ static void test_server_start_refuses_bad_config(void **state)
     assert_null(srv);
 }
 
+/* ---- conns.c: which connections are kept when full ---------------------- */
+
+static int closed_fds[64];
+static size_t nclosed;
+
+static void record_close(int fd)
+{
+    if (nclosed < ARRAY_SIZE(closed_fds))
+        closed_fds[nclosed++] = fd;
+}
+
+static void conns_setup(conn_table *t, size_t max, size_t pending_max, size_t per_addr)
+{
+    conn_limits lim = {max, pending_max, per_addr, 10.0};
+    conns_init(t, &lim, record_close, NULL);
+    nclosed = 0;
+}
+
+static const uint8_t ADDR_A[4] = {10, 0, 0, 1}, ADDR_B[4] = {10, 0, 0, 2};
+
+/* An agent: connects, shows a good token, ends its request (now idle). */
+static conn_slot *agent_conn(conn_table *t, int fd, double now)
+{
+    conn_slot *s = conns_open(t, fd, ADDR_B, 4, now);
+    conns_request_begins(t, s);
+    assert_true(conns_authenticated(t, s));
+    conns_request_ends(t, s, now);
+    return s;
+}
+
+static void test_conns_full_closes_least_recently_used_idle(void **state)
+{
+    conn_table t;
+    conns_setup(&t, 3, 2, 2);
+    conn_slot *a = agent_conn(&t, 1, 1.0), *b = agent_conn(&t, 2, 2.0), *c = agent_conn(&t, 3, 3.0);
+    /* a is used again: b is now the least recently used */
+    conns_request_begins(&t, a);
+    assert_false(conns_authenticated(&t, a));
+    conns_request_ends(&t, a, 4.0);
+    conn_slot *d = conns_open(&t, 4, ADDR_B, 4, 5.0);
+    assert_false(d->refused);
+    assert_int_equal(nclosed, 1);
+    assert_int_equal(closed_fds[0], 2);
+    conns_close(&t, b); /* libmicrohttpd reports it gone */
+    size_t open, pending;
+    conn_counts n;
+    conns_snapshot(&t, &open, &pending, &n);
+    assert_int_equal(open, 3);
+    assert_int_equal(pending, 1);
+    assert_int_equal(n.closed_idle, 1);
+    conns_close(&t, a);
+    conns_close(&t, c);
+    conns_close(&t, d);
+    conns_destroy(&t);
+}
+
+static void test_conns_busy_requests_are_never_closed(void **state)
+{
+    conn_table t;
+    conns_setup(&t, 2, 1, 1);
+    conn_slot *a = conns_open(&t, 1, ADDR_B, 4, 1.0), *b = conns_open(&t, 2, ADDR_A, 4, 1.0);
+    /* b was pending and the pending limit is 1: a, the oldest, made room */
+    assert_int_equal(nclosed, 1);
+    assert_int_equal(closed_fds[0], 1);
+    conns_close(&t, a);
+    assert_true(conns_authenticated(&t, b)); /* busy from now on */
+    conn_slot *c = conns_open(&t, 3, ADDR_A, 4, 2.0);
+    assert_true(conns_authenticated(&t, c));
+    conn_slot *d = conns_open(&t, 4, ADDR_A, 4, 3.0);
+    assert_true(d->refused); /* both others in a request: nothing to close */
+    assert_int_equal(nclosed, 1);
+    conns_close(&t, d);
+    conns_close(&t, b);
+    conns_close(&t, c);
+    conns_destroy(&t);
+}
+
+static void test_conns_pending_limits_and_header_timeout(void **state)
+{
+    conn_table t;
+    conns_setup(&t, 100, 4, 2);
+    conn_slot *s[8];
+    /* one address cycles through its own two pending places */
+    s[0] = conns_open(&t, 10, ADDR_A, 4, 1.0);
+    s[1] = conns_open(&t, 11, ADDR_A, 4, 1.1);
+    s[2] = conns_open(&t, 12, ADDR_A, 4, 1.2);
+    assert_int_equal(nclosed, 1);
+    assert_int_equal(closed_fds[0], 10);
+    /* another address's newcomers are not pushed out by it */
+    s[3] = conns_open(&t, 20, ADDR_B, 4, 1.3);
+    s[4] = conns_open(&t, 21, ADDR_B, 4, 1.4);
+    assert_int_equal(nclosed, 1);
+    /* four pending in all: the next one closes the oldest */
+    s[5] = conns_open(&t, 30, (const uint8_t[4]){10, 0, 0, 3}, 4, 1.5);
+    assert_int_equal(nclosed, 2);
+    assert_int_equal(closed_fds[1], 11);
+    /* past the header timeout every old pending one goes */
+    s[6] = conns_open(&t, 31, (const uint8_t[4]){10, 0, 0, 4}, 4, 20.0);
+    assert_int_equal(nclosed, 6);
+    size_t open, pending;
+    conn_counts n;
+    conns_snapshot(&t, &open, &pending, &n);
+    assert_int_equal(open, 1);
+    assert_int_equal(pending, 1);
+    assert_int_equal(n.closed_pending, 6);
+    for (size_t i = 0; i < 7; i++)
+        conns_close(&t, s[i]);
+    conns_destroy(&t);
+}
+
 int main(void)
 {
     curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -563,6 +674,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_health_needs_no_token, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tokens_are_checked_before_routing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_authorized_from_headers_alone, setup, teardown),
+        cmocka_unit_test(test_conns_full_closes_least_recently_used_idle),
+        cmocka_unit_test(test_conns_busy_requests_are_never_closed),
+        cmocka_unit_test(test_conns_pending_limits_and_header_timeout),
         cmocka_unit_test_setup_teardown(test_token_files_are_made_once_with_mode_0600, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_refusals_name_the_field, setup, teardown),
