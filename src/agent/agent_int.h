@@ -46,6 +46,7 @@
 #define TICK_PERIOD 0.25
 #define BACKOFF_BASE 0.05
 #define BACKOFF_CAP 5.0
+#define WANDB_CONFIG_FILE "wandb-sweep-config.yaml" /* in the trial directory */
 #define META_AFTER 1.0 /* seconds: params.json and command.txt for trials past it */
 #define ERROR_LINE_MAX 200
 #define GPU_REREAD 1.0   /* seconds: read the GPUs at most this often */

@@ -21,9 +21,9 @@ extern char **environ;
 static bool is_reserved_env(const char *entry, const spec *sp, bool gpu)
 {
     static const char *const ours[] = {
-        "SWEEPQ_SWEEP",    "SWEEPQ_TRIAL",        "SWEEPQ_ATTEMPT", "SWEEPQ_TRIAL_DIR",
-        "SWEEPQ_RESUME",   "SWEEPQ_METRICS_FILE", "WANDB_RUN_ID",   "WANDB_RESUME",
-        "WANDB_RUN_GROUP", "WANDB_DIR",
+        "SWEEPQ_SWEEP",    "SWEEPQ_TRIAL",        "SWEEPQ_ATTEMPT",         "SWEEPQ_TRIAL_DIR",
+        "SWEEPQ_RESUME",   "SWEEPQ_METRICS_FILE", "WANDB_RUN_ID",           "WANDB_RESUME",
+        "WANDB_RUN_GROUP", "WANDB_DIR",           "WANDB_SWEEP_PARAM_PATH",
     };
     const char *eq = strchr(entry, '=');
     size_t n = eq ? (size_t)(eq - entry) : strlen(entry);
@@ -34,6 +34,10 @@ static bool is_reserved_env(const char *entry, const spec *sp, bool gpu)
      * trial keeps the agent's environment as it is. */
     if (gpu && ((n == 20 && !strncmp(entry, "CUDA_VISIBLE_DEVICES", n)) ||
                 (n == 17 && !strncmp(entry, "CUDA_DEVICE_ORDER", n))))
+        return true;
+    /* The spec's project and entity replace the agent's (build_env). */
+    if (sp && ((sp->project && n == 13 && !strncmp(entry, "WANDB_PROJECT", n)) ||
+               (sp->entity && n == 12 && !strncmp(entry, "WANDB_ENTITY", n))))
         return true;
     for (size_t i = 0; sp && i < sp->nenv; i++)
         if (strlen(sp->env[i].name) == n && !strncmp(entry, sp->env[i].name, n))

@@ -67,11 +67,20 @@ static char **resolve_argv(const agent_sweep *sw, const spec_command *cmd)
     return argv;
 }
 
+/* Whether the spec's env sets name (it then wins over what sweepq sets). */
+static bool spec_env_sets(const spec *sp, const char *name)
+{
+    for (size_t i = 0; i < sp->nenv; i++)
+        if (!strcmp(sp->env[i].name, name))
+            return true;
+    return false;
+}
+
 static char **build_env(const agent_sweep *sw, const job *j, const store_claimed *c,
                         const spec_command *cmd, const char *cuda_visible, char ***owned,
                         size_t *nowned)
 {
-    enum { EXTRA = 9 };
+    enum { EXTRA = 12 };
     char **env = xmalloc((sw->nbase_env + EXTRA + cmd->nenv + 1) * sizeof *env);
     char **mine = xmalloc(EXTRA * sizeof *mine);
     char run_id[32];
@@ -84,6 +93,16 @@ static char **build_env(const agent_sweep *sw, const job *j, const store_claimed
     mine[k++] = xasprintf("SWEEPQ_METRICS_FILE=%s/metrics.jsonl", j->dir);
     mine[k++] = xasprintf("WANDB_RUN_ID=%s", run_id);
     mine[k++] = xasprintf("WANDB_DIR=%s", j->dir);
+    /* What `wandb agent` gives a run besides its id: wandb.init() reads the
+     * parameters from WANDB_SWEEP_PARAM_PATH into wandb.config, and the
+     * project and entity the sweep names. WANDB_SWEEP_ID is left out: wandb
+     * sends it to W&B's server as the run's sweep, which W&B does not know
+     * (docs/spec.md, "What a trial gets"). */
+    mine[k++] = xasprintf("WANDB_SWEEP_PARAM_PATH=%s/" WANDB_CONFIG_FILE, j->dir);
+    if (sw->sp->project && !spec_env_sets(sw->sp, "WANDB_PROJECT"))
+        mine[k++] = xasprintf("WANDB_PROJECT=%s", sw->sp->project);
+    if (sw->sp->entity && !spec_env_sets(sw->sp, "WANDB_ENTITY"))
+        mine[k++] = xasprintf("WANDB_ENTITY=%s", sw->sp->entity);
     if (cuda_visible) {
         mine[k++] = xasprintf("CUDA_VISIBLE_DEVICES=%s", cuda_visible);
         mine[k++] = xstrdup("CUDA_DEVICE_ORDER=PCI_BUS_ID");
@@ -127,7 +146,9 @@ int job_write_meta(job *j)
     json_t *params = json_loads(j->params_json ? j->params_json : "{}", 0, NULL);
     if (!params)
         params = json_object();
-    char *pj = spec_args_json(params);
+    json_t *view = spec_args_view(j->sw->sp, params); /* W&B's args_json: nested, in order */
+    char *pj = spec_args_json(view);
+    json_decref(view);
     json_decref(params);
     char *path = xasprintf("%s/params.json", j->dir);
     int rc = write_text_file(path, pj);
@@ -140,6 +161,19 @@ int job_write_meta(job *j)
     rc = write_text_file(path, line);
     free(line);
     free(path);
+    return rc;
+}
+
+/* The file WANDB_SWEEP_PARAM_PATH names: wandb.init() fails when the
+ * variable names a file that is not there, so it is written before every
+ * start, whether or not the program uses wandb. */
+static int write_wandb_config(const job *j, const json_t *params)
+{
+    char *text = spec_wandb_config(j->sw->sp, params);
+    char *path = xasprintf("%s/" WANDB_CONFIG_FILE, j->dir);
+    int rc = write_text_file(path, text);
+    free(path);
+    free(text);
     return rc;
 }
 
@@ -170,6 +204,9 @@ static int job_spawn(agent *a, job *j, const store_claimed *c, bool *exec_failed
         goto out;
     }
     rc = make_trial_dir(j->dir);
+    if (rc)
+        goto out;
+    rc = write_wandb_config(j, params);
     if (rc)
         goto out;
     spec_command_ctx ctx = {

@@ -102,6 +102,7 @@ typedef struct param_iter {
     size_t found; /* spec parameters present in params */
     void *extra;  /* jansson iterator over params for the keys left over */
     bool extras_started;
+    const spec_param *cur; /* the spec's parameter just returned; NULL for a key left over */
 } param_iter;
 
 static bool spec_names(const spec *s, const char *name)
@@ -118,6 +119,7 @@ static bool param_next(param_iter *it, const char **name, json_t **v)
         const char *n = it->s->params[it->i++].name;
         json_t *x = json_object_get(it->params, n);
         if (x) {
+            it->cur = &it->s->params[it->i - 1];
             it->found++;
             *name = n;
             *v = x;
@@ -134,6 +136,7 @@ static bool param_next(param_iter *it, const char **name, json_t **v)
         const char *n = json_object_iter_key(it->extra);
         if (spec_names(it->s, n))
             continue;
+        it->cur = NULL;
         *name = n;
         *v = json_object_iter_value(it->extra);
         it->extra = json_object_iter_next((json_t *)it->params, it->extra);
@@ -142,14 +145,80 @@ static bool param_next(param_iter *it, const char **name, json_t **v)
     return false;
 }
 
+/* Sets value v at path[from..n) under object o, making the mappings on
+ * the way (W&B's _renest); parameters come sorted, so keys are inserted in
+ * order at every level. */
+static void set_nested(json_t *o, char *const *path, size_t n, json_t *v)
+{
+    for (size_t i = 0; i + 1 < n; i++) {
+        json_t *child = json_object_get(o, path[i]);
+        if (!json_is_object(child)) {
+            child = json_object();
+            json_object_set_new(o, path[i], child);
+        }
+        o = child;
+    }
+    json_object_set(o, path[n - 1], v);
+}
+
+/*
+ * What W&B's agent receives as the run's config, one entry per top-level
+ * key in the spec's order: a nested parameter's keys are gathered into one
+ * mapping under its outermost key ({"optimizer": {"lr": 0.001, "name":
+ * "adam"}}), as W&B's to_config nests them. The sweep: form stays flat
+ * (Hydra takes dotted names). New reference.
+ */
+json_t *spec_args_view(const spec *s, const json_t *params)
+{
+    param_iter it = {s, params, 0, 0, NULL, false, NULL};
+    json_t *view = json_object();
+    const char *name;
+    json_t *v;
+    while (param_next(&it, &name, &v)) {
+        if (s->dialect == SPEC_DIALECT_WANDB && it.cur && it.cur->npath > 1)
+            set_nested(view, it.cur->path, it.cur->npath, v);
+        else
+            json_object_set_nocheck(view, name, v);
+    }
+    return view;
+}
+
+char *spec_wandb_config(const spec *s, const json_t *params)
+{
+    json_t *view = spec_args_view(s, params), *file = json_object(), *v;
+    const char *name;
+    json_object_set_new(file, "wandb_version", json_integer(1));
+    json_object_foreach(view, name, v)
+        json_object_set_new(file, name, json_pack("{sO}", "value", v));
+    char *text = spec_yaml_flow(file);
+    json_decref(file);
+    json_decref(view);
+    return text;
+}
+
+/* A value in the sweep: form's arguments, as hpc-sweep-manager writes them
+ * (create_command_line_args): null, true and false in Hydra's spelling;
+ * everything else as W&B's agent writes it (Python's str()). */
+static int add_value(const builder *b, strbuf *o, const json_t *v)
+{
+    if (b->s->dialect == SPEC_DIALECT_HSM) {
+        if (json_is_null(v))
+            return sb_adds(o, "null");
+        if (json_is_boolean(v))
+            return sb_adds(o, json_is_true(v) ? "true" : "false");
+    }
+    return spec_format_value_into(o, v);
+}
+
 /* The ${args...} family, as W&B's create_sweep_command_args makes them. */
 static int add_args(builder *b, sink *k, args_style style)
 {
-    param_iter it = {b->s, b->params, 0, 0, NULL, false};
+    json_t *view = spec_args_view(b->s, b->params);
     const char *name;
     json_t *v;
     int rc = 0;
-    while (param_next(&it, &name, &v)) {
+    json_object_foreach(view, name, v)
+    {
         if (style == ARGS_NO_BOOL_FLAGS && json_is_false(v))
             continue;
         strbuf *o = val_begin(k);
@@ -164,26 +233,22 @@ static int add_args(builder *b, sink *k, args_style style)
             rc = sb_addc(o, '=');
         }
         if (!rc && !(style == ARGS_NO_BOOL_FLAGS && json_is_true(v)))
-            rc = spec_format_value_into(o, v);
+            rc = add_value(b, o, v);
         if (!rc)
             rc = val_end(k);
         if (rc)
-            return rc;
+            break;
     }
-    return 0;
+    json_decref(view);
+    return rc;
 }
 
-/* ${args_json}: json.dumps of the parameters, in the spec's order. */
+/* ${args_json}: json.dumps of the run's config values, in the spec's order. */
 static int add_args_json(builder *b, sink *k)
 {
-    param_iter it = {b->s, b->params, 0, 0, NULL, false};
-    json_t *ordered = json_object();
-    const char *name;
-    json_t *v;
-    while (param_next(&it, &name, &v))
-        json_object_set_nocheck(ordered, name, v);
-    int rc = spec_args_json_into(val_begin(k), ordered);
-    json_decref(ordered);
+    json_t *view = spec_args_view(b->s, b->params);
+    int rc = spec_args_json_into(val_begin(k), view);
+    json_decref(view);
     return rc ? rc : val_end(k);
 }
 
@@ -230,7 +295,7 @@ static int add_macro(builder *b, const char *name, size_t len, sink *k)
         json_t *v = json_object_getn(b->params, name + 6, len - 6);
         if (!v)
             return unknown_param(b, name + 6, len - 6);
-        rc = spec_format_value_into(val_begin(k), v);
+        rc = add_value(b, val_begin(k), v);
         return rc ? rc : val_end(k);
     }
     if (len > 7 && !memcmp(name, "envvar:", 7)) {

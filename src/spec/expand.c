@@ -5,7 +5,8 @@
  *
  * Numbering (docs/spec.md, "Trials"):
  *   grid    Trials 1..N walk a mixed-radix counter whose digits are, in
- *           order, the grid parameters as written (group < 0) and then the
+ *           order, the grid parameters (group < 0; W&B's sorted by name,
+ *           the sweep: form's as written, see spec.h) and then the
  *           paired groups as written; the last digit moves fastest. A
  *           paired group is one digit: index i takes item i of every list
  *           in the group. N = product of the digit sizes (capped by run_cap).
@@ -82,7 +83,11 @@ static int grid_param_size(const spec_param *p, uint64_t *out)
     *out = 0; /* also on error: callers may not read it then, but it is defined */
     switch (p->dist) {
     case SPEC_DIST_CONSTANT:
-    case SPEC_DIST_CATEGORICAL: *out = p->values ? json_array_size(p->values) : 0; return 0;
+    case SPEC_DIST_CATEGORICAL: {
+        const json_t *vals = p->grid_values ? p->grid_values : p->values;
+        *out = vals ? json_array_size(vals) : 0;
+        return 0;
+    }
     case SPEC_DIST_INT_UNIFORM: {
         /* range(min, max + 1), as W&B's grid turns int_uniform into values. */
         if (!(p->min <= p->max)) {
@@ -173,7 +178,9 @@ static json_t *grid_value(const spec_param *p, uint64_t i)
 {
     switch (p->dist) {
     case SPEC_DIST_CONSTANT:
-    case SPEC_DIST_CATEGORICAL: return json_incref(json_array_get(p->values, (size_t)i));
+    case SPEC_DIST_CATEGORICAL:
+        /* grid_values: W&B's grid runs a repeated value once */
+        return json_incref(json_array_get(p->grid_values ? p->grid_values : p->values, (size_t)i));
     case SPEC_DIST_INT_UNIFORM: return json_integer((json_int_t)((int64_t)p->min + (int64_t)i));
     case SPEC_DIST_Q_UNIFORM:
         if (q_gives_ints(p))

@@ -27,11 +27,12 @@
 #include <math.h>
 
 typedef enum {
-    FMT_PY_STR,   /* Python str(): the top level of spec_format_value */
-    FMT_PY_REPR,  /* Python repr(): items inside lists and dicts */
-    FMT_PY_JSON,  /* Python json.dumps() with its default options */
-    FMT_JSON,     /* compact JSON, keys in order */
-    FMT_JSON_SORT /* compact JSON, keys sorted (canonical) */
+    FMT_PY_STR,    /* Python str(): the top level of spec_format_value */
+    FMT_PY_REPR,   /* Python repr(): items inside lists and dicts */
+    FMT_PY_JSON,   /* Python json.dumps() with its default options */
+    FMT_JSON,      /* compact JSON, keys in order */
+    FMT_JSON_SORT, /* compact JSON, keys sorted (canonical) */
+    FMT_YAML_FLOW  /* json.dumps' text that PyYAML also reads back as the same values */
 } fmt_mode;
 
 /* ---- floats ------------------------------------------------------------- */
@@ -301,7 +302,9 @@ static int cmp_keys(const void *a, const void *b)
 
 static int add_object(strbuf *sb, const json_t *v, fmt_mode mode)
 {
-    bool py = mode == FMT_PY_STR || mode == FMT_PY_REPR, spaced = py || mode == FMT_PY_JSON;
+    bool py = mode == FMT_PY_STR || mode == FMT_PY_REPR;
+    bool spaced = py || mode == FMT_PY_JSON || mode == FMT_YAML_FLOW;
+    bool ascii = mode == FMT_PY_JSON || mode == FMT_YAML_FLOW;
     size_t n = json_object_size(v), i = 0;
     const char *few[16];
     const char **keys = n <= ARRAY_SIZE(few) ? few : xmalloc(n * sizeof *keys);
@@ -315,8 +318,7 @@ static int add_object(strbuf *sb, const json_t *v, fmt_mode mode)
         if (i)
             rc = sb_adds(sb, spaced ? ", " : ",");
         if (!rc)
-            rc = py ? add_py_repr_string(sb, keys[i])
-                    : add_json_string(sb, keys[i], mode == FMT_PY_JSON);
+            rc = py ? add_py_repr_string(sb, keys[i]) : add_json_string(sb, keys[i], ascii);
         if (!rc)
             rc = sb_adds(sb, spaced ? ": " : ":");
         if (!rc)
@@ -348,6 +350,17 @@ static int add_real(strbuf *sb, double d, fmt_mode mode)
         return sb_adds(sb, isnan(d) ? "NaN" : d < 0 ? "-Infinity" : "Infinity");
     if ((mode == FMT_JSON || mode == FMT_JSON_SORT) && !isfinite(d))
         return sb_adds(sb, "null"); /* jansson cannot hold these; be safe */
+    if (mode == FMT_YAML_FLOW) {
+        if (!isfinite(d))
+            return sb_adds(sb, isnan(d) ? ".nan" : d < 0 ? "-.inf" : ".inf");
+        /* YAML 1.1 (PyYAML) reads 1e-05 as a string: a float needs a '.',
+         * so write 1.0e-05, as PyYAML's own representer does. */
+        const char *t = float_text(d), *e = strchr(t, 'e');
+        if (e && !strchr(t, '.')) {
+            int rc = sb_add(sb, t, (size_t)(e - t));
+            return rc ? rc : sb_addf(sb, ".0%s", e);
+        }
+    }
     return sb_adds(sb, float_text(d));
 }
 
@@ -365,7 +378,8 @@ static int add_value(strbuf *sb, const json_t *v, fmt_mode mode)
             return sb_add(sb, json_string_value(v), json_string_length(v));
         if (mode == FMT_PY_REPR)
             return add_py_repr_string(sb, json_string_value(v));
-        return add_json_string(sb, json_string_value(v), mode == FMT_PY_JSON);
+        return add_json_string(sb, json_string_value(v),
+                               mode == FMT_PY_JSON || mode == FMT_YAML_FLOW);
     case JSON_ARRAY: {
         int rc = sb_addc(sb, '[');
         for (size_t i = 0; !rc && i < json_array_size(v); i++) {
@@ -420,4 +434,9 @@ int spec_json_compact_into(strbuf *sb, const json_t *v, bool sort_keys)
 int spec_args_json_into(strbuf *sb, const json_t *v)
 {
     return add_value(sb, v, FMT_PY_JSON);
+}
+
+char *spec_yaml_flow(const json_t *v)
+{
+    return format(v, FMT_YAML_FLOW);
 }

@@ -20,4 +20,9 @@ int spec_json_compact_into(strbuf *sb, const json_t *v, bool sort_keys);
 /* Appends spec_args_json(v) (Python's json.dumps) to sb. */
 int spec_args_json_into(strbuf *sb, const json_t *v);
 
+/* v as JSON text (json.dumps' spacing, non-ASCII escaped) that PyYAML
+ * also reads as the same values: a float always has a '.' (1.0e-05).
+ * Caller frees. */
+char *spec_yaml_flow(const json_t *v);
+
 #endif

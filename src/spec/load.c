@@ -763,22 +763,42 @@ static char *stem_name(const char *file)
     return out;
 }
 
-/* Grid parameters first (in the order written), then each paired group. */
+/* W&B's order (HyperParameterSet.from_config): the keys sorted at every
+ * nesting level, so by path, key by key. Two paths never share a whole
+ * prefix (a key holds either a parameter or nested ones). */
+static int cmp_param_paths(const void *a, const void *b)
+{
+    const spec_param *p = *(const spec_param *const *)a, *q = *(const spec_param *const *)b;
+    for (size_t i = 0; i < p->npath && i < q->npath; i++) {
+        int c = strcmp(p->path[i], q->path[i]);
+        if (c)
+            return c;
+    }
+    return (p->npath > q->npath) - (p->npath < q->npath);
+}
+
+/* W&B's parameters sorted by path; the sweep: form's grid parameters first
+ * (in the order written, as hpc-sweep-manager keeps them), then each paired
+ * group. */
 static void order_params(loader *L)
 {
     spec *s = L->s;
     spec_param *ordered = xcalloc(s->nparams ? s->nparams : 1, sizeof *ordered);
     param_info *info = xcalloc(s->nparams ? s->nparams : 1, sizeof *info);
+    const spec_param **by = xcalloc(s->nparams ? s->nparams : 1, sizeof *by);
     size_t k = 0;
-    for (int g = -1; g < (int)s->ngroups; g++) {
-        for (size_t i = 0; i < s->nparams; i++) {
-            if (s->params[i].group != g)
-                continue;
-            ordered[k] = s->params[i];
-            info[k++] = L->info[i];
-        }
-    }
+    for (int g = -1; g < (int)s->ngroups; g++)
+        for (size_t i = 0; i < s->nparams; i++)
+            if (s->params[i].group == g)
+                by[k++] = &s->params[i];
     SQ_ASSERT(k == s->nparams);
+    if (s->dialect == SPEC_DIALECT_WANDB)
+        qsort(by, k, sizeof *by, cmp_param_paths);
+    for (size_t i = 0; i < k; i++) {
+        ordered[i] = *by[i];
+        info[i] = L->info[by[i] - s->params];
+    }
+    free(by);
     free(s->params);
     free(L->info);
     s->params = ordered;
@@ -789,6 +809,8 @@ static void order_params(loader *L)
 static void finalize(loader *L)
 {
     spec *s = L->s;
+
+    s->dialect = L->sweep_form ? SPEC_DIALECT_HSM : SPEC_DIALECT_WANDB;
 
     /* method */
     if (L->sweep_form) {
@@ -816,6 +838,7 @@ static void finalize(loader *L)
                 L->info[i].q_int && (s->method != SPEC_METHOD_GRID ||
                                      p->dist != SPEC_DIST_Q_UNIFORM || L->info[i].ends_int);
     }
+    dedupe_grid_values(L);
     if (s->method == SPEC_METHOD_GRID && (L->have_method || L->sweep_form))
         check_grid(L);
 
@@ -1083,6 +1106,7 @@ static void loader_release(loader *L)
         free(L->macros[i].path);
     free(L->macros);
     free(L->info);
+    free(L->nest);
     name_index_release(&L->params_ix);
     json_decref(L->kept);
     json_decref(L->kept_metric);
@@ -1268,7 +1292,11 @@ void spec_free(spec *s)
     free(s->metric.name);
     for (size_t i = 0; i < s->nparams; i++) {
         free(s->params[i].name);
+        for (size_t k = 0; k < s->params[i].npath; k++)
+            free(s->params[i].path[k]);
+        free(s->params[i].path);
         json_decref(s->params[i].values);
+        json_decref(s->params[i].grid_values);
         free(s->params[i].probabilities);
     }
     free(s->params);

@@ -60,7 +60,7 @@ static void load_hsm_entry(loader *L, const ytree_node *k, const ytree_node *v, 
             *len = json_array_size(values);
         }
     }
-    spec_param *p = add_param(L, name, k);
+    spec_param *p = add_param(L, name, name, k);
     if (!p) {
         json_decref(values);
         return;

@@ -78,6 +78,8 @@ typedef struct loader {
     name_index params_ix; /* the parameters' names, each with where it was named */
     bool suggested_method, suggested_program; /* a typo's did-you-mean named them */
     size_t params_cap, info_cap, groups_cap, tags_cap, env_cap;
+    const char **nest; /* the keys of the W&B parameters being read, outermost first */
+    size_t nnest, nest_cap;
     macro_use *macros;
     size_t nmacros, macros_cap;
     json_t *kept;        /* W&B keys kept as written: controller, apiVersion, kind */
@@ -141,9 +143,14 @@ bool dist_has_q(spec_dist d);
 bool dist_is_gauss(spec_dist d);
 bool dist_is_range(spec_dist d);
 bool valid_param_name(const char *name, bool hydra);
-spec_param *add_param(loader *L, const char *name, const ytree_node *at);
+/* Appends parameter name; its path is L->nest then leaf. NULL (reported)
+ * when the name is taken. */
+spec_param *add_param(loader *L, const char *name, const char *leaf, const ytree_node *at);
 json_t *value_list(loader *L, const ytree_node *n, const char *path, const char *hint);
 void load_wandb_params(loader *L, const ytree_node *map, const char *prefix, const char *path);
+/* A W&B grid's categorical parameters get grid_values: their values with
+ * repeats dropped, as W&B's grid runs a repeated point once. */
+void dedupe_grid_values(loader *L);
 
 /* --- sweepq's own keys (load_own.c) */
 bool valid_env_name(const char *s);

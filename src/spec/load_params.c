@@ -142,7 +142,7 @@ bool valid_param_name(const char *name, bool hydra)
 }
 
 /* Appends a parameter named name (at key), or reports it as defined twice. */
-spec_param *add_param(loader *L, const char *name, const ytree_node *at)
+spec_param *add_param(loader *L, const char *name, const char *leaf, const ytree_node *at)
 {
     spec *s = L->s;
     char *copy = xstrdup(name);
@@ -158,6 +158,11 @@ spec_param *add_param(loader *L, const char *name, const ytree_node *at)
     spec_param *p = &s->params[s->nparams];
     memset(p, 0, sizeof *p);
     p->name = copy;
+    p->npath = L->nnest + 1;
+    p->path = xcalloc(p->npath, sizeof *p->path);
+    for (size_t i = 0; i < L->nnest; i++)
+        p->path[i] = xstrdup(L->nest[i]);
+    p->path[L->nnest] = xstrdup(leaf);
     p->group = -1;
     p->sigma = 1;
     p->q = 1;
@@ -371,7 +376,7 @@ static void load_wandb_param(loader *L, const ytree_node *key, const ytree_node 
     if (bad)
         return;
 
-    spec_param *p = add_param(L, name, key);
+    spec_param *p = add_param(L, name, key->text, key);
     if (!p)
         return;
     p->dist = rule->dist;
@@ -462,7 +467,10 @@ void load_wandb_params(loader *L, const ytree_node *map, const char *prefix, con
                 } else if (nested->n == 0) {
                     diag(L, nk, "key '%s': empty; give at least one parameter", np);
                 } else {
+                    XGROW(L->nest, L->nest_cap, L->nnest + 1);
+                    L->nest[L->nnest++] = k->text;
                     load_wandb_params(L, nested, name, np);
+                    L->nnest--;
                 }
                 free(np);
             } else {
@@ -471,5 +479,82 @@ void load_wandb_params(loader *L, const ytree_node *map, const char *prefix, con
         }
         free(name);
         free(p);
+    }
+}
+
+/* The text by which W&B's grid tells values apart (grid_search.py,
+ * yaml_hash): a float that is a whole number counts as that integer at the
+ * top level (1 and 1.0 are one value, [1] and [1.0] are not), and mappings
+ * compare with their keys sorted. Caller frees. */
+static char *grid_value_key(const json_t *v)
+{
+    if (json_is_real(v)) {
+        double d = json_real_value(v);
+        if (d == trunc(d) && fabs(d) < 9223372036854775808.0) {
+            json_t *i = json_integer((json_int_t)d);
+            char *key = spec_json_compact(i, true);
+            json_decref(i);
+            return key;
+        }
+    }
+    return spec_json_compact(v, true);
+}
+
+typedef struct keyed {
+    char *key;
+    size_t index;
+} keyed;
+
+static int cmp_keyed(const void *a, const void *b)
+{
+    const keyed *x = a, *y = b;
+    int c = strcmp(x->key, y->key);
+    return c ? c : (x->index > y->index) - (x->index < y->index);
+}
+
+/* values with each repeat dropped, as W&B's grid runs them: a value keeps
+ * the place of its first occurrence and takes its last occurrence's form
+ * (W&B's dict(zip(hashes, values)) keeps the last). NULL when none repeats.
+ * Sorting by key keeps this O(n log n) for long lists. */
+static json_t *dedupe_values(const json_t *values)
+{
+    size_t n = json_array_size(values);
+    if (n < 2)
+        return NULL;
+    keyed *k = xcalloc(n, sizeof *k);
+    for (size_t i = 0; i < n; i++)
+        k[i] = (keyed){grid_value_key(json_array_get(values, i)), i};
+    qsort(k, n, sizeof *k, cmp_keyed);
+    size_t *take = xcalloc(n, sizeof *take); /* first occurrence -> last + 1; else 0 */
+    bool repeats = false;
+    for (size_t a = 0, b; a < n; a = b) {
+        for (b = a + 1; b < n && !strcmp(k[a].key, k[b].key); b++)
+            ;
+        take[k[a].index] = k[b - 1].index + 1;
+        repeats |= b - a > 1;
+    }
+    json_t *out = NULL;
+    if (repeats) {
+        out = json_array();
+        for (size_t i = 0; i < n; i++)
+            if (take[i])
+                json_array_append(out, json_array_get(values, take[i] - 1));
+    }
+    for (size_t i = 0; i < n; i++)
+        free(k[i].key);
+    free(k);
+    free(take);
+    return out;
+}
+
+void dedupe_grid_values(loader *L)
+{
+    spec *s = L->s;
+    if (s->dialect != SPEC_DIALECT_WANDB || s->method != SPEC_METHOD_GRID)
+        return;
+    for (size_t i = 0; i < s->nparams; i++) {
+        spec_param *p = &s->params[i];
+        if (p->dist == SPEC_DIST_CATEGORICAL && p->values && !p->probabilities)
+            p->grid_values = dedupe_values(p->values);
     }
 }

@@ -19,9 +19,11 @@
  *   spec_build_command                 params -> argv (or sh -c), env, cwd
  *
  * Invariants:
- *   - Trials are numbered 1..N. Grid order: parameters in the order written,
- *     the last one fastest; paired groups come after the grid parameters, in
- *     the order written, each group zipped. Random trial N depends only on
+ *   - Trials are numbered 1..N. Grid order: W&B's parameters sorted by name
+ *     at every nesting level (as W&B does), the sweep: form's in the order
+ *     written; the last one fastest; paired groups come after the grid
+ *     parameters, in the order written, each group zipped. A W&B grid runs
+ *     a repeated value once (1 and 1.0 are one value). Random trial N depends only on
  *     (seed, N), so trials can be made lazily and re-made identically.
  *   - Parameter values are jansson values; names are dotted full paths.
  *   - A loaded spec is immutable; every function here is thread-safe on it.
@@ -60,9 +62,14 @@ typedef enum {
 const char *spec_dist_name(spec_dist d);
 
 typedef struct spec_param {
-    char *name; /* full dotted name: "optimizer.lr" */
+    char *name;  /* full dotted name: "optimizer.lr" */
+    char **path; /* the keys as written, outermost first: {"optimizer", "lr"}; one key
+                    for a top-level parameter (which may itself hold dots) */
+    size_t npath;
     spec_dist dist;
     json_t *values;                /* array: CONSTANT has one item, CATEGORICAL the values */
+    json_t *grid_values;           /* W&B grid: values with repeats dropped (W&B's
+                                      yaml_hash equality), or NULL when none repeat */
     double *probabilities;         /* NULL, or one per value, summing to 1 */
     double min, max, mu, sigma, q; /* as given (W&B's meaning per dist) */
     bool int_valued;               /* draws are integers: int_uniform, or a q_* distribution
@@ -87,9 +94,14 @@ typedef struct spec_env {
     char *value; /* may hold ${param.NAME} */
 } spec_env;
 
+/* Whose rules a spec follows where W&B and hpc-sweep-manager differ: the
+ * order of parameters, nested ${args}, repeated grid values. */
+typedef enum { SPEC_DIALECT_WANDB, SPEC_DIALECT_HSM } spec_dialect;
+
 typedef struct spec {
-    char *path;   /* the file it came from ("<string>" otherwise) */
-    char *source; /* the file's text, as read */
+    char *path;           /* the file it came from ("<string>" otherwise) */
+    spec_dialect dialect; /* HSM for the sweep: form */
+    char *source;         /* the file's text, as read */
 
     /* metadata */
     char *name; /* sweepq name; else W&B name; else file's stem */
@@ -219,6 +231,24 @@ char *spec_json_compact(const json_t *v, bool sort_keys);
 /* ${args_json}: params as Python's json.dumps writes them, which is also the
  * content of ${args_json_file} (TRIAL_DIR/params.json). Caller frees. */
 char *spec_args_json(const json_t *params);
+
+/*
+ * The run's config as W&B's agent gets it: one entry per top-level key, in
+ * the spec's order, a nested parameter's values gathered into one mapping
+ * under its outermost key ({"optimizer": {"lr": 0.001}}); the sweep: form's
+ * parameters stay flat. ${args} and friends, ${args_json} and the file of
+ * WANDB_SWEEP_PARAM_PATH are made from it. New reference.
+ */
+json_t *spec_args_view(const spec *s, const json_t *params);
+
+/*
+ * The file WANDB_SWEEP_PARAM_PATH names, as W&B's agent writes it
+ * (config_util.save_config_file_from_dict): wandb_version 1 and each
+ * top-level key of spec_args_view as {NAME: {value: VALUE}}, which
+ * wandb.init() reads into wandb.config. Written as JSON text that PyYAML
+ * reads back exactly (a YAML flow mapping). Caller frees.
+ */
+char *spec_wandb_config(const spec *s, const json_t *params);
 
 /* How a value appears in ${args}: exactly as W&B's agent writes it
  * (True/False, None, Python float repr, lists and dicts as JSON). */

@@ -72,7 +72,7 @@ expect 'the text dry run is a table of trial, params and the exact command' '
     sq create "$EX/wandb-grid.yaml" --dry-run >grid.txt &&
     grep -q "^sweep wandb-grid: 8 trials (grid):$" grid.txt &&
     grep -q "^trial  params  *command$" grid.txt &&
-    grep -qF "    1  optimizer=adam, lr=0.001, batch_size=16, epochs=10   /usr/bin/env python3 train.py --optimizer=adam --lr=0.001 --batch_size=16 --epochs=10" grid.txt &&
+    grep -qF "    1  batch_size=16, epochs=10, lr=0.001, optimizer=adam   /usr/bin/env python3 train.py --batch_size=16 --epochs=10 --lr=0.001 --optimizer=adam" grid.txt &&
     test "$(grep -c "/usr/bin/env python3 train.py" grid.txt)" = 8
 '
 

@@ -249,6 +249,67 @@ static void test_args_follow_the_spec_order_not_the_objects(void **state)
     json_decref(p);
 }
 
+static spec *load_spec(const char *yaml)
+{
+    spec *s = NULL;
+    spec_diags d = SPEC_DIAGS_INIT;
+    if (spec_load_string(&s, yaml, strlen(yaml), "t.yaml", NULL, &d))
+        fail_msg("spec did not load: %s", d.n ? d.items[0].message : sq_error_msg());
+    spec_diags_release(&d);
+    return s;
+}
+
+/* W&B's agent gets one config entry per top-level key, a nested
+ * parameter's values in one mapping, keys sorted at every level (W&B's
+ * examples/nested-params: --optimizer={'lr': 0.001, 'name': 'adam'}). */
+static void test_nested_parameters_pass_one_dict_per_top_level_key(void **state)
+{
+    spec *s = load_spec("program: train.py\nmethod: grid\n"
+                        "command: [\"${args}\", \"${args_no_equals}\", \"${args_json}\", "
+                        "\"${param.optimizer.lr}\"]\n"
+                        "parameters:\n"
+                        "  optimizer:\n    parameters:\n"
+                        "      name: {value: adam}\n      lr: {value: 0.001}\n"
+                        "  epochs: {value: 5}\n");
+    json_t *t;
+    assert_int_equal(spec_trial_params(s, 1, &t), 0);
+    char *params = spec_json_compact(t, false);
+    assert_command(s, params,
+                   "--epochs=5|--optimizer={'lr': 0.001, 'name': 'adam'}|"
+                   "--epochs|5|--optimizer|{'lr': 0.001, 'name': 'adam'}|"
+                   "{\"epochs\": 5, \"optimizer\": {\"lr\": 0.001, \"name\": \"adam\"}}|0.001",
+                   NULL);
+    char *cfg = spec_wandb_config(s, t);
+    assert_string_equal(cfg, "{\"wandb_version\": 1, \"epochs\": {\"value\": 5}, "
+                             "\"optimizer\": {\"value\": {\"lr\": 0.001, \"name\": \"adam\"}}}");
+    free(cfg);
+    free(params);
+    json_decref(t);
+    spec_free(s);
+    /* PyYAML reads 1e-05 as a string, so the file writes 1.0e-05 */
+    s = load_spec("program: p\nmethod: grid\nparameters:\n  lr: {value: 1e-5}\n");
+    assert_int_equal(spec_trial_params(s, 1, &t), 0);
+    cfg = spec_wandb_config(s, t);
+    assert_string_equal(cfg, "{\"wandb_version\": 1, \"lr\": {\"value\": 1.0e-05}}");
+    free(cfg);
+    json_decref(t);
+    spec_free(s);
+}
+
+/* hpc-sweep-manager writes null, true and false as Hydra spells them. */
+static void test_sweep_form_writes_hydra_values(void **state)
+{
+    spec *s = load_spec("program: train.py\nsweep:\n  grid:\n"
+                        "    z: [null]\n    a: [true]\n    m: [[1, x]]\n");
+    json_t *t;
+    assert_int_equal(spec_trial_params(s, 1, &t), 0);
+    char *params = spec_json_compact(t, false);
+    assert_command(s, params, "/usr/bin/env|python3|train.py|z=null|a=true|m=[1, 'x']", NULL);
+    free(params);
+    json_decref(t);
+    spec_free(s);
+}
+
 static void test_macros_inside_items_are_substituted_as_text(void **state)
 {
     spec s = base_spec();
@@ -454,6 +515,8 @@ static void test_list_form_display_quotes_only_what_needs_it(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_nested_parameters_pass_one_dict_per_top_level_key),
+        cmocka_unit_test(test_sweep_form_writes_hydra_values),
         cmocka_unit_test(test_scalars_format_as_python_str),
         cmocka_unit_test(test_floats_format_as_python_repr),
         cmocka_unit_test(test_lists_and_dicts_format_as_python_repr),

@@ -133,14 +133,17 @@ static void test_wandb_grid_loads_every_field(void **state)
     assert_true(fabs(s->metric.target - 0.9) < 1e-12);
     assert_int_equal(s->run_cap, 5);
     assert_int_equal(s->nparams, 3);
-    assert_string_equal(s->params[0].name, "lr");
-    assert_int_equal(s->params[0].dist, SPEC_DIST_CATEGORICAL);
-    assert_json(s->params[0].values, "[0.1,0.01]");
-    assert_int_equal(s->params[1].dist, SPEC_DIST_CONSTANT);
-    assert_json(s->params[1].values, "[3]");
-    assert_int_equal(s->params[2].dist, SPEC_DIST_INT_UNIFORM);
-    assert_true(s->params[2].int_valued);
-    assert_true(s->params[2].min == 1 && s->params[2].max == 4);
+    /* sorted by name, as W&B sorts them */
+    assert_string_equal(s->params[0].name, "epochs");
+    assert_int_equal(s->params[0].dist, SPEC_DIST_CONSTANT);
+    assert_json(s->params[0].values, "[3]");
+    assert_string_equal(s->params[1].name, "layers");
+    assert_int_equal(s->params[1].dist, SPEC_DIST_INT_UNIFORM);
+    assert_true(s->params[1].int_valued);
+    assert_true(s->params[1].min == 1 && s->params[1].max == 4);
+    assert_string_equal(s->params[2].name, "lr");
+    assert_int_equal(s->params[2].dist, SPEC_DIST_CATEGORICAL);
+    assert_json(s->params[2].values, "[0.1,0.01]");
     for (size_t i = 0; i < s->nparams; i++)
         assert_int_equal(s->params[i].group, -1);
     /* W&B's default command */
@@ -216,10 +219,50 @@ static void test_wandb_nested_parameters_join_names_with_dots(void **state)
                    "          b1: {value: 0.9}\n"
                    "  seed: {values: [1, 2, 3]}\n");
     assert_int_equal(s->nparams, 3);
-    assert_string_equal(s->params[0].name, "optimizer.lr");
-    assert_string_equal(s->params[1].name, "optimizer.betas.b1");
+    /* sorted by key at every level, as W&B's HyperParameterSet is */
+    assert_string_equal(s->params[0].name, "optimizer.betas.b1");
+    assert_int_equal(s->params[0].npath, 3);
+    assert_string_equal(s->params[0].path[1], "betas");
+    assert_string_equal(s->params[1].name, "optimizer.lr");
     assert_string_equal(s->params[2].name, "seed");
+    assert_int_equal(s->params[2].npath, 1);
     assert_int_equal(spec_trial_count(s), 6);
+    spec_free(s);
+    /* the sort goes key by key: "a.b" (one key) sorts as "a.b", after "a" */
+    s = load("program: p\nmethod: grid\nparameters:\n"
+             "  a.b: {value: 1}\n"
+             "  a:\n    parameters:\n      z: {value: 2}\n"
+             "  A: {value: 3}\n");
+    assert_string_equal(s->params[0].name, "A");
+    assert_string_equal(s->params[1].name, "a.z");
+    assert_string_equal(s->params[2].name, "a.b");
+    spec_free(s);
+}
+
+/* W&B's own tests (tests/test_grid_search.py): a repeated grid value runs
+ * once; 1 and 1.0 are one value, and so are mappings equal but for the
+ * order of their keys; the last occurrence's form is the one used. */
+static void test_wandb_grid_runs_repeated_values_once(void **state)
+{
+    spec *s = load("program: p\nmethod: grid\nparameters:\n"
+                   "  v1: {values: [null, 2, 3, a, [2, 3], 3]}\n"
+                   "  v2: {values: [a, b, \"c'\"]}\n");
+    assert_int_equal(spec_trial_count(s), 15);
+    spec_free(s);
+    s = load("program: p\nmethod: grid\nparameters:\n"
+             "  x: {values: [1, 1.0, 2, \"1\", [1], [1.0]]}\n"
+             "  d: {values: [{a: 1, b: 2}, {b: 2, a: 1}]}\n");
+    assert_int_equal(spec_trial_count(s), 5); /* 1|1.0, 2, "1", [1], [1.0] */
+    json_t *t;
+    assert_int_equal(spec_trial_params(s, 1, &t), 0);
+    char *j = spec_json_compact(t, false);
+    assert_string_equal(j, "{\"d\":{\"b\":2,\"a\":1},\"x\":1.0}");
+    free(j);
+    json_decref(t);
+    spec_free(s);
+    /* random draws keep every listed value, as W&B's random search does */
+    s = load("program: p\nmethod: random\nparameters:\n  x: {values: [1, 1, 2]}\n");
+    assert_null(s->params[0].grid_values);
     spec_free(s);
 }
 
@@ -873,12 +916,19 @@ static void test_equivalent_specs_share_canonical_json(void **state)
     /* keys are sorted at every level */
     assert_non_null(strstr(a, "{\"command\":[\"${env}\""));
     assert_non_null(strstr(a, "\"values\":[{\"a\":2,\"b\":1}]"));
+    char *a2;
     char *c = canonical_of("program: train.py\nmethod: grid\ntags: [a, b]\ntimeout: 1h\n"
                            "resources: {gpu_memory: 1GiB}\n"
                            "parameters:\n  n: {min: 1, max: 3}\n  lr: {values: [0.1, 0.01]}\n"
                            "  opt: {values: [{b: 1, a: 2}]}\n",
                            "sweep.yaml");
-    assert_string_not_equal(a, c); /* parameter order numbers the trials */
+    assert_string_equal(a, c); /* W&B's parameters are sorted: the order written is moot */
+    free(c);
+    /* the sweep: form keeps the order written, which numbers its trials */
+    a2 = canonical_of("program: t.py\nsweep:\n  grid:\n    n: [1]\n    lr: [2]\n", "s.yaml");
+    c = canonical_of("program: t.py\nsweep:\n  grid:\n    lr: [2]\n    n: [1]\n", "s.yaml");
+    assert_string_not_equal(a2, c);
+    free(a2);
     free(a);
     free(b);
     free(c);
@@ -888,6 +938,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_wandb_grid_loads_every_field),
+        cmocka_unit_test(test_wandb_grid_runs_repeated_values_once),
         cmocka_unit_test(test_wandb_infers_distributions_and_defaults),
         cmocka_unit_test(test_wandb_nested_parameters_join_names_with_dots),
         cmocka_unit_test(test_wandb_command_list_and_shell_form),
