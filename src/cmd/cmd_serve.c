@@ -214,6 +214,9 @@ int cmd_serve(int argc, char **argv)
                    : open_store_fail(rc, "serve");
         goto out;
     }
+    /* Clients in this project send its token only to the servers listed. */
+    if (!g.token_file && store_http_record_server(ws.dir, server_url(srv)))
+        fprintf(stderr, "sweepq: warning: %s; clients here need --token-file\n", sq_error_msg());
     shown = hide_password(ws.store_url);
     print_banner(srv, shown, wtok, wpath, wnew, rtok, rpath, rnew, cert != NULL);
 

@@ -20,7 +20,9 @@
  *   - Messages name the store by its URL with any user:password hidden.
  *   - The token is read once at open: $SWEEPQ_TOKEN, else the file
  *     $SWEEPQ_TOKEN_FILE (the CLI's --token-file), else the project's
- *     .sweepq/server.token found by walking up from the working directory.
+ *     .sweepq/server.token found by walking up from the working directory,
+ *     and that one only when the store's origin is listed in the project's
+ *     .sweepq/server.url (store.h: a token goes to its own server only).
  *   - https:// verifies the server's certificate, against the system's CAs
  *     or the PEM file $SWEEPQ_CA_FILE (a self-signed server's certificate);
  *     a certificate refused is SQ_EINVAL, not worth retrying.
@@ -36,10 +38,12 @@
 #include "util/dynlib.h"
 #include "util/timeutil.h"
 
+#include <ctype.h>
 #include <curl/curl.h> /* the types; the functions come from dynlib_load(&curl_lib) */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <strings.h>
 #include <unistd.h>
 
 /* Answers bigger than this are refused (a whole sweep's listing fits). */
@@ -147,9 +151,109 @@ static int read_token_file(char **out, const char *path)
     return 0;
 }
 
+/* "scheme://host:port" of url, lower-case, with the scheme's default port
+ * made explicit; NULL when url is not http(s)://HOST[:PORT][/...]. */
+static char *url_origin(const char *url)
+{
+    const char *scheme = strncasecmp(url, "https://", 8) == 0  ? "https"
+                         : strncasecmp(url, "http://", 7) == 0 ? "http"
+                                                               : NULL;
+    if (!scheme)
+        return NULL;
+    const char *host = url + strlen(scheme) + 3;
+    size_t len = strcspn(host, "/?#");
+    const char *at = memchr(host, '@', len); /* user:password@ is no part of it */
+    if (at) {
+        len -= (size_t)(at + 1 - host);
+        host = at + 1;
+    }
+    const char *end = host + len;
+    const char *colon = NULL;
+    if (*host == '[') {
+        const char *rb = memchr(host, ']', len);
+        if (!rb)
+            return NULL;
+        colon = rb + 1 < end && rb[1] == ':' ? rb + 1 : NULL;
+    } else {
+        colon = memchr(host, ':', len);
+    }
+    size_t hlen = colon ? (size_t)(colon - host) : len;
+    const char *port = colon ? colon + 1 : (strcmp(scheme, "https") ? "80" : "443");
+    size_t plen = colon ? (size_t)(end - port) : strlen(port);
+    if (hlen == 0 || plen == 0)
+        return NULL;
+    char *o = xasprintf("%s://%.*s:%.*s", scheme, (int)hlen, host, (int)plen, port);
+    for (char *p = o; *p; p++)
+        *p = (char)tolower((unsigned char)*p);
+    return o;
+}
+
+/* Whether the origin of url is a line of the file path. */
+static bool origin_listed(const char *path, const char *url)
+{
+    char *want = url_origin(url);
+    strbuf sb;
+    sb_init(&sb, 1 << 20);
+    bool found = false;
+    if (want && sb_read_file(&sb, path) == 0) {
+        for (char *line = sb.buf; line && *line && !found;) {
+            char *nl = strchr(line, '\n');
+            if (nl)
+                *nl = '\0';
+            char *have = url_origin(line);
+            found = have && strcmp(have, want) == 0;
+            free(have);
+            line = nl ? nl + 1 : NULL;
+        }
+    }
+    sq_error_clear();
+    sb_release(&sb);
+    free(want);
+    return found;
+}
+
+int store_http_record_server(const char *dir, const char *url)
+{
+    char *origin = url_origin(url);
+    if (!origin)
+        return sq_error_set(SQ_EINVAL, "cannot record server '%s': not an http(s) URL", url);
+    char *path = xasprintf("%s/server.url", dir);
+    const char *scheme_end = strstr(origin, "://") + 3;
+    const char *port = strrchr(origin, ':');
+    char *lines[3] = {NULL, NULL, NULL};
+    bool wildcard = strncmp(scheme_end, "0.0.0.0:", 8) == 0 || strncmp(scheme_end, "[::]:", 5) == 0;
+    if (wildcard) {
+        int slen = (int)(scheme_end - origin);
+        lines[0] = xasprintf("%.*s127.0.0.1%s", slen, origin, port);
+        lines[1] = xasprintf("%.*s[::1]%s", slen, origin, port);
+        lines[2] = xasprintf("%.*slocalhost%s", slen, origin, port);
+    } else {
+        lines[0] = xstrdup(origin);
+    }
+    int rc = 0;
+    for (size_t i = 0; i < ARRAY_SIZE(lines) && lines[i] && rc == 0; i++) {
+        if (origin_listed(path, lines[i]))
+            continue;
+        /* O_APPEND: servers starting at once each add their line whole. */
+        int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+        char *text = xasprintf("%s\n", lines[i]);
+        if (fd < 0 || write(fd, text, strlen(text)) != (ssize_t)strlen(text))
+            rc = sq_error_set(SQ_EIO, "cannot write '%s': %s", path, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        free(text);
+    }
+    for (size_t i = 0; i < ARRAY_SIZE(lines); i++)
+        free(lines[i]);
+    free(path);
+    free(origin);
+    return rc;
+}
+
 /* The token file of the nearest project (.sweepq/) above the working
- * directory, or NULL when that project has none or there is no project. */
-static char *find_project_token(void)
+ * directory, or NULL when that project has none, there is no project, or
+ * url is not one of the project's own servers (store.h). */
+static char *find_project_token(const char *url)
 {
     char *dir = getcwd(NULL, 0);
     char *found = NULL;
@@ -160,10 +264,12 @@ static char *find_project_token(void)
         free(proj);
         if (is_project) {
             char *p = xasprintf("%s/.sweepq/server.token", d);
-            if (access(p, F_OK) == 0)
+            char *servers = xasprintf("%s/.sweepq/server.url", d);
+            if (access(p, F_OK) == 0 && origin_listed(servers, url))
                 found = p;
             else
                 free(p);
+            free(servers);
             break;
         }
         char *slash = strrchr(dir, '/');
@@ -175,8 +281,9 @@ static char *find_project_token(void)
     return found;
 }
 
-/* *out: the bearer token, or NULL when none is configured. */
-static int find_token(char **out)
+/* *out: the bearer token for the store at url, or NULL when none is
+ * configured for it. */
+static int find_token(char **out, const char *url)
 {
     *out = NULL;
     const char *env = getenv("SWEEPQ_TOKEN");
@@ -187,7 +294,7 @@ static int find_token(char **out)
     const char *file = getenv("SWEEPQ_TOKEN_FILE");
     if (file && *file)
         return read_token_file(out, file);
-    char *path = find_project_token();
+    char *path = find_project_token(url);
     int rc = path ? read_token_file(out, path) : 0;
     free(path);
     return rc;
@@ -241,7 +348,7 @@ static int http_open(store **out, const char *url, const char *location)
     size_t len = strlen(h->base_url);
     while (len && h->base_url[len - 1] == '/')
         h->base_url[--len] = '\0';
-    rc = find_token(&token);
+    rc = find_token(&token, url);
     if (rc < 0)
         goto out;
     h->curl = cu.easy_init();
@@ -297,7 +404,8 @@ static int answer_error(http_store *h, const char *method, const char *path)
         return sq_error_set(rc,
                             "store '%s' refused this client: %s (this client sends $SWEEPQ_TOKEN, "
                             "else the file of --token-file, else the nearest "
-                            ".sweepq/server.token)",
+                            ".sweepq/server.token, that one only to a server listed in "
+                            ".sweepq/server.url)",
                             h->shown, sq_error_msg());
     if (rc < 0)
         return rc;

@@ -122,6 +122,22 @@ bool store_is_embedded(const store *st);
 /* The same for a store URL, before opening it: "sqlite:PATH" or a plain path. */
 bool store_url_is_embedded(const char *url);
 
+/*
+ * A project's write token (.sweepq/server.token) is sent only to the
+ * servers it belongs to: those listed in .sweepq/server.url, one origin
+ * ("http://127.0.0.1:8600") a line, which `sweepq serve` appends when it
+ * starts with the project's token. An http(s) store whose origin is not
+ * listed gets the token only from $SWEEPQ_TOKEN or --token-file
+ * ($SWEEPQ_TOKEN_FILE), so a URL pointed elsewhere (a typo, a proxy, a
+ * listener of another user on another port) never receives it.
+ *
+ * store_http_record_server adds url's origin to DIR/server.url (dir is the
+ * project's .sweepq/; the file is made with mode 0600); a wildcard host
+ * (0.0.0.0, [::]) is recorded as 127.0.0.1, [::1] and localhost. 0 or
+ * SQ_EIO / SQ_EINVAL (not an http(s) URL).
+ */
+int store_http_record_server(const char *dir, const char *url);
+
 /* ---- sweeps ------------------------------------------------------------ */
 
 typedef struct store_trial_def {
