@@ -24,9 +24,11 @@ collected() {
 }
 keeper_pid() { cat .sweepq/sweeps/tunnel-grid/remotes/box/keeper.pid 2>/dev/null; }
 tunnel_port() { cat .sweepq/sweeps/tunnel-grid/remotes/box/tunnel.port 2>/dev/null; }
-# The agents as this machine sees them through the remote's end of the tunnel.
+# The agents as this machine sees them through the remote's end of the tunnel
+# (not a port the server listed in .sweepq/server.url: the token is named).
 agents_through_tunnel() {
-    sq agents --store "http://127.0.0.1:$(tunnel_port)" --json >agents.json 2>agents.err &&
+    sq agents --store "http://127.0.0.1:$(tunnel_port)" --token-file .sweepq/server.token \
+        --json >agents.json 2>agents.err &&
         test "$(json_get "len([a for a in d if a[\"alive\"]])" <agents.json)" = 2
 }
 

@@ -27,9 +27,11 @@ collected_all() {
 }
 all_alive() { local p; for p in "$@"; do pid_alive "$p" || return 1; done; }
 all_dead() { local p; for p in "$@"; do ! pid_alive "$p" || return 1; done; }
-# The agents as this machine sees them through the remote's end of the tunnel.
+# The agents as this machine sees them through the remote's end of the tunnel
+# (not a port the server listed in .sweepq/server.url: the token is named).
 agents_through_tunnel() {
-    sq agents --store "http://127.0.0.1:$(tunnel_port)" --json >agents.json 2>agents.err &&
+    sq agents --store "http://127.0.0.1:$(tunnel_port)" --token-file .sweepq/server.token \
+        --json >agents.json 2>agents.err &&
         test "$(json_get "len([a for a in d if a[\"alive\"]])" <agents.json)" = 2
 }
 # Every one of the 12 trials succeeded at its first attempt.
