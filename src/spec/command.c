@@ -12,8 +12,15 @@
  * As in W&B's agent, a list item that is exactly one macro becomes as many
  * argv items as the macro has values. Elsewhere (inside an item, an env
  * value, workdir, a shell string) the values are joined with spaces into the
- * text; in a shell string each value is first shell-quoted, so no value can
- * run as shell code.
+ * text; in a shell string each value is first quoted for the place where it
+ * stands, so no value can run as shell code:
+ *   bare (also inside a longer word)   'value', ' written '\''
+ *   inside '...'                       the quote closed, 'value', reopened
+ *   inside "..."                       \ before each $ ` " and \
+ *   after a backslash, inside `...`    refused (SQ_EINVAL): no quoting is safe
+ * The place is found by following /bin/sh's quoting through the text around
+ * the macros (sh_scan): '...', "...", `...`, $( ) and $(( )) nested in any
+ * order, and backslash escapes.
  *
  * Invariants:
  *   - argv[0..argc) are one block of NUL-separated strings starting at
@@ -29,18 +36,126 @@
 typedef enum {
     SINK_ITEMS, /* each value becomes its own argv item */
     SINK_TEXT,  /* values joined by spaces into the current text */
-    SINK_SHELL, /* like SINK_TEXT, each value shell-quoted */
+    SINK_SHELL, /* like SINK_TEXT, each value quoted for its place */
 } sink_mode;
+
+/* Where a macro stands in a one-string command, as /bin/sh reads it. */
+typedef enum {
+    SH_BARE,      /* outside any quotes (also inside a longer word, or $( )) */
+    SH_SINGLE,    /* inside '...' */
+    SH_DOUBLE,    /* inside "..." */
+    SH_UNSAFE_BQ, /* inside `...`: its text is unquoted once more, then run */
+    SH_UNSAFE_BS, /* right after a backslash, which would take the quote */
+} sh_place;
 
 /* Where a macro's values go. */
 typedef struct sink {
     sink_mode mode;
-    strbuf *out;   /* the text or the items block */
-    strbuf *tmp;   /* SINK_SHELL: the value before quoting */
-    size_t nvals;  /* values written by this macro so far */
-    size_t **offs; /* SINK_ITEMS: where each item starts in out */
+    strbuf *out;    /* the text or the items block */
+    strbuf *tmp;    /* SINK_SHELL: the value before quoting */
+    size_t nvals;   /* values written by this macro so far */
+    size_t **offs;  /* SINK_ITEMS: where each item starts in out */
     size_t *noffs, *capoffs;
+    sh_place place; /* SINK_SHELL: how to quote */
 } sink;
+
+/* ---- following /bin/sh's quoting -------------------------------------- */
+
+#define SH_DEPTH 32
+
+/* The constructs open where the text read so far ends: a stack of '"'
+ * (double quotes), '`' (backquotes) and '(' ($( ) or $(( ))), the plain
+ * parentheses open inside each $(, and whether single quotes are open
+ * (only ever in the innermost unquoted context). */
+typedef struct sh_scan {
+    char stack[SH_DEPTH];
+    int parens[SH_DEPTH];
+    size_t depth;
+    bool single, escaped, overflow;
+} sh_scan;
+
+static void sh_push(sh_scan *sc, char c)
+{
+    if (sc->depth == SH_DEPTH) {
+        sc->overflow = true;
+        return;
+    }
+    sc->parens[sc->depth] = 0;
+    sc->stack[sc->depth++] = c;
+}
+
+/* Follows the quoting through text[0..len) (text around macros only: what a
+ * macro writes is balanced by construction). */
+static void sh_feed(sh_scan *sc, const char *text, size_t len)
+{
+    for (size_t i = 0; i < len && !sc->overflow; i++) {
+        char c = text[i], top = sc->depth ? sc->stack[sc->depth - 1] : 0;
+        bool subst = c == '$' && i + 1 < len && text[i + 1] == '(';
+        if (sc->escaped) {
+            sc->escaped = false;
+        } else if (sc->single) {
+            sc->single = c != '\'';
+        } else if (top == '`') {
+            if (c == '\\')
+                sc->escaped = true;
+            else if (c == '`')
+                sc->depth--;
+        } else if (top == '"') {
+            if (c == '\\')
+                sc->escaped = true;
+            else if (c == '"')
+                sc->depth--;
+            else if (c == '`')
+                sh_push(sc, '`');
+            else if (subst)
+                sh_push(sc, '('), i++;
+        } else if (c == '\\') {
+            sc->escaped = true;
+        } else if (c == '\'') {
+            sc->single = true;
+        } else if (c == '"' || c == '`') {
+            sh_push(sc, c);
+        } else if (subst) {
+            sh_push(sc, '('), i++;
+        } else if (top == '(' && c == '(') {
+            sc->parens[sc->depth - 1]++;
+        } else if (top == '(' && c == ')') {
+            if (sc->parens[sc->depth - 1]-- == 0)
+                sc->depth--;
+        }
+    }
+}
+
+static sh_place sh_place_now(const sh_scan *sc)
+{
+    for (size_t i = 0; i < sc->depth; i++) {
+        if (sc->stack[i] == '`')
+            return SH_UNSAFE_BQ;
+    }
+    if (sc->escaped || sc->overflow)
+        return SH_UNSAFE_BS;
+    if (sc->single)
+        return SH_SINGLE;
+    return sc->depth && sc->stack[sc->depth - 1] == '"' ? SH_DOUBLE : SH_BARE;
+}
+
+/* Appends value s quoted for place (SH_BARE, SH_SINGLE or SH_DOUBLE). */
+static int add_quoted(strbuf *out, const char *s, sh_place place)
+{
+    int rc = 0;
+    switch (place) {
+    case SH_SINGLE: /* close the quote, the value as a bare word, reopen */
+        rc = sb_addc(out, '\'');
+        if (!rc)
+            rc = sb_add_shell_quoted(out, s);
+        return rc ? rc : sb_addc(out, '\'');
+    case SH_DOUBLE: /* inside "...", only $ ` " \ mean something */
+        for (; !rc && *s; s++)
+            rc = strchr("$`\"\\", *s) ? sb_addf(out, "\\%c", *s) : sb_addc(out, *s);
+        return rc;
+    default: return sb_add_shell_quoted(out, s);
+    }
+}
 
 typedef struct builder {
     const spec *s;
@@ -72,7 +187,7 @@ static int val_end(sink *k)
     if (k->mode == SINK_ITEMS)
         return sb_addc(k->out, '\0');
     if (k->mode == SINK_SHELL)
-        return sb_add_shell_quoted(k->out, sb_str(k->tmp));
+        return add_quoted(k->out, sb_str(k->tmp), k->place);
     return 0;
 }
 
@@ -365,10 +480,42 @@ static bool whole_macro(const char *text, const char **name, size_t *len)
     return true;
 }
 
-/* Appends text to out with every macro replaced (quoted when shell). */
+/* SQ_EINVAL for a macro at a place of a shell string where no quoting is
+ * safe. */
+static int unsafe_place(sh_place place, const char *m, size_t len)
+{
+    return sq_error_set(SQ_EINVAL,
+                        place == SH_UNSAFE_BQ
+                            ? "macro '%.*s' inside backquotes in a one-string command cannot be "
+                              "quoted safely: write $(...) instead of `...`"
+                            : "macro '%.*s' right after a backslash in a one-string command "
+                              "cannot be quoted safely: remove the backslash",
+                        (int)len, m);
+}
+
+int spec_shell_macros_check(const char *text)
+{
+    sh_scan sc = {0};
+    const char *p = text, *m;
+    while ((m = strstr(p, "${"))) {
+        const char *end = strchr(m + 2, '}');
+        if (!end)
+            return 0; /* the loader reports the unclosed macro itself */
+        sh_feed(&sc, p, (size_t)(m - p));
+        sh_place place = sh_place_now(&sc);
+        if (place == SH_UNSAFE_BQ || place == SH_UNSAFE_BS)
+            return unsafe_place(place, m, (size_t)(end - m + 1));
+        p = end + 1;
+    }
+    return 0;
+}
+
+/* Appends text to out with every macro replaced (quoted for its place when
+ * shell: text is a whole one-string command). */
 static int substitute(builder *b, const char *text, strbuf *out, bool shell)
 {
     const char *p = text;
+    sh_scan sc = {0};
     int rc = 0;
     while (!rc && *p) {
         const char *m = strstr(p, "${");
@@ -380,7 +527,13 @@ static int substitute(builder *b, const char *text, strbuf *out, bool shell)
             return sq_error_set(SQ_EINVAL, "'${' without a closing '}' in '%s'", text);
         if (rc)
             break;
-        sink k = {shell ? SINK_SHELL : SINK_TEXT, out, &b->tmp, 0, NULL, NULL, NULL};
+        sink k = {shell ? SINK_SHELL : SINK_TEXT, out, &b->tmp, 0, NULL, NULL, NULL, SH_BARE};
+        if (shell) {
+            sh_feed(&sc, p, (size_t)(m - p));
+            k.place = sh_place_now(&sc);
+            if (k.place == SH_UNSAFE_BQ || k.place == SH_UNSAFE_BS)
+                return unsafe_place(k.place, m, (size_t)(end - m + 1));
+        }
         rc = add_macro(b, m + 2, (size_t)(end - m - 2), &k);
         p = end + 1;
     }
@@ -445,7 +598,7 @@ int spec_build_command(const spec *s, const json_t *params, const spec_command_c
             const char *name;
             size_t len;
             if (whole_macro(cmd[i], &name, &len)) {
-                sink k = {SINK_ITEMS, &items, NULL, 0, &offs, &noffs, &capoffs};
+                sink k = {SINK_ITEMS, &items, NULL, 0, &offs, &noffs, &capoffs, SH_BARE};
                 rc = add_macro(&b, name, len, &k);
                 continue;
             }

@@ -647,6 +647,8 @@ static void check_macro_text(loader *L, const macro_use *m)
 {
     spec *s = L->s;
     const char *p = m->text;
+    if (m->shell && spec_shell_macros_check(m->text)) /* a place no quoting makes safe */
+        diag(L, m->at, "key '%s': %s", m->path, sq_error_msg());
     while ((p = strstr(p, "${")) && !diags_full(L)) {
         const char *name = p + 2, *end = strchr(name, '}');
         if (!end) {

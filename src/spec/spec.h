@@ -254,6 +254,12 @@ char *spec_wandb_config(const spec *s, const json_t *params);
  * (True/False, None, Python float repr, lists and dicts as JSON). */
 char *spec_format_value(const json_t *v);
 
+/* 0 when every macro of the one-string command text stands where its
+ * values can be quoted safely (bare, inside '...' or "..."); else SQ_EINVAL
+ * naming the first that does not (inside `...`, or after a backslash) and
+ * what to write instead. spec_build_command refuses the same. */
+int spec_shell_macros_check(const char *text);
+
 /* What spec_build_command needs to know of where the trial runs. */
 typedef struct spec_command_ctx {
     const char *sweep_name;
