@@ -11,7 +11,12 @@ FUZZ_SECONDS ?= 30
 # a plain `make` or a packager's build does not break on a new warning.
 WERROR ?= OFF
 
-.PHONY: all deps build demo test unit e2e asan fuzz release clang bench format clean
+# make install: PREFIX=$$HOME/.local needs no root; DESTDIR stages for a package.
+PREFIX ?= /usr/local
+DESTDIR ?=
+
+.PHONY: all deps build compile demo test unit e2e asan fuzz release clang bench format clean \
+	install uninstall deb
 
 all: build
 
@@ -19,8 +24,35 @@ deps:
 	@scripts/install-deps
 
 build: deps
+	$(MAKE) compile
+
+# The build alone, without installing packages (what make install needs).
+compile:
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSQ_WERROR=$(WERROR) >/dev/null
 	cmake --build $(BUILD) -j $(JOBS)
+
+# The binary, man pages (sweepq(1), sweepq-VERB(1)), bash/zsh/fish
+# completions, README, docs and examples under $(DESTDIR)$(PREFIX).
+# An existing build is used as configured (the tests install from it).
+install:
+	[ -f "$(BUILD)/CMakeCache.txt" ] || $(MAKE) compile
+	cmake --build $(BUILD) -j $(JOBS)
+	DESTDIR="$(DESTDIR)" cmake --install $(BUILD) --prefix "$(PREFIX)"
+
+# Removes what make install put under $(DESTDIR)$(PREFIX) (same PREFIX and
+# DESTDIR), and the directories that leaves empty.
+uninstall:
+	rm -f "$(DESTDIR)$(PREFIX)/bin/sweepq" \
+	  "$(DESTDIR)$(PREFIX)"/share/man/man1/sweepq.1 "$(DESTDIR)$(PREFIX)"/share/man/man1/sweepq-*.1 \
+	  "$(DESTDIR)$(PREFIX)/share/bash-completion/completions/sweepq" \
+	  "$(DESTDIR)$(PREFIX)/share/zsh/site-functions/_sweepq" \
+	  "$(DESTDIR)$(PREFIX)/share/zsh/vendor-completions/_sweepq" \
+	  "$(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/sweepq.fish"
+	rm -rf "$(DESTDIR)$(PREFIX)/share/doc/sweepq"
+	for d in bin share/man/man1 share/man share/bash-completion/completions share/bash-completion \
+	  share/zsh/site-functions share/zsh/vendor-completions share/zsh \
+	  share/fish/vendor_completions.d share/fish share/doc share; do \
+	  rmdir "$(DESTDIR)$(PREFIX)/$$d" 2>/dev/null || true; done
 
 demo: build
 	@scripts/demo $(BUILD)/sweepq

@@ -37,12 +37,10 @@ static const sq_command commands[] = {
     {"collect", cmd_collect, "bring a sweep's trial directories back from its remotes"},
     {"submit", cmd_submit, "submit a sweep to Slurm or PBS as an array job of agents"},
     {"queue", cmd_queue, "show the Slurm or PBS jobs submitted for sweeps"},
+    {"completion", cmd_completion, "print the bash, zsh or fish completion script"},
 };
 
-static const struct {
-    int code;
-    const char *meaning;
-} exit_code_help[] = {
+static const sq_exit_doc exit_code_help[] = {
     {EXIT_OK, "success; for run and wait: every trial succeeded"},
     {EXIT_FAILED, "invalid spec, or a trial failed or was cancelled"},
     {EXIT_USAGE, "bad command line"},
@@ -67,10 +65,24 @@ static void print_main_help(FILE *f)
           f);
     for (size_t i = 0; i < ARRAY_SIZE(exit_code_help); i++)
         fprintf(f, "  %-4d %s\n", exit_code_help[i].code, exit_code_help[i].meaning);
-    fputs("\nSee 'sweepq help VERB' for a verb's options.\n", f);
+    fputs("\nSee 'sweepq help VERB' for a verb's options; 'sweepq help --man [VERB]'\n"
+          "prints the man page source (man sweepq-VERB once installed).\n",
+          f);
 }
 
-static const sq_command *find_command(const char *name)
+const sq_command *cmd_table(size_t *n)
+{
+    *n = ARRAY_SIZE(commands);
+    return commands;
+}
+
+const sq_exit_doc *cmd_exit_codes(size_t *n)
+{
+    *n = ARRAY_SIZE(exit_code_help);
+    return exit_code_help;
+}
+
+const sq_command *cmd_find(const char *name)
 {
     for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
         if (!strcmp(commands[i].name, name))
@@ -94,7 +106,9 @@ static int help(int argc, char **argv)
         print_main_help(stdout);
         return EXIT_OK;
     }
-    const sq_command *c = find_command(argv[1]);
+    if (!strcmp(argv[1], "--man"))
+        return manpage_print(stdout, argc > 2 ? argv[2] : NULL);
+    const sq_command *c = cmd_find(argv[1]);
     if (!c)
         return unknown_verb(argv[1]);
     char *args[] = {argv[1], "--help", NULL};
@@ -116,7 +130,7 @@ int main(int argc, char **argv)
     }
     if (!strcmp(verb, "help") || !strcmp(verb, "--help") || !strcmp(verb, "-h"))
         return help(argc - 1, argv + 1);
-    const sq_command *c = find_command(verb);
+    const sq_command *c = cmd_find(verb);
     if (!c)
         return unknown_verb(verb);
     return c->fn(argc - 1, argv + 1);

@@ -6,6 +6,9 @@
 #ifndef SQ_CMD_H
 #define SQ_CMD_H
 
+#include <stddef.h>
+#include <stdio.h>
+
 typedef struct sq_command {
     const char *name;
     int (*fn)(int argc, char **argv);
@@ -39,5 +42,23 @@ int cmd_queue(int argc, char **argv);
 int cmd_remote(int argc, char **argv);
 int cmd_launch(int argc, char **argv);
 int cmd_collect(int argc, char **argv);
+int cmd_completion(int argc, char **argv);
+
+/* main.c's tables: every verb in `sweepq help` order, and the exit codes. */
+typedef struct sq_exit_doc {
+    int code;
+    const char *meaning;
+} sq_exit_doc;
+const sq_command *cmd_table(size_t *n);
+const sq_exit_doc *cmd_exit_codes(size_t *n);
+const sq_command *cmd_find(const char *name); /* NULL when there is no such verb */
+
+/*
+ * Writes the man page (roff, man(7) macros) of verb to f: sweepq(1) when verb
+ * is NULL, else sweepq-VERB(1), made from the verb's option table
+ * (options_capture) as its --help is. Returns EXIT_OK, or EXIT_USAGE after a
+ * message when there is no such verb.
+ */
+int manpage_print(FILE *f, const char *verb);
 
 #endif

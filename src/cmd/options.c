@@ -33,6 +33,48 @@ static bool takes_arg(const sq_option *o)
     return o->type != OPT_BOOL && o->type != OPT_COUNT;
 }
 
+bool options_takes_arg(const sq_option *o)
+{
+    return takes_arg(o);
+}
+
+/* Set only inside options_capture: the next --help fills it instead of printing. */
+static sq_verb_doc *capture;
+
+static void capture_doc(const sq_usage *usage, const sq_option *opts)
+{
+    size_t n = 0;
+    while (opts && opts[n].type != OPT_END)
+        n++;
+    capture->usage = *usage;
+    capture->opts = xcalloc(n + 1, sizeof *capture->opts);
+    if (n)
+        memcpy(capture->opts, opts, n * sizeof *opts);
+    for (size_t i = 0; i < n; i++)
+        capture->opts[i].value = NULL; /* it pointed into the verb's stack frame */
+    capture->nopts = n;
+    capture = NULL;
+}
+
+int options_capture(int (*fn)(int, char **), const char *verb, sq_verb_doc *doc)
+{
+    char name[64], help[] = "--help";
+    snprintf(name, sizeof name, "%s", verb);
+    char *args[] = {name, help, NULL};
+    memset(doc, 0, sizeof *doc);
+    capture = doc;
+    fn(2, args);
+    bool got = capture == NULL;
+    capture = NULL;
+    return got ? 0 : -1;
+}
+
+void options_doc_release(sq_verb_doc *doc)
+{
+    free(doc->opts);
+    memset(doc, 0, sizeof *doc);
+}
+
 static const char *opt_label(const sq_option *o, char *buf, size_t n)
 {
     if (o->long_name)
@@ -197,6 +239,10 @@ int options_parse(int argc, char **argv, const sq_usage *usage, const sq_option 
     }
     if (rc)
         return rc;
+    if (help && capture) {
+        capture_doc(usage, opts);
+        return OPTIONS_HELP_SHOWN;
+    }
     if (help) {
         options_print_help(stdout, usage, opts);
         return OPTIONS_HELP_SHOWN;

@@ -99,6 +99,30 @@ int options_parse(int argc, char **argv, const sq_usage *usage, const sq_option 
 /* Prints the verb's full help (synopsis, summary, options, details) to f. */
 void options_print_help(FILE *f, const sq_usage *usage, const sq_option *opts);
 
+/*
+ * A verb's usage and option table, as captured from its options_parse call:
+ * how the man pages and the shell completions are made from the very tables
+ * that parse argv and print --help. opts is a copy (its value pointers point
+ * into the verb's finished stack frame: never follow them), nopts entries
+ * before an OPT_END one.
+ */
+typedef struct sq_verb_doc {
+    sq_usage usage;
+    sq_option *opts;
+    size_t nopts;
+} sq_verb_doc;
+
+/*
+ * Runs fn(2, {verb, "--help"}) so that its options_parse fills *doc instead
+ * of printing the help. Returns 0, or -1 (doc untouched) when fn never
+ * reached options_parse. Free with options_doc_release.
+ */
+int options_capture(int (*fn)(int, char **), const char *verb, sq_verb_doc *doc);
+void options_doc_release(sq_verb_doc *doc);
+
+/* Whether option o takes an argument (not a flag or a counter). */
+bool options_takes_arg(const sq_option *o);
+
 /* Prints "error: msg" and "usage: sweepq VERB SYNOPSIS" to stderr; returns EXIT_USAGE. */
 int options_usage_error(const sq_usage *usage, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
