@@ -43,7 +43,8 @@ expect 'four agents run while they are killed at random' '
         wait ${agents[$i]} 2>/dev/null
         start_agent $i
         [ "$(remaining)" = 0 ] && break
-    done &&
+    done
+    # Under load the sweep may outlast the deadline: the next check finishes it.
     echo "$kills agents killed" >kills.txt &&
     test $kills -ge 5
 '
