@@ -183,7 +183,7 @@ static void run_timers(agent *a, double now)
     }
     bool live = a->used > 0;
     if (live && now >= a->next_tail) {
-        agent_tail_tick(a);
+        agent_tail_tick(a, now);
         a->next_tail = now + (a->cfg->show_output ? TAIL_PERIOD_SHOWN : TAIL_PERIOD);
     }
     if (live && a->cfg->on_event && now >= a->next_tick) {

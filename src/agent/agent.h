@@ -56,6 +56,8 @@
  *                               grace period; timed out ("timed out after 30s")
  *   stopped by the agent        preempted (back to pending, no try used)
  *   cancelled by the user       SIGTERM, grace, SIGKILL; cancelled
+ *   early_terminate rule        SIGTERM, grace, SIGKILL; stopped (final), at
+ *                               the moment the trial reports a band's step
  *   lease lost                  SIGKILL to its group at once; NOTHING is
  *                               written for it (the trial is someone else's)
  *   cannot start                failed; error "cannot run 'foo': CAUSE",
@@ -161,6 +163,7 @@ typedef struct agent_config {
 typedef struct agent_summary {
     uint64_t started; /* attempts started (or that failed to start) */
     uint64_t succeeded, failed, timed_out, preempted, cancelled, lost;
+    uint64_t stopped_early; /* stopped by the sweep's early_terminate rule */
     bool drained;     /* stopped claiming because of SIGINT */
     bool stopped;     /* trials were stopped by a signal */
     bool interrupted; /* drained or stopped */

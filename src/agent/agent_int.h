@@ -29,6 +29,7 @@
 #include "agent/logship.h"
 #include "agent/metrics.h"
 #include "agent/tail.h"
+#include "search/search.h"
 #include "spec/spec.h"
 #include "util/strbuf.h"
 
@@ -64,6 +65,7 @@ typedef enum {
     STOP_NONE = 0,
     STOP_TIMEOUT,
     STOP_PREEMPT,
+    STOP_EARLY, /* the early_terminate rule: final, so above a preemption */
     STOP_CANCEL,
     STOP_LOST, /* strongest: nothing may be written */
 } stop_reason;
@@ -90,11 +92,21 @@ typedef struct agent_sweep {
     bool completion_done; /* tried since the last claim from it */
     bool gpu_waiting;     /* its trials wait for GPUs this agent holds */
     size_t running;       /* jobs of it that hold a lease here */
+    stop_rule rule;       /* its early_terminate rule, when has_rule */
+    bool has_rule;
     /* The request id of the last claim from it when that failed with a
      * transient error (it may have been committed, its answer lost): the
      * next claim sends it again and gets those trials back. NULL: none. */
     char *claim_request;
 } agent_sweep;
+
+/* A band of the early_terminate rule a trial reached, not yet judged. */
+typedef struct band_check {
+    uint64_t step;
+    double value; /* the value the rule compares: at the band, or the best so far */
+} band_check;
+
+#define BAND_CHECKS_MAX 16 /* more between two ticks: the oldest are dropped */
 
 typedef struct job {
     agent_sweep *sw;
@@ -130,6 +142,16 @@ typedef struct job {
     off_t shipped_size; /* the log's size when last shipped */
     bool ship_warned;   /* warned since the last shipment that worked */
     bool final_shipped; /* the tail at its end was sent (or queued) */
+    /* early termination: the watched metric (the spec's) as it comes */
+    bool watched_any;      /* a value of it was seen */
+    uint64_t watched_step; /* the step of the last one */
+    double best;           /* the best value so far (NAN: none yet) */
+    bool out_of_order;     /* a step at or below the last one: warn once */
+    bool out_of_order_told;
+    band_check checks[BAND_CHECKS_MAX];
+    size_t nchecks;
+    uint64_t stopped_step; /* STOP_EARLY: the band it was stopped at */
+    double stopped_value;
 } job;
 
 typedef struct hook {
@@ -276,8 +298,10 @@ int job_flush_rows(agent *a, job *j);
 void job_ship(agent *a, job *j, double now);
 /* Ships an ended attempt's log tail once; queued when the store is away. */
 void job_ship_final(agent *a, job *j);
-/* Reads logs and metrics files of the running trials; appends rows. */
-void agent_tail_tick(agent *a);
+/* Reads logs and metrics files of the running trials; appends rows; judges
+ * the bands of the early_terminate rule they reached (SIGTERM, the grace,
+ * SIGKILL and the outcome stopped for those the rule stops). */
+void agent_tail_tick(agent *a, double now);
 
 /* ---- lease.c: heartbeats ----------------------------------------------------------- */
 

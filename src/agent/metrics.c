@@ -33,8 +33,18 @@ struct metrics {
     const metrics_pattern *pattern;
     json_t *rows;  /* array of row objects not yet taken */
     json_t *final; /* name -> last value */
+    json_t *seen;  /* name -> how many values of it this attempt reported */
     char *bad_name; /* the first metric name dropped and not yet reported */
     bool bad_reported; /* one warning per attempt */
+    /* metrics_watch */
+    char *watch;
+    metrics_watch_fn *watch_fn;
+    void *watch_ud;
+    bool garbage_due, garbage_reported; /* the watched metric was not a number */
+    /* the bounds on rows (METRICS_MAX_ROWS, METRICS_MAX_PENDING) */
+    uint64_t rows_total;   /* rows kept this attempt */
+    uint64_t rows_dropped; /* rows dropped over a bound */
+    bool drop_due, drop_reported;
 };
 
 int metrics_pattern_new(metrics_pattern **out, const char *ere)
@@ -78,7 +88,8 @@ metrics *metrics_new(const metrics_pattern *p)
     m->pattern = p;
     m->rows = json_array();
     m->final = json_object();
-    if (!m->rows || !m->final)
+    m->seen = json_object();
+    if (!m->rows || !m->final || !m->seen)
         SQ_BUG("out of memory in jansson");
     return m;
 }
@@ -89,12 +100,39 @@ void metrics_free(metrics *m)
         return;
     json_decref(m->rows);
     json_decref(m->final);
+    json_decref(m->seen);
     free(m->bad_name);
+    free(m->watch);
     free(m);
+}
+
+void metrics_watch(metrics *m, const char *name, metrics_watch_fn *fn, void *ud)
+{
+    free(m->watch);
+    m->watch = xstrdup(name);
+    m->watch_fn = fn;
+    m->watch_ud = ud;
 }
 
 char *metrics_take_warning(metrics *m)
 {
+    if (m->garbage_due) {
+        m->garbage_due = false;
+        m->garbage_reported = true;
+        return xasprintf("metric '%s' reported a value that is not a finite number; such "
+                         "values are ignored (not recorded, never a reason to stop the trial; "
+                         "further ones of this attempt are ignored silently)",
+                         m->watch);
+    }
+    if (m->drop_due) {
+        m->drop_due = false;
+        m->drop_reported = true;
+        return xasprintf("the trial reports metrics faster than they are kept: more than %d "
+                         "rows waiting or %d rows in this attempt; the excess is dropped (the "
+                         "final values are still kept); report fewer values, e.g. once per "
+                         "epoch, or name the ones to keep in the spec's metric",
+                         METRICS_MAX_PENDING, METRICS_MAX_ROWS);
+    }
     if (!m->bad_name)
         return NULL;
     char *text = xasprintf("metric name '%s' dropped: a name must be 1 to %d bytes of UTF-8 "
@@ -148,15 +186,39 @@ static bool name_ok(metrics *m, const char *name)
     return false;
 }
 
-/* Puts name=value (a reference it takes) into row and the final values. */
-static void put(metrics *m, json_t *row, const char *name, json_t *value)
+/* The names that give a row its step instead of being metrics, strongest
+ * first: a JSON line's "step", W&B's "_step", then "epoch". */
+static const char *const step_names[] = {"step", "_step", "epoch"};
+
+static int step_rank(const char *name)
+{
+    for (size_t i = 0; i < ARRAY_SIZE(step_names); i++)
+        if (strcmp(name, step_names[i]) == 0)
+            return (int)i;
+    return -1;
+}
+
+/* Puts name=value (a reference it takes) into row and the final values.
+ * A step name sets the row's step (kept under "\x01rank" until
+ * commit_row). From output lines (from_output) with a watched metric, only
+ * that metric and "step" are kept: the spec named what it wants. */
+static void put(metrics *m, json_t *row, const char *name, json_t *value, bool from_output)
 {
     if (!name_ok(m, name)) {
         json_decref(value);
         return;
     }
-    if (strcmp(name, "step") == 0) {
-        json_object_set_new(row, "step", value);
+    int rank = step_rank(name);
+    if (from_output && rank > 0)
+        rank = -1; /* in output, only "step=" is a step */
+    if (rank >= 0) {
+        char key[] = {'\x01', (char)('0' + rank), '\0'};
+        json_object_set_new(row, key, value);
+        return;
+    }
+    if (from_output && m->watch && (!m->pattern || !m->pattern->custom) &&
+        strcmp(name, m->watch) != 0) {
+        json_decref(value);
         return;
     }
     if (!json_object_get(m->final, name) && json_object_size(m->final) >= METRICS_MAX_NAMES) {
@@ -167,15 +229,82 @@ static void put(metrics *m, json_t *row, const char *name, json_t *value)
     json_object_set_new(row, name, value);
 }
 
-/* Keeps row when it holds a metric (a row with only a step is dropped). */
+/* The row's explicit step (the strongest step name it holds that is a
+ * whole number >= 0); false when it has none. */
+static bool row_step(const json_t *row, uint64_t *step)
+{
+    for (size_t i = 0; i < ARRAY_SIZE(step_names); i++) {
+        char key[] = {'\x01', (char)('0' + i), '\0'};
+        const json_t *v = json_object_get(row, key);
+        double d = json_number_value(v);
+        if (v && d >= 0 && d == trunc(d) && d < 9007199254740992.0) {
+            *step = (uint64_t)d;
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Queues one row of the store, unless a bound is reached. */
+static void queue_row(metrics *m, json_t *r)
+{
+    if (json_array_size(m->rows) >= METRICS_MAX_PENDING || m->rows_total >= METRICS_MAX_ROWS) {
+        m->rows_dropped++;
+        if (!m->drop_reported)
+            m->drop_due = true;
+        json_decref(r);
+        return;
+    }
+    m->rows_total++;
+    json_array_append_new(m->rows, r);
+}
+
+/*
+ * Turns a parsed row into the store's rows, each with a step: with an
+ * explicit step, one row of all its metrics at that step; without one, a
+ * row per metric at the n-th value of that metric this attempt (n counts
+ * every value, also those with an explicit step). The watched metric's
+ * values go to the watcher. Returns the number of metrics in row.
+ */
 static size_t commit_row(metrics *m, json_t *row)
 {
-    size_t n = json_object_size(row);
-    size_t values = n - (json_object_get(row, "step") ? 1 : 0);
-    if (values)
-        json_array_append(m->rows, row);
+    uint64_t explicit_step = 0;
+    bool has_step = row_step(row, &explicit_step);
+    json_t *together = has_step ? json_pack("{sI}", "step", (json_int_t)explicit_step) : NULL;
+    size_t values = 0;
+    const char *name;
+    json_t *v;
+    json_object_foreach(row, name, v)
+    {
+        if (name[0] == '\x01')
+            continue;
+        values++;
+        json_t *count = json_object_get(m->seen, name);
+        uint64_t n = (count ? (uint64_t)json_integer_value(count) : 0) + 1;
+        if (count || json_object_size(m->seen) < METRICS_MAX_NAMES)
+            json_object_set_new(m->seen, name, json_integer((json_int_t)n));
+        uint64_t step = has_step ? explicit_step : n;
+        if (together)
+            json_object_set(together, name, v);
+        else
+            queue_row(m, json_pack("{sIsO}", "step", (json_int_t)step, name, v));
+        if (m->watch_fn && strcmp(name, m->watch) == 0)
+            m->watch_fn(step, json_number_value(v), m->watch_ud);
+    }
+    if (together && values)
+        queue_row(m, together);
+    else
+        json_decref(together);
     json_decref(row);
     return values;
+}
+
+/* The watched metric was given something that is not a finite number. */
+static void note_garbage(metrics *m, const char *name, size_t len)
+{
+    if (m->watch && !m->garbage_reported && strlen(m->watch) == len &&
+        memcmp(m->watch, name, len) == 0)
+        m->garbage_due = true;
 }
 
 /* ---- output lines ----------------------------------------------------------- */
@@ -258,13 +387,15 @@ static size_t parse_default(metrics *m, json_t *row, const char *line, size_t le
         if (nl && boundary_after(line[k + nl]) && name_len <= METRICS_MAX_NAME)
             v = number_value(line + k, nl);
         if (!v) {
+            if (nl || (k < len && isalpha((unsigned char)line[k])))
+                note_garbage(m, line + i, name_len); /* "loss=nan", "loss: inf" */
             i = j;
             continue;
         }
         char name[METRICS_MAX_NAME + 1];
         memcpy(name, line + i, name_len);
         name[name_len] = '\0';
-        put(m, row, name, v);
+        put(m, row, name, v, true);
         found++;
         i = k + nl;
     }
@@ -293,7 +424,7 @@ static size_t parse_custom(metrics *m, json_t *row, const char *line)
                 char name[METRICS_MAX_NAME + 1];
                 memcpy(name, p + g[1].rm_so, name_len);
                 name[name_len] = '\0';
-                put(m, row, name, v);
+                put(m, row, name, v, true);
                 found++;
             }
         }
@@ -335,12 +466,14 @@ static void flatten(metrics *m, json_t *row, const char *prefix, json_t *obj, in
         if (strlen(name) <= METRICS_MAX_NAME) {
             if (json_is_integer(v) || (json_is_real(v) && isfinite(json_real_value(v)))) {
                 if (row) {
-                    put(m, row, name, json_copy(v));
+                    put(m, row, name, json_copy(v), false);
                 } else if (strcmp(name, "step") != 0 && name_ok(m, name) &&
                            (json_object_get(m->final, name) ||
                             json_object_size(m->final) < METRICS_MAX_NAMES)) {
                     json_object_set(m->final, name, v);
                 }
+            } else if (row && !json_is_object(v)) {
+                note_garbage(m, name, strlen(name)); /* a string, a bool, null */
             } else if (json_is_object(v) && depth < FLATTEN_DEPTH &&
                        !(skip_private && json_object_get(v, "_type"))) {
                 /* W&B media and histograms carry "_type": not metrics. */

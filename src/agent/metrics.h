@@ -11,8 +11,12 @@
  *   3. W&B's wandb-summary.json under TRIAL_DIR/wandb/run-ID/files/ at the end.
  *
  * Invariants:
- *   - A row is one line of output or one JSON line with at least one
- *     numeric value; a value named "step" is the row's step, not a metric.
+ *   - Every row the store gets has a step. A line of output or a JSON line
+ *     with an explicit step gives one row with all its metrics at that
+ *     step: "step=" in output; "step", else "_step", else "epoch" in a JSON
+ *     line (a whole number >= 0; these names are steps, not metrics).
+ *     Without one, each metric gets its own row at the n-th value of that
+ *     metric the attempt reported (1, 2, 3, ...), as W&B counts iterations.
  *   - The final value of a metric is the last one seen, in the order the
  *     calls were made; the W&B summary, read last, has the last word.
  *   - Only finite numbers are kept (JSON has no NaN); bools and strings are
@@ -22,15 +26,22 @@
  *     first of those once.
  *   - Memory is bounded: at most METRICS_MAX_NAMES distinct names are kept;
  *     rows wait in memory only until metrics_take_rows, which the agent
- *     calls on every tick (it reads at most 4 MiB of output per tick).
+ *     calls on every tick (it reads at most 4 MiB of output per tick), and
+ *     at most METRICS_MAX_PENDING of them; an attempt keeps at most
+ *     METRICS_MAX_ROWS rows. Rows past a bound are dropped with one warning.
  */
 #ifndef SQ_METRICS_H
 #define SQ_METRICS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #define METRICS_MAX_NAME 200
 #define METRICS_MAX_NAMES 10000
+/* Rows waiting for metrics_take_rows, and rows of one attempt in all: past
+ * either, rows are dropped (one warning); final values are still kept. */
+#define METRICS_MAX_PENDING 20000
+#define METRICS_MAX_ROWS 200000
 
 typedef struct metrics_pattern metrics_pattern;
 
@@ -46,6 +57,20 @@ typedef struct metrics metrics;
 
 /* A collector using pattern p (borrowed; NULL: the default parser). */
 metrics *metrics_new(const metrics_pattern *p);
+
+/* Called with each value of the watched metric as it is parsed, with its step. */
+typedef void metrics_watch_fn(uint64_t step, double value, void *ud);
+
+/*
+ * Watches metric `name` (the spec's metric): from then on fn(step, value,
+ * ud) is called for each of its values, and output lines read by the
+ * default parser keep only that metric (and "step"): a line
+ * "lr=0.1 w=256 loss=0.5" records loss alone. (A custom pattern keeps all
+ * it matches: the spec asked for them.) A watched metric given something
+ * other than a finite number ("loss=nan", {"loss": "x"}) is ignored with
+ * one warning (metrics_take_warning).
+ */
+void metrics_watch(metrics *m, const char *name, metrics_watch_fn *fn, void *ud);
 void metrics_free(metrics *m); /* NULL is a no-op */
 
 /* Parses one line of output (NUL-terminated, len bytes, no newline).

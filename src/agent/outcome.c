@@ -19,6 +19,14 @@ static void outcome(agent *a, job *j)
     if (j->stop == STOP_CANCEL) {
         r->outcome = OUTCOME_CANCELLED;
         j->error = xstrdup("cancelled");
+    } else if (j->stop == STOP_EARLY) {
+        /* Final whatever the child did once told to stop. */
+        r->outcome = OUTCOME_STOPPED;
+        r->stopped_step = j->stopped_step;
+        j->error = xasprintf("stopped early at step %llu: %s %g is worse than the sweep's "
+                             "early_terminate threshold there",
+                             (unsigned long long)j->stopped_step, j->sw->sp->metric.name,
+                             j->stopped_value);
     } else if (st.exit_code == 0) {
         r->outcome = OUTCOME_SUCCEEDED;
     } else if (j->stop == STOP_PREEMPT) {
@@ -99,12 +107,14 @@ void job_record(agent *a, job *j, double now)
         case OUTCOME_TIMED_OUT: a->sum.timed_out++; break;
         case OUTCOME_PREEMPTED: a->sum.preempted++; break;
         case OUTCOME_CANCELLED: a->sum.cancelled++; break;
+        case OUTCOME_STOPPED: a->sum.stopped_early++; break;
         default: a->sum.failed++; break;
         }
         agent_emit(a, AGENT_EV_FINISHED, j->sw, j, NULL);
     }
     /* A failed, timed-out or preempted trial may be pending again. */
-    if (j->result.outcome != OUTCOME_SUCCEEDED && j->result.outcome != OUTCOME_CANCELLED)
+    if (j->result.outcome != OUTCOME_SUCCEEDED && j->result.outcome != OUTCOME_CANCELLED &&
+        j->result.outcome != OUTCOME_STOPPED)
         j->sw->exhausted = false;
     jobs_remove(a, j);
 }

@@ -74,6 +74,8 @@ void agent_sweep_free(agent_sweep *sw)
 {
     if (!sw)
         return;
+    if (sw->has_rule)
+        stop_rule_release(&sw->rule);
     free(sw->name);
     spec_free(sw->sp);
     metrics_pattern_free(sw->pattern);
@@ -145,6 +147,16 @@ agent_sweep *agent_sweep_add(agent *a, const store_sweep *s)
     if (metrics_pattern_new(&sw->pattern, sw->sp->metrics_pattern) != 0) {
         agent_warn(a, sw, "cannot run sweep '%s': %s", s->name, sq_error_msg());
         return sw;
+    }
+    if (sw->sp->early_terminate && sw->sp->metric.name) {
+        char *why = NULL;
+        if (stop_rule_parse(sw->sp->early_terminate, &sw->rule, &why) != 0) {
+            /* The loader refuses such a spec: one stored by an older sweepq. */
+            agent_warn(a, sw, "cannot run sweep '%s': %s", s->name, why);
+            free(why);
+            return sw;
+        }
+        sw->has_rule = true;
     }
     if (sw->cpus > a->slots) {
         agent_warn(a, sw,

@@ -17,6 +17,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
+#include <math.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -418,6 +419,37 @@ void jobs_remove(agent *a, job *j)
     job_free(j);
 }
 
+/*
+ * Each value of the spec's metric as the trial reports it (metrics_watch):
+ * notes the bands of the sweep's rule that it reaches, to be judged once
+ * its rows are in the store (judge_bands). A step at or below the last one
+ * (an explicit step going back) is ignored for the rule, with one warning.
+ */
+static void on_watched(uint64_t step, double value, void *ud)
+{
+    job *j = ud;
+    if (!isfinite(value))
+        return;
+    if (j->watched_any && step <= j->watched_step) {
+        j->out_of_order = true;
+        return;
+    }
+    j->watched_any = true;
+    j->watched_step = step;
+    bool better = j->sw->sp->metric.goal == SPEC_GOAL_MAXIMIZE ? value > j->best
+                                                               : value < j->best;
+    if (isnan(j->best) || better)
+        j->best = value;
+    if (!j->sw->has_rule || !stop_rule_checks_at(&j->sw->rule, step) || j->stop)
+        return;
+    if (j->nchecks == BAND_CHECKS_MAX) { /* keep the latest */
+        memmove(j->checks, j->checks + 1, (BAND_CHECKS_MAX - 1) * sizeof *j->checks);
+        j->nchecks--;
+    }
+    j->checks[j->nchecks++] =
+        (band_check){.step = step, .value = j->sw->rule.strict ? value : j->best};
+}
+
 void job_start(agent *a, agent_sweep *sw, const store_claimed *c)
 {
     job *j = xcalloc(1, sizeof *j);
@@ -431,6 +463,11 @@ void job_start(agent *a, agent_sweep *sw, const store_claimed *c)
     tail_init(&j->mfile, (size_t)1 << 20);
     sb_init(&j->last_line, ERROR_LINE_MAX + 1);
     j->m = metrics_new(sw->pattern);
+    j->best = NAN;
+    if (sw->sp->metric.name) {
+        metrics_watch(j->m, sw->sp->metric.name, on_watched, j);
+        metrics_keep(j->m, sw->sp->metric_names, sw->sp->nmetric_names);
+    }
     j->dir = xasprintf("%s/%llu", sw->trials_dir, (unsigned long long)c->number);
     j->ship_at = time_mono() + a->ship_period;
     j->params_json = xstrdup(c->params_json);
@@ -517,10 +554,20 @@ void job_collect(agent *a, job *j, bool at_end)
     }
     if (at_end && metrics_read_wandb_summary(j->m, j->dir) != 0)
         agent_warn(a, j->sw, "trial %llu: %s", (unsigned long long)j->number, sq_error_msg());
-    char *bad = metrics_take_warning(j->m);
-    if (bad)
+    char *bad;
+    while ((bad = metrics_take_warning(j->m))) {
         agent_warn(a, j->sw, "trial %llu: %s", (unsigned long long)j->number, bad);
-    free(bad);
+        free(bad);
+    }
+    if (j->out_of_order && !j->out_of_order_told) {
+        j->out_of_order_told = true;
+        agent_warn(a, j->sw,
+                   "trial %llu: metric '%s' went back to a step at or below %llu; such values "
+                   "are recorded but never judged by the early_terminate rule (further ones "
+                   "are ignored silently)",
+                   (unsigned long long)j->number, j->sw->sp->metric.name,
+                   (unsigned long long)j->watched_step);
+    }
 }
 
 /* Appends the rows collected so far (fenced). 0; SQ_ELEASE_LOST when the
@@ -544,18 +591,66 @@ int job_flush_rows(agent *a, job *j)
     return rc == SQ_ELEASE_LOST ? rc : 0;
 }
 
-/* Reads logs and metrics files of the running trials; appends rows. */
-void agent_tail_tick(agent *a)
+/*
+ * Judges the bands j reached since the last tick, oldest first, against
+ * the values the store holds at each (j's own rows are written first, so
+ * its value is among them, as W&B counts it); stops j at the first band
+ * the rule says to. A band whose values cannot be read now (a transient
+ * error) waits for the next tick. Each verdict is a line in j's log.
+ */
+static void judge_bands(agent *a, job *j, double now)
+{
+    const agent_sweep *sw = j->sw;
+    size_t done = 0;
+    for (; done < j->nchecks && !j->stop; done++) {
+        const band_check *c = &j->checks[done];
+        double *v = NULL;
+        size_t n = 0;
+        int rc = store_band_values(a->st, sw->id, sw->sp->metric.name, c->step,
+                                   sw->rule.type == STOP_MEDIAN, &v, &n);
+        if (sq_error_is_transient(rc))
+            break;
+        if (rc) {
+            agent_warn(a, sw, "trial %llu: cannot read the values at step %llu: %s",
+                       (unsigned long long)j->number, (unsigned long long)c->step,
+                       sq_error_msg());
+            continue;
+        }
+        bool maximize = sw->sp->metric.goal == SPEC_GOAL_MAXIMIZE;
+        bool stop = stop_should(&sw->rule, maximize, v, n, c->value);
+        char *why = xasprintf("early_terminate at step %llu of '%s': %.17g among %zu values "
+                              "there, %s",
+                              (unsigned long long)c->step, sw->sp->metric.name, c->value, n,
+                              stop ? "stopped" : "goes on");
+        log_line(j, why);
+        free(why);
+        if (stop) {
+            j->stopped_step = c->step;
+            j->stopped_value = c->value;
+            job_stop(a, j, STOP_EARLY, SIGTERM, now);
+        }
+        free(v);
+    }
+    if (j->stop)
+        done = j->nchecks; /* stopping: the later bands no longer matter */
+    memmove(j->checks, j->checks + done, (j->nchecks - done) * sizeof *j->checks);
+    j->nchecks -= done;
+}
+
+void agent_tail_tick(agent *a, double now)
 {
     for (size_t i = 0; i < a->njobs;) {
         job *j = a->jobs[i];
         if (j->live && j->stop != STOP_LOST) {
             job_collect(a, j, false);
+            int rc = 0;
             if (j->rows || metrics_pending(j->m)) {
                 /* Refused: cancelled or lost. Ask the store which, now. */
-                if (job_flush_rows(a, j) == SQ_ELEASE_LOST)
+                if ((rc = job_flush_rows(a, j)) == SQ_ELEASE_LOST)
                     a->next_heartbeat = 0;
             }
+            if (rc == 0 && j->nchecks)
+                judge_bands(a, j, now);
         }
         i++;
     }

@@ -62,7 +62,7 @@ static void draw(agent_output *o, bool force)
         if (store_get_sweep(o->st, o->sweeps[i], &s) != 0)
             return; /* busy: draw at the next tick */
         const store_counts *c = &s->counts;
-        uint64_t d = c->succeeded + c->failed + c->cancelled;
+        uint64_t d = c->succeeded + c->failed + c->cancelled + c->stopped;
         uint64_t all = d + c->pending + c->running;
         done += d;
         total += s->total > all ? s->total : all;
@@ -115,6 +115,9 @@ static void finished(agent_output *o, const agent_event *ev)
         fprintf(stderr, "%s stopped after %s; it goes back to pending\n", name, took);
         break;
     case OUTCOME_CANCELLED: fprintf(stderr, "%s cancelled after %s\n", name, took); break;
+    case OUTCOME_STOPPED:
+        fprintf(stderr, "%s %s after %s\n", name, error ? error : "stopped early", took);
+        break;
     case OUTCOME_TIMED_OUT:
         fprintf(stderr, "%s attempt %d %s\n", name, ev->attempt, error ? error : "timed out");
         break;

@@ -105,7 +105,8 @@ static int register_all(store *st, const workspace *ws, spec **specs, int n)
         uint64_t left = c->pending + c->running;
         if (s->open_ended)
             fprintf(stderr, "sweep '%s': random search without run_cap, %llu trials so far\n",
-                    s->name, (unsigned long long)(left + c->succeeded + c->failed + c->cancelled));
+                    s->name, (unsigned long long)(left + c->succeeded + c->failed + c->cancelled +
+                                                c->stopped));
         else if (added == s->total)
             fprintf(stderr, "sweep '%s': %llu trials\n", s->name, (unsigned long long)s->total);
         else
@@ -132,10 +133,13 @@ static int summarize(store *st, const char **names, int n, const agent_summary *
         const store_counts *c = &s->counts;
         failures = failures || c->failed || c->cancelled;
         unfinished = unfinished || !report_sweep_done(s);
-        printf("%s: %s, %llu succeeded, %llu failed, %llu cancelled, %llu pending\n", s->name,
+        printf("%s: %s, %llu succeeded, %llu failed, %llu cancelled, %llu pending", s->name,
                sweep_state_name(s->state), (unsigned long long)c->succeeded,
                (unsigned long long)c->failed, (unsigned long long)c->cancelled,
                (unsigned long long)(c->pending + c->running));
+        if (c->stopped) /* named only when there are some: other lines stay as they were */
+            printf(", %llu stopped early", (unsigned long long)c->stopped);
+        printf("\n");
         if (s->metric_name && c->succeeded) {
             rc = report_print_best(stdout, st, s, BEST_SHOWN);
             if (rc)

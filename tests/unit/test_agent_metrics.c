@@ -49,7 +49,8 @@ static void test_default_parser_reads_equals_and_colon_forms(void **state)
     metrics *m = metrics_new(NULL);
     assert_int_equal(add_line(m, "step=1 loss=0.5 acc: 0.25"), 2);
     assert_int_equal(add_line(m, "epoch 2 | val_loss = 1e-3, lr: -2.5E+2"), 2);
-    assert_rows(m, "[{\"step\":1,\"loss\":0.5,\"acc\":0.25},{\"val_loss\":0.001,\"lr\":-250.0}]");
+    assert_rows(m, "[{\"step\":1,\"loss\":0.5,\"acc\":0.25},{\"step\":1,\"val_loss\":0.001},"
+                   "{\"step\":1,\"lr\":-250.0}]");
     assert_final(m, "{\"loss\":0.5,\"acc\":0.25,\"val_loss\":0.001,\"lr\":-250.0}");
     metrics_free(m);
 }
@@ -89,6 +90,112 @@ static void test_last_value_wins_and_step_is_not_a_metric(void **state)
     assert_rows(m, "[{\"step\":1,\"loss\":3},{\"step\":2,\"loss\":2}]");
     assert_int_equal(metrics_pending(m), 0);
     assert_rows(m, NULL);
+    metrics_free(m);
+}
+
+static void test_each_metric_is_stepped_by_its_own_count_without_an_explicit_step(void **state)
+{
+    metrics *m = metrics_new(NULL);
+    add_line(m, "loss=3 acc=0.1");
+    add_line(m, "loss=2");
+    add_line(m, "step=7 loss=1 acc=0.2"); /* explicit: 7, and still counted */
+    add_line(m, "loss=0.5 acc=0.3");
+    assert_rows(m, "[{\"step\":1,\"loss\":3},{\"step\":1,\"acc\":0.1},{\"step\":2,\"loss\":2},"
+                   "{\"step\":7,\"loss\":1,\"acc\":0.2},{\"step\":4,\"loss\":0.5},"
+                   "{\"step\":3,\"acc\":0.3}]");
+    metrics_free(m);
+}
+
+static void test_json_lines_take_step_then_underscore_step_then_epoch(void **state)
+{
+    metrics *m = metrics_new(NULL);
+    const char *lines[] = {
+        "{\"_step\": 0, \"epoch\": 1, \"loss\": 0.9}", /* _step wins over epoch */
+        "{\"epoch\": 2, \"loss\": 0.8}",
+        "{\"step\": 5, \"_step\": 9, \"loss\": 0.7}",
+        "{\"epoch\": -1, \"loss\": 0.6}", /* not a step: the 4th value */
+    };
+    for (size_t i = 0; i < ARRAY_SIZE(lines); i++)
+        assert_int_equal(metrics_add_json_line(m, lines[i], strlen(lines[i])), 0);
+    assert_rows(m, "[{\"step\":0,\"loss\":0.9},{\"step\":2,\"loss\":0.8},"
+                   "{\"step\":5,\"loss\":0.7},{\"step\":4,\"loss\":0.6}]");
+    assert_final(m, "{\"loss\":0.6}");
+    metrics_free(m);
+}
+
+typedef struct watched {
+    uint64_t step[8];
+    double value[8];
+    size_t n;
+} watched;
+
+static void on_watched(uint64_t step, double value, void *ud)
+{
+    watched *w = ud;
+    if (w->n < ARRAY_SIZE(w->step)) {
+        w->step[w->n] = step;
+        w->value[w->n++] = value;
+    }
+}
+
+static void test_watched_metric_alone_is_kept_from_output_and_reported(void **state)
+{
+    metrics *m = metrics_new(NULL);
+    watched w = {0};
+    metrics_watch(m, "loss", on_watched, &w);
+    assert_int_equal(add_line(m, "lr=0.1 w=256"), 0);
+    assert_int_equal(add_line(m, "epoch 1 loss=0.5 acc=0.9"), 1);
+    assert_int_equal(add_line(m, "loss: 0.25"), 1);
+    const char *j = "{\"loss\": 0.125, \"acc\": 0.95}"; /* the metrics file: all kept */
+    assert_int_equal(metrics_add_json_line(m, j, strlen(j)), 0);
+    assert_rows(m, "[{\"step\":1,\"loss\":0.5},{\"step\":2,\"loss\":0.25},"
+                   "{\"step\":3,\"loss\":0.125},{\"step\":1,\"acc\":0.95}]");
+    assert_final(m, "{\"loss\":0.125,\"acc\":0.95}");
+    assert_int_equal(w.n, 3);
+    assert_int_equal(w.step[0], 1);
+    assert_int_equal(w.step[2], 3);
+    assert_true(w.value[1] == 0.25);
+    assert_null(metrics_take_warning(m));
+    metrics_free(m);
+}
+
+static void test_watched_metric_that_is_not_a_number_is_ignored_with_one_warning(void **state)
+{
+    metrics *m = metrics_new(NULL);
+    watched w = {0};
+    metrics_watch(m, "loss", on_watched, &w);
+    assert_int_equal(add_line(m, "loss=nan"), 0);
+    assert_int_equal(add_line(m, "loss: inf"), 0);
+    const char *j = "{\"loss\": \"high\"}";
+    assert_int_equal(metrics_add_json_line(m, j, strlen(j)), 0);
+    assert_int_equal(add_line(m, "loss=0.5"), 1);
+    assert_int_equal(w.n, 1);
+    assert_int_equal(w.step[0], 1); /* the garbage counted for nothing */
+    char *warning = metrics_take_warning(m);
+    assert_non_null(warning);
+    assert_non_null(strstr(warning, "metric 'loss' reported a value that is not a finite number"));
+    free(warning);
+    assert_int_equal(add_line(m, "loss=nan"), 0);
+    assert_null(metrics_take_warning(m)); /* once per attempt */
+    metrics_free(m);
+}
+
+static void test_rows_past_the_bounds_are_dropped_with_one_warning(void **state)
+{
+    metrics *m = metrics_new(NULL);
+    for (int i = 0; i < METRICS_MAX_PENDING + 10; i++)
+        add_line(m, "loss=0.5");
+    assert_int_equal(metrics_pending(m), METRICS_MAX_PENDING);
+    add_line(m, "loss=0.25");
+    assert_final(m, "{\"loss\":0.25}"); /* the final value is still the last one */
+    char *warning = metrics_take_warning(m);
+    assert_non_null(warning);
+    assert_non_null(strstr(warning, "the excess is dropped"));
+    free(warning);
+    free(metrics_take_rows(m));
+    add_line(m, "loss=0.125"); /* room again */
+    assert_int_equal(metrics_pending(m), 1);
+    assert_null(metrics_take_warning(m));
     metrics_free(m);
 }
 
@@ -139,7 +246,7 @@ static void test_bad_metric_names_are_dropped_with_one_warning(void **state)
     assert_int_equal(metrics_add_json_line(m, l1, strlen(l1)), 0);
     const char *l2 = "{\"it's\": 5, \"acc\": 0.9}";
     assert_int_equal(metrics_add_json_line(m, l2, strlen(l2)), 0);
-    assert_rows(m, "[{\"loss\":0.5},{\"acc\":0.9}]");
+    assert_rows(m, "[{\"step\":1,\"loss\":0.5},{\"step\":1,\"acc\":0.9}]");
     assert_final(m, "{\"loss\":0.5,\"acc\":0.9}");
     char *w = metrics_take_warning(m);
     assert_non_null(w);
@@ -159,7 +266,7 @@ static void test_wandb_summary_has_the_last_word(void **state)
     assert_int_equal(metrics_add_summary(m, summary, strlen(summary)), 0);
     assert_final(m, "{\"loss\":0.25,\"acc\":0.1,\"eval.f1\":0.75}");
     /* The summary adds final values only, no time-series row. */
-    assert_rows(m, "[{\"loss\":0.5,\"acc\":0.1}]");
+    assert_rows(m, "[{\"step\":1,\"loss\":0.5},{\"step\":1,\"acc\":0.1}]");
     metrics_free(m);
 }
 
@@ -306,6 +413,11 @@ int main(void)
         cmocka_unit_test(test_default_parser_refuses_look_alikes),
         cmocka_unit_test(test_default_parser_finds_metrics_inside_progress_bars),
         cmocka_unit_test(test_last_value_wins_and_step_is_not_a_metric),
+        cmocka_unit_test(test_each_metric_is_stepped_by_its_own_count_without_an_explicit_step),
+        cmocka_unit_test(test_json_lines_take_step_then_underscore_step_then_epoch),
+        cmocka_unit_test(test_watched_metric_alone_is_kept_from_output_and_reported),
+        cmocka_unit_test(test_watched_metric_that_is_not_a_number_is_ignored_with_one_warning),
+        cmocka_unit_test(test_rows_past_the_bounds_are_dropped_with_one_warning),
         cmocka_unit_test(test_custom_pattern_matches_repeatedly),
         cmocka_unit_test(test_custom_pattern_errors_are_clear),
         cmocka_unit_test(test_json_lines_give_rows_with_dotted_names),
