@@ -38,6 +38,8 @@ struct metrics {
     bool bad_reported; /* one warning per attempt */
     /* metrics_watch */
     char *watch;
+    char *const *keep; /* metrics_keep: borrowed */
+    size_t nkeep;
     metrics_watch_fn *watch_fn;
     void *watch_ud;
     bool garbage_due, garbage_reported; /* the watched metric was not a number */
@@ -112,6 +114,25 @@ void metrics_watch(metrics *m, const char *name, metrics_watch_fn *fn, void *ud)
     m->watch = xstrdup(name);
     m->watch_fn = fn;
     m->watch_ud = ud;
+}
+
+void metrics_keep(metrics *m, char *const *names, size_t n)
+{
+    m->keep = names;
+    m->nkeep = n;
+}
+
+/* Whether an output line's metric `name` is recorded: all of them unless a
+ * metric is watched (or a custom pattern chose them); else the watched one
+ * and those metrics_keep named. */
+static bool wanted_from_output(const metrics *m, const char *name)
+{
+    if (!m->watch || (m->pattern && m->pattern->custom) || strcmp(name, m->watch) == 0)
+        return true;
+    for (size_t i = 0; i < m->nkeep; i++)
+        if (strcmp(name, m->keep[i]) == 0)
+            return true;
+    return false;
 }
 
 char *metrics_take_warning(metrics *m)
@@ -216,8 +237,7 @@ static void put(metrics *m, json_t *row, const char *name, json_t *value, bool f
         json_object_set_new(row, key, value);
         return;
     }
-    if (from_output && m->watch && (!m->pattern || !m->pattern->custom) &&
-        strcmp(name, m->watch) != 0) {
+    if (from_output && !wanted_from_output(m, name)) {
         json_decref(value);
         return;
     }

@@ -71,6 +71,10 @@ typedef void metrics_watch_fn(uint64_t step, double value, void *ud);
  * one warning (metrics_take_warning).
  */
 void metrics_watch(metrics *m, const char *name, metrics_watch_fn *fn, void *ud);
+
+/* Also keeps these names from output lines while a metric is watched (the
+ * spec's `metrics: [acc, ...]` list); borrowed: they must outlive m. */
+void metrics_keep(metrics *m, char *const *names, size_t n);
 void metrics_free(metrics *m); /* NULL is a no-op */
 
 /* Parses one line of output (NUL-terminated, len bytes, no newline).

@@ -988,6 +988,12 @@ static json_t *build_canonical(const spec *s, const loader *L)
     set_str(o, "workdir", s->workdir);
     set_str(o, "on_complete", s->on_complete);
     set_str(o, "metrics", s->metrics_pattern);
+    if (s->nmetric_names) {
+        json_t *names = json_array();
+        for (size_t i = 0; i < s->nmetric_names; i++)
+            json_array_append_new(names, json_string(s->metric_names[i]));
+        json_object_set_new(o, "metrics", names);
+    }
     set_str(o, "method", method_name(s->method));
     if (s->metric.name) {
         json_t *m = json_deep_copy(L->kept_metric);
@@ -1291,6 +1297,9 @@ void spec_free(spec *s)
     free(s->workdir);
     free(s->on_complete);
     free(s->metrics_pattern);
+    for (size_t i = 0; i < s->nmetric_names; i++)
+        free(s->metric_names[i]);
+    free(s->metric_names);
     free(s->metric.name);
     for (size_t i = 0; i < s->nparams; i++) {
         free(s->params[i].name);

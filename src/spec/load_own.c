@@ -184,11 +184,22 @@ static void key_metrics(loader *L, const ytree_node *k, const ytree_node *v, con
 {
     const char *s;
     if (v->kind == YTREE_SEQ) {
-        diag(L, k,
-             "key '%s': W&B's multi-objective 'metrics' list is not supported; here "
-             "'metrics' is a pattern for metrics printed on stdout, and 'metric' names the "
-             "one to optimize",
-             path);
+        /* A list of names: the metrics to record from output lines besides
+         * the spec's metric. W&B's multi-objective list holds mappings. */
+        for (size_t i = 0; i < v->n; i++) {
+            const ytree_node *it = v->items[i];
+            if (it->kind != YTREE_SCALAR || it->type != YTREE_STR || !it->len) {
+                diag(L, it,
+                     "key '%s': a 'metrics' list names the metrics to record from the "
+                     "trial's output, e.g. [acc, val_loss] (W&B's multi-objective list is "
+                     "not supported; 'metric' names the one to optimize)",
+                     path);
+                return;
+            }
+        }
+        L->s->metric_names = xcalloc(v->n ? v->n : 1, sizeof *L->s->metric_names);
+        for (size_t i = 0; i < v->n; i++)
+            L->s->metric_names[L->s->nmetric_names++] = xstrdup(v->items[i]->text);
         return;
     }
     if (!get_nonempty(L, v, path, "a POSIX extended regex with two groups: name and value", &s))

@@ -120,6 +120,8 @@ typedef struct spec {
     char *workdir;         /* NULL = the trial directory */
     char *on_complete;     /* shell command run once when the sweep ends */
     char *metrics_pattern; /* POSIX ERE with 2 groups (name, value); NULL = default */
+    char **metric_names;   /* `metrics: [a, b]`: also recorded from output lines */
+    size_t nmetric_names;
 
     /* search */
     spec_method method;

@@ -25,6 +25,7 @@ method: grid
 metric:
   name: loss
   goal: $2
+metrics: [acc]
 parameters:
   a:
     values: [0, 2, 3]

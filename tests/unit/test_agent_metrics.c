@@ -156,6 +156,10 @@ static void test_watched_metric_alone_is_kept_from_output_and_reported(void **st
     assert_int_equal(w.step[2], 3);
     assert_true(w.value[1] == 0.25);
     assert_null(metrics_take_warning(m));
+    char *keep[] = {"acc"}; /* the spec's metrics: [acc] */
+    metrics_keep(m, keep, 1);
+    assert_int_equal(add_line(m, "lr=0.2 loss=0.0625 acc=0.97"), 2);
+    assert_rows(m, "[{\"step\":4,\"loss\":0.0625},{\"step\":2,\"acc\":0.97}]");
     metrics_free(m);
 }
 

@@ -754,6 +754,23 @@ static void test_sweepq_key_errors(void **state)
         "t.yaml:8:16: key 'tags[2]': expected a string, got a list\n");
 }
 
+static void test_metrics_list_names_what_to_record(void **state)
+{
+    spec *s = load("program: p\nmethod: random\nmetric: {name: loss}\n"
+                   "metrics: [acc, val.loss]\nparameters: {x: {values: [1]}}\n");
+    assert_int_equal(s->nmetric_names, 2);
+    assert_string_equal(s->metric_names[0], "acc");
+    assert_string_equal(s->metric_names[1], "val.loss");
+    assert_null(s->metrics_pattern);
+    assert_json(json_object_get(s->canonical, "metrics"), "[\"acc\",\"val.loss\"]");
+    spec_free(s);
+    expect_errors("program: p\nmethod: random\nparameters: {x: {values: [1]}}\n"
+                  "metrics: [{name: loss, goal: minimize}]\n",
+                  "t.yaml:4:11: key 'metrics': a 'metrics' list names the metrics to record "
+                  "from the trial's output, e.g. [acc, val_loss] (W&B's multi-objective list "
+                  "is not supported; 'metric' names the one to optimize)\n");
+}
+
 static void test_yaml_level_errors(void **state)
 {
     expect_errors("", "t.yaml:1:1: the spec is empty; write at least 'program', 'method' and "
@@ -959,6 +976,7 @@ int main(void)
         cmocka_unit_test(test_paired_and_duplicate_errors),
         cmocka_unit_test(test_macros_and_program_are_checked),
         cmocka_unit_test(test_sweepq_key_errors),
+        cmocka_unit_test(test_metrics_list_names_what_to_record),
         cmocka_unit_test(test_yaml_level_errors),
         cmocka_unit_test(test_bytes_that_are_not_utf8_are_located),
         cmocka_unit_test(test_billion_laughs_is_refused_quickly),
