@@ -30,7 +30,7 @@ expect 'kill -9 of the server, then a restart on the same store: nothing lost' '
     kill -9 "$SERVER_PID" && wait "$SERVER_PID" 2>/dev/null; ! kill -0 "$SERVER_PID" 2>/dev/null &&
     start_server --reap-every 0.2s &&
     expect_status 200 GET /api/v1/sweeps/life "$READ_TOKEN" &&
-    [ "$(field "d[\"counts\"]")" = "{\"pending\": 3, \"running\": 1, \"succeeded\": 1, \"failed\": 0, \"cancelled\": 0}" ] &&
+    [ "$(field "d[\"counts\"]")" = "{\"pending\": 3, \"running\": 1, \"succeeded\": 1, \"failed\": 0, \"cancelled\": 0, \"stopped\": 0}" ] &&
     expect_status 200 GET /api/v1/sweeps/life/trials/1 "$READ_TOKEN" &&
     [ "$(field "d[\"metrics_json\"]")" = "{\"loss\":0.25}" ] &&
     expect_status 200 GET /api/v1/trials/1/metrics "$READ_TOKEN" && body_has "0.25" &&
