@@ -860,6 +860,11 @@ static void finalize(loader *L)
     }
     for (size_t i = 0; i < L->nmacros; i++)
         check_macro_text(L, &L->macros[i]);
+    if (s->early_terminate && !s->metric.name)
+        diag(L, L->early_terminate_key,
+             "key 'early_terminate': it judges trials by the sweep's metric, and there is "
+             "none; add 'metric: {name: loss, goal: minimize}' naming the value the trials "
+             "report");
 
     /* name */
     if (L->name_val && valid_sweep_name(L->name_val->text))

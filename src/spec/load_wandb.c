@@ -3,6 +3,7 @@
  * parameters, run_cap, early_terminate, the descriptive keys, and the
  * Launch keys refused); W&B's parameters themselves are load_params.c's.
  */
+#include "search/search.h"
 #include "spec/load_internal.h"
 
 static void key_program(loader *L, const ytree_node *k, const ytree_node *v, const char *path)
@@ -170,18 +171,24 @@ static void key_run_cap(loader *L, const ytree_node *k, const ytree_node *v, con
 static void key_early_terminate(loader *L, const ytree_node *k, const ytree_node *v,
                                 const char *path)
 {
-    static const char *const keys[] = {"type", "min_iter", "max_iter", "s", "eta", "strict", NULL};
+    static const char *const keys[] = {"type", "min_iter", "max_iter",   "s",
+                                       "eta",  "strict",   "min_trials", NULL};
     if (!is_map(L, v, path, "write 'early_terminate: {type: hyperband, min_iter: 3}'"))
         return;
     size_t before = L->ndiags;
     check_keys(L, v, path, keys, true);
     const ytree_node *n;
-    const char *type;
+    const char *type = NULL;
     char *p = child_path(path, "type");
     if (!(n = map_get(v, "type", NULL)))
         diag(L, v, "key '%s': missing 'type'; W&B knows 'type: hyperband'", path);
-    else if (get_string(L, n, p, &type) && strcmp(type, "hyperband"))
-        diag(L, n, "key '%s': unknown type '%s'; W&B knows only hyperband", p, type);
+    else if (get_string(L, n, p, &type) && strcmp(type, "hyperband") && strcmp(type, "asha") &&
+             strcmp(type, "median"))
+        diag(L, n,
+             "key '%s': unknown type '%s'; W&B knows only hyperband, and sweepq also asha and "
+             "median",
+             p, type);
+    bool hyperband = type && !strcmp(type, "hyperband");
     free(p);
     int64_t iv;
     double dv;
@@ -215,10 +222,26 @@ static void key_early_terminate(loader *L, const ytree_node *k, const ytree_node
         get_bool(L, n, p, &bv);
         free(p);
     }
-    if (!min_iter && !(max_iter && s_node))
+    if (hyperband && !min_iter && !(max_iter && s_node))
         diag(L, v, "key '%s': hyperband needs 'min_iter', or 'max_iter' with 's'; add one", path);
-    if (L->ndiags == before)
-        L->s->early_terminate = to_json(L, v, path);
+    if (L->ndiags != before)
+        return;
+    /* The rule the agents will apply: refused here when it makes no band. */
+    json_t *rule = to_json(L, v, path);
+    stop_rule r = STOP_RULE_INIT;
+    char *why = NULL;
+    if (rule && stop_rule_parse(rule, &r, &why) != 0) {
+        const char *say = why; /* its sentence names the key itself */
+        if (!strncmp(say, "early_terminate: ", 17))
+            say += 17;
+        diag(L, v, "key '%s': %s", path, say);
+        free(why);
+        json_decref(rule);
+        return;
+    }
+    stop_rule_release(&r);
+    L->s->early_terminate = rule;
+    L->early_terminate_key = k;
 }
 
 static void key_meta(loader *L, const ytree_node *v, const char *path, char **out)

@@ -771,6 +771,45 @@ static void test_metrics_list_names_what_to_record(void **state)
                   "is not supported; 'metric' names the one to optimize)\n");
 }
 
+static void test_early_terminate_rules_that_make_no_band_or_lack_a_metric(void **state)
+{
+    const char *head = "program: p\nmethod: random\nparameters: {x: {values: [1]}}\n";
+    char *yaml = xasprintf("%smetric: {name: loss}\n"
+                           "early_terminate: {type: asha, min_iter: 2, eta: 3, max_iter: 81}\n",
+                           head);
+    spec *s = load(yaml);
+    assert_non_null(s->early_terminate);
+    spec_free(s);
+    free(yaml);
+    yaml = xasprintf("%smetric: {name: loss}\nearly_terminate: {type: median, min_trials: 3}\n",
+                     head);
+    s = load(yaml);
+    spec_free(s);
+    free(yaml);
+    /* no band: stop_rule_parse's sentence, at the rule */
+    yaml = xasprintf("%smetric: {name: loss}\n"
+                     "early_terminate: {type: asha, min_iter: 9, max_iter: 3}\n",
+                     head);
+    char *got = errors_of(yaml, strlen(yaml), NULL);
+    assert_non_null(strstr(got, "t.yaml:5:18: key 'early_terminate': "));
+    assert_string_equal(strchr(got, '\n'), "\n"); /* one diagnostic */
+    free(got);
+    free(yaml);
+    yaml = xasprintf("%smetric: {name: loss}\n"
+                     "early_terminate: {type: hyperband, max_iter: 2, s: 1, eta: 3}\n",
+                     head);
+    got = errors_of(yaml, strlen(yaml), NULL);
+    assert_non_null(strstr(got, "t.yaml:5:18: key 'early_terminate': "));
+    free(got);
+    free(yaml);
+    /* a rule without a metric to judge by */
+    yaml = xasprintf("%searly_terminate: {type: hyperband, min_iter: 3}\n", head);
+    expect_errors(yaml, "t.yaml:4:1: key 'early_terminate': it judges trials by the sweep's "
+                        "metric, and there is none; add 'metric: {name: loss, goal: "
+                        "minimize}' naming the value the trials report\n");
+    free(yaml);
+}
+
 static void test_yaml_level_errors(void **state)
 {
     expect_errors("", "t.yaml:1:1: the spec is empty; write at least 'program', 'method' and "
@@ -977,6 +1016,7 @@ int main(void)
         cmocka_unit_test(test_macros_and_program_are_checked),
         cmocka_unit_test(test_sweepq_key_errors),
         cmocka_unit_test(test_metrics_list_names_what_to_record),
+        cmocka_unit_test(test_early_terminate_rules_that_make_no_band_or_lack_a_metric),
         cmocka_unit_test(test_yaml_level_errors),
         cmocka_unit_test(test_bytes_that_are_not_utf8_are_located),
         cmocka_unit_test(test_billion_laughs_is_refused_quickly),
