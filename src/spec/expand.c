@@ -261,6 +261,11 @@ static uint64_t rand_word(uint64_t seed, uint64_t number, uint64_t stream)
     return mix64(h ^ (stream * 0xd1b54a32d192ed03ULL));
 }
 
+uint64_t spec_rand_word(uint64_t seed, uint64_t number, uint64_t stream)
+{
+    return rand_word(seed, number, stream);
+}
+
 /* Uniform in [0, 1) with 53 random bits, like Python's random.random(). */
 static double rand_unit(uint64_t seed, uint64_t number, uint64_t stream)
 {

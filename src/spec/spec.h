@@ -217,6 +217,15 @@ bool spec_is_open_ended(const spec *s);
  */
 int spec_trial_params(const spec *s, uint64_t number, json_t **out);
 
+/*
+ * The counter-based random word for (seed, trial number, stream) that random
+ * trials are drawn from: any word is made without the ones before it, so a
+ * draw is a pure function of its three inputs. Other modules that need
+ * reproducible draws per trial (search_propose) use it with a seed of their
+ * own, so their streams never meet a random trial's.
+ */
+uint64_t spec_rand_word(uint64_t seed, uint64_t number, uint64_t stream);
+
 /* Canonical JSON of params (sorted keys, compact); caller frees. */
 char *spec_params_canonical(const json_t *params);
 
