@@ -11,7 +11,8 @@
  *       trials (the constant liar), then the 4 are scored; and a random
  *       sweep of the same spec and seed. Prints one line per run:
  *           FUNCTION METHOD SEED BEST
- *       METHOD is tpe-j4 or random.
+ *       METHOD is tpe-j4, tpe-j1 (one agent: each proposal sees every
+ *       result before it) or random.
  *   bench_search timing N REPS
  *       search_propose with N finished random trials in the history, REPS
  *       times (other trial numbers), for Hartmann-6 and the mixed space.
@@ -151,13 +152,13 @@ static json_t *must_propose(const spec *s, const search_obs *h, size_t n, uint64
     return p;
 }
 
-/* A -j 4 sweep: batches of 4, the batch's earlier proposals running. */
-static double run_tpe_j4(const problem *pb, const spec *s, uint64_t trials)
+/* A -j J sweep: batches of J, the batch's earlier proposals running. */
+static double run_tpe(const problem *pb, const spec *s, uint64_t trials, uint64_t j)
 {
     search_obs *h = xcalloc(trials, sizeof *h);
     double best = INFINITY;
-    for (uint64_t start = 0; start < trials; start += 4) {
-        uint64_t end = start + 4 < trials ? start + 4 : trials;
+    for (uint64_t start = 0; start < trials; start += j) {
+        uint64_t end = start + j < trials ? start + j : trials;
         for (uint64_t i = start; i < end; i++) {
             h[i].params = must_propose(s, h, i, i + 1);
             h[i].state = SEARCH_RUNNING;
@@ -192,7 +193,9 @@ static void quality(uint64_t trials, uint64_t seeds)
         for (uint64_t seed = 0; seed < seeds; seed++) {
             spec *s = load(&problems[k], seed);
             printf("%s tpe-j4 %llu %.10g\n", problems[k].name, (unsigned long long)seed,
-                   run_tpe_j4(&problems[k], s, trials));
+                   run_tpe(&problems[k], s, trials, 4));
+            printf("%s tpe-j1 %llu %.10g\n", problems[k].name, (unsigned long long)seed,
+                   run_tpe(&problems[k], s, trials, 1));
             printf("%s random %llu %.10g\n", problems[k].name, (unsigned long long)seed,
                    run_random(&problems[k], s, trials));
             fflush(stdout);

@@ -3,8 +3,8 @@
 # Branin, Hartmann-6, Rosenbrock-4 and a mixed space (log-scale float,
 # category, integer, log-scale integer), TRIALS trials (50) for each of
 # SEEDS seeds (10): sweepq's TPE as 4 agents run it (-j 4: batches of 4
-# proposals, each batch's earlier ones running, the constant liar), its
-# random search, and Optuna's TPE run sequentially (Debian's python3-optuna,
+# proposals, each batch's earlier ones running, the constant liar) and as
+# one agent runs it (-j 1), its random search, and Optuna's TPE run sequentially (Debian's python3-optuna,
 # with its own defaults and with multivariate + constant_liar). Prints the
 # median best value per method and function, and the ratio of median
 # regrets (best - global minimum) of sweepq -j 4 to Optuna. Then the CPU
@@ -44,15 +44,17 @@ best = {}
 for line in open(path):
     f, method, _seed, value = line.split()
     best.setdefault(f, {}).setdefault(method, []).append(float(value))
-methods = ["tpe-j4", "random", "optuna", "optuna-mv"]
+methods = ["tpe-j4", "tpe-j1", "random", "optuna", "optuna-mv"]
 print(f"  median best of {trials} trials over {seeds} seeds (Optuna {version}, sequential)")
-print(f"  {'function':<12}" + "".join(f"{m:>12}" for m in methods) + "   regret j4/optuna  j4/optuna-mv")
+print(f"  {'function':<12}" + "".join(f"{m:>11}" for m in methods)
+      + "   median regret: j4/optuna j4/optuna-mv j1/optuna")
 for f in fmin:
     med = {m: statistics.median(best[f][m]) for m in methods if m in best.get(f, {})}
-    cells = "".join(f"{med[m]:>12.4g}" if m in med else f"{'-':>12}" for m in methods)
-    ratio = lambda peer: (f"{(med['tpe-j4'] - fmin[f]) / (med[peer] - fmin[f]):>8.2f}"
-                          if peer in med and med[peer] > fmin[f] else f"{'-':>8}")
-    print(f"  {f:<12}{cells}   {ratio('optuna')}      {ratio('optuna-mv')}")
+    cells = "".join(f"{med[m]:>11.4g}" if m in med else f"{'-':>11}" for m in methods)
+    ratio = lambda ours, peer: (f"{(med[ours] - fmin[f]) / (med[peer] - fmin[f]):>10.2f}"
+                                if peer in med and med[peer] > fmin[f] else f"{'-':>10}")
+    print(f"  {f:<12}{cells}   {ratio('tpe-j4', 'optuna')}  {ratio('tpe-j4', 'optuna-mv')}"
+          f"  {ratio('tpe-j1', 'optuna')}")
 PY
 
 echo "  CPU time of one proposal (microseconds)"
