@@ -170,11 +170,12 @@ static void run_timers(agent *a, double now)
         i++;
     }
     for (size_t i = 0; i < a->nhooks; i++) {
-        if (a->hooks[i].kill_at && now >= a->hooks[i].kill_at) {
+        if (a->hooks[i].pid > 0 && a->hooks[i].kill_at && now >= a->hooks[i].kill_at) {
             a->hooks[i].kill_at = 0;
             spawn_signal_group(a->hooks[i].pid, SIGKILL);
         }
     }
+    agent_hooks_tick(a, now);
     if (now >= a->next_heartbeat)
         agent_heartbeat(a, now);
     if (a->ship_q.n && now >= a->next_ship_retry) {
@@ -229,8 +230,10 @@ static double next_wake(const agent *a, double now)
             EARLIER(j->bo.next > 0 ? j->bo.next : now);
         }
     }
-    for (size_t i = 0; i < a->nhooks; i++)
+    for (size_t i = 0; i < a->nhooks; i++) {
         EARLIER(a->hooks[i].kill_at);
+        EARLIER(a->hooks[i].ended ? a->hooks[i].bo.next : a->hooks[i].renew_at);
+    }
     if (a->used > 0) {
         EARLIER(a->next_tail);
         if (a->cfg->on_event)

@@ -154,10 +154,20 @@ typedef struct job {
     double stopped_value;
 } job;
 
+/* A running on_complete: it holds its sweep's completion lease (store.h),
+ * renewed every ttl/4 like a trial's; its end is recorded by complete.c. */
 typedef struct hook {
-    pid_t pid;
+    pid_t pid; /* -1 once reaped */
     char *sweep;
+    int64_t sweep_id;
+    double ttl;      /* the sweep's lease_ttl */
+    double renew_at; /* when the lease is renewed next */
     double kill_at;
+    bool lost;    /* the lease was lost: killed, nothing is recorded */
+    bool stopped; /* killed because the agent stops: left to its lease */
+    bool ended;   /* reaped; `result` waits to be recorded (bo) */
+    completion_update result;
+    backoff bo;
 } hook;
 
 typedef struct agent {
@@ -325,5 +335,10 @@ void agent_try_complete(agent *a, agent_sweep *sw, double now);
 int agent_complete_ended_sweeps(agent *a, double now);
 /* run's end: every named sweep is done everywhere, or cannot run here. */
 bool agent_sweeps_done(agent *a, double now);
+/* A hook was reaped with status st: its end is recorded (or retried). */
+void agent_hook_ended(agent *a, hook *h, int exit_code, int term_signal, double now);
+/* Renews the hooks' leases and records the ends not yet recorded; removes
+ * the hooks that are done with. */
+void agent_hooks_tick(agent *a, double now);
 
 #endif

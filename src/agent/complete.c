@@ -10,31 +10,16 @@
 
 extern char **environ;
 
-/* Claims the completion of sw, which has nothing left to run here; runs
- * its on_complete when this agent won it. */
-void agent_try_complete(agent *a, agent_sweep *sw, double now)
+/* Records what the holder of sweep_id's completion lease has to say; a
+ * transient failure is the caller's to retry. */
+static int complete_update(agent *a, int64_t sweep_id, completion_update what)
 {
-    sw->completion_due = false;
-    /* Claimed even without on_complete: the sweep's end is then handled
-     * for good, and no agent looks at it again. */
-    if (sw->completion_done || !sw->usable || sw->running)
-        return;
-    bool won = false;
-    int rc = store_claim_completion(a->st, sw->id, a->id, &won);
-    if (sq_error_is_transient(rc)) {
-        sw->completion_due = true;
-        agent_backoff_fail(a, &a->claim_bo, now);
-        agent_warn_transient(a, &a->claim_bo, "claiming a sweep's completion");
-        return;
-    }
-    sw->completion_done = true;
-    if (rc) {
-        agent_warn(a, sw, "cannot claim the completion of sweep '%s': %s", sw->name,
-                   sq_error_msg());
-        return;
-    }
-    if (!won || !sw->sp->on_complete)
-        return;
+    return store_complete_update(a->st, sweep_id, a->id, what);
+}
+
+/* Starts sw's on_complete (this agent holds its completion lease). */
+static void start_hook(agent *a, agent_sweep *sw, double now)
+{
     size_t n = 0;
     while (environ[n])
         n++;
@@ -56,9 +41,15 @@ void agent_try_complete(agent *a, agent_sweep *sw, double now)
     pid_t pid;
     if (spawn_start(&pid, NULL, &o) != 0) {
         agent_warn(a, sw, "cannot run on_complete of sweep '%s': %s", sw->name, sq_error_msg());
+        if (complete_update(a, sw->id, COMPLETION_FAILED)) /* its lease expires instead */
+            sq_error_clear();
     } else {
         XGROW(a->hooks, a->hooks_cap, a->nhooks + 1);
-        a->hooks[a->nhooks++] = (hook){.pid = pid, .sweep = xstrdup(sw->name), .kill_at = 0};
+        a->hooks[a->nhooks++] = (hook){.pid = pid,
+                                       .sweep = xstrdup(sw->name),
+                                       .sweep_id = sw->id,
+                                       .ttl = sw->lease_ttl,
+                                       .renew_at = now + sw->lease_ttl / 4};
         if (a->cfg->on_event) {
             agent_event ev = {
                 .type = AGENT_EV_HOOK, .sweep = sw->name, .text = sw->sp->on_complete};
@@ -67,6 +58,114 @@ void agent_try_complete(agent *a, agent_sweep *sw, double now)
     }
     free(mine);
     free(env);
+}
+
+/* Claims the completion of sw, which has nothing left to run here; runs
+ * its on_complete when this agent won its lease. Not won: another agent
+ * holds it (or it is backing off after a failure), so it is tried again
+ * later, in case that agent dies. */
+void agent_try_complete(agent *a, agent_sweep *sw, double now)
+{
+    sw->completion_due = false;
+    /* Claimed even without on_complete: the sweep's end is then handled
+     * for good, and no agent looks at it again. */
+    if (sw->completion_done || !sw->usable || sw->running)
+        return;
+    bool won = false;
+    int rc = store_claim_completion(a->st, sw->id, a->id, &won);
+    if (sq_error_is_transient(rc)) {
+        sw->completion_due = true;
+        agent_backoff_fail(a, &a->claim_bo, now);
+        agent_warn_transient(a, &a->claim_bo, "claiming a sweep's completion");
+        return;
+    }
+    if (rc) {
+        sw->completion_done = true;
+        agent_warn(a, sw, "cannot claim the completion of sweep '%s': %s", sw->name,
+                   sq_error_msg());
+        return;
+    }
+    if (!won)
+        return;
+    sw->completion_done = true;
+    if (sw->sp->on_complete)
+        start_hook(a, sw, now);
+    else if (complete_update(a, sw->id, COMPLETION_SUCCEEDED)) /* else its lease expires */
+        sq_error_clear();
+}
+
+void agent_hook_ended(agent *a, hook *h, int exit_code, int term_signal, double now)
+{
+    h->pid = -1;
+    h->ended = true;
+    h->result = exit_code == 0 ? COMPLETION_SUCCEEDED : COMPLETION_FAILED;
+    store_result r = {.outcome = exit_code == 0 ? OUTCOME_SUCCEEDED : OUTCOME_FAILED,
+                      .exit_code = exit_code,
+                      .term_signal = term_signal};
+    if (a->cfg->on_event && !h->lost) {
+        agent_event ev = {.type = AGENT_EV_HOOK, .sweep = h->sweep, .result = &r};
+        a->cfg->on_event(&ev, a->cfg->ud);
+    }
+    h->bo.next = now;
+}
+
+/* One hook's turn: renew its lease, or record its end. True when the hook
+ * is done with (its end recorded, or nothing to record). */
+static bool hook_turn(agent *a, hook *h, double now)
+{
+    if (h->ended && (h->lost || h->stopped))
+        return true; /* nothing to record: the lease is another's, or expires */
+    bool renew = !h->ended && !h->lost && now >= h->renew_at;
+    if (!renew && !(h->ended && now >= h->bo.next))
+        return false;
+    int rc = complete_update(a, h->sweep_id, renew ? COMPLETION_RENEW : h->result);
+    if (sq_error_is_transient(rc)) {
+        double next = agent_backoff_fail(a, &h->bo, now);
+        if (renew)
+            h->renew_at = next < now + h->ttl / 4 ? next : now + h->ttl / 4;
+        agent_warn_transient(a, &h->bo, "recording an on_complete");
+        /* A stopping agent does not wait for the store: the lease expires
+         * and another agent runs the hook again. */
+        return h->ended && a->stopping;
+    }
+    agent_backoff_ok(&h->bo);
+    if (rc == SQ_ELEASE_LOST && !h->ended) {
+        agent_warn(a, NULL,
+                   "on_complete of sweep '%s': its lease was lost (another agent runs it); "
+                   "stopped",
+                   h->sweep);
+        h->lost = true;
+        spawn_signal_group(h->pid, SIGKILL);
+        return false; /* reaped later, then dropped */
+    }
+    if (rc)
+        agent_warn(a, NULL, "on_complete of sweep '%s': %s", h->sweep, sq_error_msg());
+    else if (!h->ended)
+        h->renew_at = now + h->ttl / 4;
+    else if (h->result == COMPLETION_FAILED)
+        agent_warn(a, NULL,
+                   "on_complete of sweep '%s' failed: it runs again after a backoff, up to the "
+                   "sweep's max_attempts tries",
+                   h->sweep);
+    return h->ended;
+}
+
+void agent_hooks_tick(agent *a, double now)
+{
+    for (size_t i = 0; i < a->nhooks;) {
+        hook *h = &a->hooks[i];
+        if (!hook_turn(a, h, now)) {
+            i++;
+            continue;
+        }
+        /* Unless it succeeded, the completion may be won again (after a
+         * failure's backoff, or when a lease left to expire runs out). */
+        agent_sweep *sw = agent_sweep_find(a, h->sweep_id);
+        if (sw && !(h->result == COMPLETION_SUCCEEDED && !h->lost && !h->stopped))
+            sw->completion_done = false;
+        free(h->sweep);
+        a->hooks[i] = a->hooks[--a->nhooks];
+    }
 }
 
 /* True when nothing of s is left to run and its completion is unclaimed. */
@@ -126,8 +225,10 @@ bool agent_sweeps_done(agent *a, double now)
                     (sw && !sw->usable);
         if (!sw && ended_unclaimed(s)) /* ended before this agent saw it run */
             sw = agent_sweep_add(a, s);
-        bool complete = done && sw && sw->usable && sw->sp->on_complete && ended_unclaimed(s) &&
-                        !sw->completion_done;
+        /* An on_complete not yet recorded done: run it, or wait while
+         * another agent holds its lease (it may die: then it is won here). */
+        bool hook_due =
+            done && sw && sw->usable && sw->sp->on_complete && ended_unclaimed(s);
         if (!done && s->state == SWEEP_PAUSED && !a->paused_warned) {
             a->paused_warned = true;
             agent_warn(a, NULL,
@@ -137,10 +238,9 @@ bool agent_sweeps_done(agent *a, double now)
         store_sweep_free(s);
         if (!done)
             return false;
-        if (complete) {
+        if (hook_due) {
             agent_try_complete(a, sw, now);
-            if (a->nhooks)
-                return false;
+            return false;
         }
     }
     return true;

@@ -119,9 +119,13 @@ void agent_stop_all(agent *a, int sig, double now)
     for (size_t i = 0; i < a->njobs; i++)
         job_stop(a, a->jobs[i], STOP_PREEMPT, sig, now);
     for (size_t i = 0; i < a->nhooks; i++) {
-        spawn_signal_group(a->hooks[i].pid, SIGTERM);
-        if (!a->hooks[i].kill_at)
-            a->hooks[i].kill_at = now + a->grace;
+        hook *h = &a->hooks[i];
+        if (h->pid <= 0)
+            continue;
+        spawn_signal_group(h->pid, SIGTERM);
+        h->stopped = true; /* its lease expires: another agent runs it again */
+        if (!h->kill_at)
+            h->kill_at = now + a->grace;
     }
 }
 
@@ -136,8 +140,12 @@ static void kill_all_now(agent *a)
             j->kill_at = j->term_at = 0;
         }
     }
-    for (size_t i = 0; i < a->nhooks; i++)
-        spawn_signal_group(a->hooks[i].pid, SIGKILL);
+    for (size_t i = 0; i < a->nhooks; i++) {
+        if (a->hooks[i].pid > 0) {
+            a->hooks[i].stopped = true;
+            spawn_signal_group(a->hooks[i].pid, SIGKILL);
+        }
+    }
 }
 
 void agent_handle_signals(agent *a, seen_signals *seen, double now)
@@ -198,21 +206,11 @@ void agent_check_children(agent *a, double now)
             job_ended(a, j, now);
         i++;
     }
-    for (size_t i = 0; i < a->nhooks;) {
+    for (size_t i = 0; i < a->nhooks; i++) {
         hook *h = &a->hooks[i];
         spawn_status st;
-        if (spawn_reap(h->pid, false, &st) == 0) {
-            i++;
-            continue;
-        }
-        store_result r = {.outcome = st.exit_code == 0 ? OUTCOME_SUCCEEDED : OUTCOME_FAILED,
-                          .exit_code = st.exit_code,
-                          .term_signal = st.term_signal};
-        if (a->cfg->on_event) {
-            agent_event ev = {.type = AGENT_EV_HOOK, .sweep = h->sweep, .result = &r};
-            a->cfg->on_event(&ev, a->cfg->ud);
-        }
-        free(h->sweep);
-        a->hooks[i] = a->hooks[--a->nhooks];
+        if (h->pid > 0 && spawn_reap(h->pid, false, &st) != 0)
+            agent_hook_ended(a, h, st.exit_code, st.term_signal, now);
     }
+    agent_hooks_tick(a, now);
 }

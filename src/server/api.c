@@ -349,6 +349,41 @@ static int h_completion(req_ctx *c)
     return 0;
 }
 
+/* POST /api/v1/sweeps/ID/completion/update {"by","update":"renew"|
+ * "succeeded"|"failed"}: store_complete_update. */
+static int h_complete_update(req_ctx *c)
+{
+    static const char *const fields[] = {"by", "update", NULL};
+    static const char *const names[] = {[COMPLETION_RENEW] = "renew",
+                                        [COMPLETION_SUCCEEDED] = "succeeded",
+                                        [COMPLETION_FAILED] = "failed"};
+    int64_t id = 0;
+    const char *by = NULL, *update = NULL;
+    int rc = parse_id(c->param[0], "sweep id", &id);
+    if (rc == 0)
+        rc = wire_check_fields(c->body, "completion update", fields);
+    if (rc == 0)
+        rc = wire_get_string(&by, c->body, "completion update", "by", false, false);
+    if (rc == 0)
+        rc = wire_get_string(&update, c->body, "completion update", "update", false, false);
+    if (rc)
+        return rc;
+    size_t what = 0;
+    while (what < ARRAY_SIZE(names) && strcmp(update, names[what]) != 0)
+        what++;
+    if (what == ARRAY_SIZE(names))
+        return sq_error_set(SQ_EINVAL,
+                            "invalid completion update: field 'update' must be renew, succeeded "
+                            "or failed");
+    write_begin(c);
+    rc = store_complete_update(c->st, id, by, (completion_update)what);
+    write_end(c);
+    if (rc)
+        return rc;
+    c->reply = json_object();
+    return 0;
+}
+
 static int h_gc(req_ctx *c)
 {
     static const char *const fields[] = {"before", NULL};
@@ -778,6 +813,8 @@ static const route routes[] = {
     {"POST", "api/v1/sweeps/:name/cancel", h_cancel, "cancel", NULL, true},
     {"POST", "api/v1/sweeps/:name/retry", h_retry, "retry", NULL, true},
     {"POST", "api/v1/sweeps/:id/completion", h_completion, "claim_completion", NULL, true},
+    {"POST", "api/v1/sweeps/:id/completion/update", h_complete_update, "complete_update", NULL,
+     true},
     {"POST", "api/v1/gc", h_gc, "gc", NULL, true},
     {"GET", "api/v1/sweeps/:name/trials", h_list_trials, "list_trials", "state sort desc limit",
      false},

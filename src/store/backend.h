@@ -21,7 +21,7 @@
 
 #include "store/store.h"
 
-#define STORE_BACKEND_VERSION 5
+#define STORE_BACKEND_VERSION 6
 
 struct store {
     const struct store_backend *backend;
@@ -94,6 +94,10 @@ typedef struct store_backend {
      * number is >= 1, its key and params_json are non-empty. */
     int (*add_claim)(store *st, const char *agent_id, int64_t sweep_id, const store_trial_def *def,
                      store_claimed **out, size_t *n);
+
+    /* version 6: the completion's lease (store_complete_update); `by` is
+     * not blank and `what` one of the three. */
+    int (*complete_update)(store *st, int64_t sweep_id, const char *by, completion_update what);
 } store_backend;
 
 /* Helpers every backend shares (store.c). */

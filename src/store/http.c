@@ -766,6 +766,20 @@ static int http_claim_completion(store *st, int64_t sweep_id, const char *by, bo
     return rc;
 }
 
+static int http_complete_update(store *st, int64_t sweep_id, const char *by,
+                                completion_update what)
+{
+    static const char *const names[] = {[COMPLETION_RENEW] = "renew",
+                                        [COMPLETION_SUCCEEDED] = "succeeded",
+                                        [COMPLETION_FAILED] = "failed"};
+    http_store *h = (http_store *)st;
+    char *path = xasprintf("/api/v1/sweeps/%lld/completion/update", (long long)sweep_id);
+    json_t *body = json_pack("{s:s,s:s}", "by", by, "update", names[what]);
+    int rc = request(h, "POST", path, body, NULL);
+    free(path);
+    return rc;
+}
+
 static int http_list_trials(store *st, const store_trial_query *q, store_trial **out, size_t *n)
 {
     http_store *h = (http_store *)st;
@@ -1107,6 +1121,7 @@ const store_backend store_http_backend = {
     .retry = http_retry,
     .gc = http_gc,
     .claim_completion = http_claim_completion,
+    .complete_update = http_complete_update,
     .list_trials = http_list_trials,
     .get_trial = http_get_trial,
     .list_attempts = http_list_attempts,

@@ -222,6 +222,9 @@ enum stmt_id {
     S_REOPEN,
     S_GC,
     S_COMPLETION,
+    S_COMPLETION_RENEW,
+    S_COMPLETION_DONE,
+    S_COMPLETION_FAILED,
     S_LOG_PUT,
     S_LOG_GET,
     S_ADD_CLAIM_SWEEP,
@@ -377,10 +380,24 @@ static const char *const stmt_sql[S_COUNT] = {
                  " WHERE id = $1 AND state IN (2, 3)",
     [S_GC] = "WITH d AS (DELETE FROM sweeps WHERE state IN (2, 3) AND finished_at > 0 "
              "AND finished_at < $1 RETURNING id, name) SELECT name FROM d ORDER BY id",
+    /* The completion's lease (store.h): completion_expires 0 means nobody
+     * holds it; completion_claimed means done (or given up). */
     [S_COMPLETION] =
-        "UPDATE sweeps SET completion_claimed = true, completion_by = $2, "
-        "completion_at = " NOW_EPOCH " WHERE id = $1 AND NOT completion_claimed "
+        "UPDATE sweeps SET completion_by = $2, completion_at = " NOW_EPOCH ", "
+        "completion_expires = " NOW_EPOCH " + lease_ttl WHERE id = $1 AND NOT completion_claimed "
+        "AND completion_expires < " NOW_EPOCH " AND completion_retry_at <= " NOW_EPOCH " "
         "AND state IN (2, 3) AND NOT " HAS_STATE("$1", "0") " AND NOT " HAS_STATE("$1", "1"),
+#define HOLDER "id = $1 AND completion_by = $2 AND NOT completion_claimed AND completion_expires > 0"
+    [S_COMPLETION_RENEW] = "UPDATE sweeps SET completion_expires = " NOW_EPOCH " + lease_ttl "
+                           "WHERE " HOLDER,
+    [S_COMPLETION_DONE] = "UPDATE sweeps SET completion_claimed = true, completion_expires = 0 "
+                          "WHERE " HOLDER,
+    [S_COMPLETION_FAILED] =
+        "UPDATE sweeps SET completion_failures = completion_failures + 1, completion_expires = 0, "
+        "completion_retry_at = " NOW_EPOCH " + least($4::float8, least($3::float8, lease_ttl) * "
+        "power(2, least(completion_failures, 20))), "
+        "completion_claimed = completion_failures + 1 >= max_attempts WHERE " HOLDER,
+#undef HOLDER
     /* No row returned: the trial does not exist. */
     [S_LOG_PUT] = "INSERT INTO logs(trial_id, attempt, updated_at, text) "
                   "SELECT id, $2, " NOW_EPOCH ", decode($3, 'hex') FROM trials WHERE id = $1 "
@@ -1636,6 +1653,45 @@ static int pg_claim_completion(store *st, int64_t sweep_id, const char *by, bool
     return rc;
 }
 
+typedef struct complete_update_op {
+    int64_t sweep_id;
+    const char *by;
+    completion_update what;
+} complete_update_op;
+
+static int complete_update_fn(pg_store *s, void *arg)
+{
+    static const enum stmt_id ids[] = {[COMPLETION_RENEW] = S_COMPLETION_RENEW,
+                                       [COMPLETION_SUCCEEDED] = S_COMPLETION_DONE,
+                                       [COMPLETION_FAILED] = S_COMPLETION_FAILED};
+    complete_update_op *op = arg;
+    PGresult *r;
+    pargs p = {0};
+    pa_int(&p, op->sweep_id);
+    pa_text(&p, op->by);
+    if (op->what == COMPLETION_FAILED) {
+        pa_int(&p, COMPLETION_BACKOFF);
+        pa_int(&p, COMPLETION_BACKOFF_MAX);
+    }
+    int rc = q_run(s, ids[op->what], &p, &r, "update a sweep's completion");
+    if (rc < 0)
+        return rc;
+    bool held = strcmp(pq.cmdTuples(r), "1") == 0;
+    pq.clear(r);
+    if (!held)
+        return sq_error_set(SQ_ELEASE_LOST,
+                            "the completion of sweep %lld is no longer held by '%s': its lease "
+                            "expired and another agent took it, or it is done",
+                            (long long)op->sweep_id, op->by);
+    return 0;
+}
+
+static int pg_complete_update(store *st, int64_t sweep_id, const char *by, completion_update what)
+{
+    complete_update_op op = {.sweep_id = sweep_id, .by = by, .what = what};
+    return run_op(to_pg(st), false, complete_update_fn, &op);
+}
+
 /* ---- trials ------------------------------------------------------------ */
 
 static int list_trials_fn(pg_store *s, void *arg)
@@ -2678,6 +2734,7 @@ const store_backend store_postgres_backend = {
     .retry = pg_retry,
     .gc = pg_gc,
     .claim_completion = pg_claim_completion,
+    .complete_update = pg_complete_update,
     .list_trials = pg_list_trials,
     .get_trial = pg_get_trial,
     .list_attempts = pg_list_attempts,

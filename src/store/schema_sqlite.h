@@ -163,6 +163,14 @@ static const char *const schema_sqlite_migrations[] = {
     "CREATE INDEX trials_stopped ON trials(sweep_id) WHERE state = 5;\n"
     "DROP INDEX metrics_trial;\n"
     "CREATE INDEX metrics_trial_step ON metrics(trial_id, attempt, name, step);\n",
+    /* 5: the completion is a lease (store_complete_update). completion_by
+     * holds it until completion_expires (0: nobody holds it); a failed
+     * on_complete may be won again from completion_retry_at; after
+     * max_attempts failures it is given up. completion_claimed now means
+     * done: a completion claimed before this migration counts as done. */
+    "ALTER TABLE sweeps ADD COLUMN completion_expires REAL NOT NULL DEFAULT 0;\n"
+    "ALTER TABLE sweeps ADD COLUMN completion_failures INTEGER NOT NULL DEFAULT 0;\n"
+    "ALTER TABLE sweeps ADD COLUMN completion_retry_at REAL NOT NULL DEFAULT 0;\n",
 };
 
 #endif

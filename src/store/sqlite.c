@@ -135,6 +135,9 @@ enum stmt_id {
     S_GC_LIST,
     S_GC_DELETE,
     S_COMPLETION,
+    S_COMPLETION_RENEW,
+    S_COMPLETION_DONE,
+    S_COMPLETION_FAILED,
     S_LOG_PUT,
     S_LOG_GET,
     S_ADD_CLAIM_SWEEP,
@@ -273,9 +276,21 @@ static const char *const stmt_sql[S_COUNT] = {
                   "AND finished_at < ?1 ORDER BY id",
     [S_GC_DELETE] = "DELETE FROM sweeps WHERE state IN (2, 3) AND finished_at > 0 "
                     "AND finished_at < ?1",
-    [S_COMPLETION] = "UPDATE sweeps SET completion_claimed = 1, completion_by = ?2, "
-                     "completion_at = ?3 WHERE id = ?1 AND completion_claimed = 0 "
+    /* The completion's lease (store.h): completion_expires 0 means nobody
+     * holds it; completion_claimed 1 means done (or given up). */
+    [S_COMPLETION] = "UPDATE sweeps SET completion_by = ?2, completion_at = ?3, "
+                     "completion_expires = ?3 + lease_ttl WHERE id = ?1 AND completion_claimed = 0 "
+                     "AND completion_expires < ?3 AND completion_retry_at <= ?3 "
                      "AND state IN (2, 3) AND NOT " HAS_PENDING("?1") " AND NOT " HAS_RUNNING("?1"),
+#define HOLDER "id = ?1 AND completion_by = ?2 AND completion_claimed = 0 AND completion_expires > 0"
+    [S_COMPLETION_RENEW] = "UPDATE sweeps SET completion_expires = ?3 + lease_ttl WHERE " HOLDER,
+    [S_COMPLETION_DONE] = "UPDATE sweeps SET completion_claimed = 1, completion_expires = 0 "
+                          "WHERE " HOLDER,
+    [S_COMPLETION_FAILED] =
+        "UPDATE sweeps SET completion_failures = completion_failures + 1, completion_expires = 0, "
+        "completion_retry_at = ?3 + min(?5, min(?4, lease_ttl) * (1 << min(completion_failures, 20))), "
+        "completion_claimed = completion_failures + 1 >= max_attempts WHERE " HOLDER,
+#undef HOLDER
     /* No row inserted: the trial does not exist. */
     [S_LOG_PUT] = "INSERT INTO logs(trial_id, attempt, updated_at, text) "
                   "SELECT id, ?2, ?3, ?4 FROM trials WHERE id = ?1 "
@@ -1231,6 +1246,34 @@ out:
     return rc;
 }
 
+static int sqlite_complete_update(store *st, int64_t sweep_id, const char *by,
+                                  completion_update what)
+{
+    sqlite_store *s = to_sqlite(st);
+    static const enum stmt_id ids[] = {[COMPLETION_RENEW] = S_COMPLETION_RENEW,
+                                       [COMPLETION_SUCCEEDED] = S_COMPLETION_DONE,
+                                       [COMPLETION_FAILED] = S_COMPLETION_FAILED};
+    sqlite3_stmt *q;
+    int rc = stmt_get(s, ids[what], &q);
+    if (rc < 0)
+        return rc;
+    sqlite3_bind_int64(q, 1, sweep_id);
+    bind_text(q, 2, by);
+    sqlite3_bind_double(q, 3, time_now());
+    if (what == COMPLETION_FAILED) {
+        sqlite3_bind_int(q, 4, COMPLETION_BACKOFF);
+        sqlite3_bind_int(q, 5, COMPLETION_BACKOFF_MAX);
+    }
+    if ((rc = step_done(s, q, "update a sweep's completion")) < 0)
+        return rc;
+    if (sqlite3_changes(s->db) != 1)
+        return sq_error_set(SQ_ELEASE_LOST,
+                            "the completion of sweep %lld is no longer held by '%s': its lease "
+                            "expired and another agent took it, or it is done",
+                            (long long)sweep_id, by);
+    return 0;
+}
+
 /* ---- trials ------------------------------------------------------------ */
 
 static int sqlite_list_trials(store *st, const store_trial_query *qy, store_trial **out, size_t *n)
@@ -2089,6 +2132,7 @@ const store_backend store_sqlite_backend = {
     .retry = sqlite_retry,
     .gc = sqlite_gc,
     .claim_completion = sqlite_claim_completion,
+    .complete_update = sqlite_complete_update,
     .list_trials = sqlite_list_trials,
     .get_trial = sqlite_get_trial,
     .list_attempts = sqlite_list_attempts,

@@ -304,6 +304,15 @@ int store_claim_completion(store *st, int64_t sweep_id, const char *by, bool *wo
     return st->backend->claim_completion(st, sweep_id, by ? by : "", won);
 }
 
+int store_complete_update(store *st, int64_t sweep_id, const char *by, completion_update what)
+{
+    if (is_blank(by))
+        return sq_error_set(SQ_EINVAL, "no completion holder given");
+    if (what != COMPLETION_RENEW && what != COMPLETION_SUCCEEDED && what != COMPLETION_FAILED)
+        return sq_error_set(SQ_EINVAL, "unknown completion update %d", (int)what);
+    return st->backend->complete_update(st, sweep_id, by, what);
+}
+
 /* ---- trials ------------------------------------------------------------ */
 
 int store_list_trials(store *st, const store_trial_query *q, store_trial **out, size_t *n)

@@ -43,7 +43,11 @@
  *      its tags; an edited spec adds its new trial keys; a different
  *      command or settings are refused. Tags only grow: creating an existing
  *      sweep adds the definition's new tags after the stored ones.
- *   5. Exactly one caller ever wins store_claim_completion for a sweep.
+ *   5. A sweep's completion (its on_complete) is a lease like a trial's: at
+ *      most one caller holds it at a time, and it is recorded done only by
+ *      its holder (store_complete_update SUCCEEDED), or given up after the
+ *      sweep's max_attempts failures. A holder that dies loses it when the
+ *      lease expires, and another caller wins it again.
  *   6. Lease times are judged by the store's clock (the local clock for
  *      sqlite, the database's for postgresql, the server's for http).
  *   7. stopped (early-terminated by the sweep's early_terminate rule) is
@@ -237,11 +241,32 @@ int store_retry(store *st, const char *name, bool failed, bool cancelled, uint64
 int store_gc(store *st, double before, char ***out_names, size_t *out_n);
 
 /*
- * Once-only claim of a finished sweep's completion: *won is true for exactly
- * one caller ever, and only when every trial is final and the sweep is not
- * open-ended (or was cancelled).
+ * Claims the lease of a finished sweep's completion for `by` (the agent's
+ * id, its fencing token): *won is true when every trial is final, the sweep
+ * is finished or cancelled, its completion is not done, no live lease holds
+ * it (another holder's lease expired by the store's clock) and its retry
+ * time has come. The lease lasts the sweep's lease_ttl. A completion done or
+ * given up shows as completion_claimed in store_sweep.
  */
 int store_claim_completion(store *st, int64_t sweep_id, const char *by, bool *won);
+
+typedef enum {
+    COMPLETION_RENEW,     /* the lease runs lease_ttl from now again */
+    COMPLETION_SUCCEEDED, /* on_complete exited 0 (or there is none): done */
+    COMPLETION_FAILED,    /* it failed: the lease is dropped; it can be won
+                           * again after COMPLETION_BACKOFF seconds (or the
+                           * sweep's lease_ttl when shorter), doubled per
+                           * failure, at most COMPLETION_BACKOFF_MAX; it is
+                           * given up (done) after max_attempts failures */
+} completion_update;
+
+#define COMPLETION_BACKOFF 10
+#define COMPLETION_BACKOFF_MAX 600
+
+/* What the holder `by` of a completion's lease reports (see above). 0, or
+ * SQ_ELEASE_LOST when `by` does not hold it (its lease expired and another
+ * caller won it, or it is done): stop the hook, record nothing. */
+int store_complete_update(store *st, int64_t sweep_id, const char *by, completion_update what);
 
 /* ---- trials ------------------------------------------------------------ */
 

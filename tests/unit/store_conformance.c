@@ -963,10 +963,70 @@ static void test_completion_is_won_once_across_two_handles(void **state)
     assert_false(b);
     assert_ok(store_claim_completion(other, id, "other", &a));
     assert_false(a);
-    store_close(other);
     store_sweep *s = conf_get(f->st, "once");
+    assert_false(s->completion_claimed); /* held, not done */
+    store_sweep_free(s);
+    assert_ok(store_complete_update(other, id, "other", COMPLETION_RENEW));
+    assert_int_equal(store_complete_update(f->st, id, "first", COMPLETION_SUCCEEDED),
+                     SQ_ELEASE_LOST);
+    assert_ok(store_complete_update(other, id, "other", COMPLETION_SUCCEEDED));
+    store_close(other);
+    s = conf_get(f->st, "once");
     assert_true(s->completion_claimed);
     store_sweep_free(s);
+    assert_ok(store_claim_completion(f->st, id, "first", &b));
+    assert_false(b);
+    assert_int_equal(store_complete_update(f->st, id, "other", COMPLETION_RENEW), SQ_ELEASE_LOST);
+}
+
+static void test_completion_of_a_dead_holder_is_won_again_after_its_lease(void **state)
+{
+    conf_fixture *f = *state;
+    int64_t id = conf_create(f->st, "hook", 1, 3, 0.001);
+    store_claimed *c = conf_claim1(f->st, "a", id);
+    assert_ok(conf_finish(f->st, c->trial_id, c->attempt, OUTCOME_SUCCEEDED, NULL));
+    store_claims_free(c, 1);
+    bool won = false;
+    assert_ok(store_claim_completion(f->st, id, "dead", &won));
+    assert_true(won);
+    lease_expire_pause(); /* "dead" never renews */
+    assert_ok(store_claim_completion(f->st, id, "next", &won));
+    assert_true(won);
+    assert_int_equal(store_complete_update(f->st, id, "dead", COMPLETION_SUCCEEDED),
+                     SQ_ELEASE_LOST);
+    assert_ok(store_complete_update(f->st, id, "next", COMPLETION_SUCCEEDED));
+    lease_expire_pause();
+    assert_ok(store_claim_completion(f->st, id, "late", &won));
+    assert_false(won);
+    store_sweep *s = conf_get(f->st, "hook");
+    assert_true(s->completion_claimed);
+    store_sweep_free(s);
+}
+
+static void test_failed_completion_is_retried_after_a_backoff_then_given_up(void **state)
+{
+    conf_fixture *f = *state;
+    /* lease_ttl 0.2 s: the backoff is 0.2 s, then 0.4 s */
+    int64_t id = conf_create(f->st, "flaky", 1, 2, 0.2);
+    store_claimed *c = conf_claim1(f->st, "a", id);
+    assert_ok(conf_finish(f->st, c->trial_id, c->attempt, OUTCOME_SUCCEEDED, NULL));
+    store_claims_free(c, 1);
+    bool won = false;
+    assert_ok(store_claim_completion(f->st, id, "a", &won));
+    assert_true(won);
+    assert_ok(store_complete_update(f->st, id, "a", COMPLETION_FAILED));
+    assert_ok(store_claim_completion(f->st, id, "b", &won));
+    assert_false(won); /* backing off */
+    time_sleep(0.3);
+    assert_ok(store_claim_completion(f->st, id, "b", &won));
+    assert_true(won);
+    assert_ok(store_complete_update(f->st, id, "b", COMPLETION_FAILED)); /* 2 of max_attempts 2 */
+    store_sweep *s = conf_get(f->st, "flaky");
+    assert_true(s->completion_claimed); /* given up */
+    store_sweep_free(s);
+    time_sleep(0.5);
+    assert_ok(store_claim_completion(f->st, id, "c", &won));
+    assert_false(won);
 }
 
 static int child_completion(const char *url, int sweep_id, int gate)
@@ -2135,6 +2195,8 @@ static int store_conformance_run(const char *backend, const store_conformance_en
         CONF_TEST(test_completion_is_not_claimable_before_every_trial_is_final),
         CONF_TEST(test_completion_is_won_once_across_two_handles),
         CONF_TEST(test_completion_is_won_once_across_processes),
+        CONF_TEST(test_completion_of_a_dead_holder_is_won_again_after_its_lease),
+        CONF_TEST(test_failed_completion_is_retried_after_a_backoff_then_given_up),
         CONF_TEST(test_concurrent_claims_never_hand_out_a_trial_twice),
         CONF_TEST(test_list_trials_sorts_by_a_dotted_metric_with_missing_last),
         CONF_TEST(test_list_sweeps_filters_by_name_tag_time_and_runnable),
