@@ -104,3 +104,16 @@ format:
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD) $(RELEASE_BUILD) $(CLANG_BUILD)
+
+# A Debian package (debian/) built from a copy of this tree in $(DEB_BUILD),
+# so the .deb, .buildinfo and .changes land there and not beside the tree;
+# lintian must find no error in it.
+DEB_BUILD ?= build-deb
+deb:
+	rm -rf "$(DEB_BUILD)" && mkdir -p "$(DEB_BUILD)/sweepq"
+	tar -c --exclude='./build*' --exclude=./.git --exclude=./node_modules \
+	  --exclude='./$(DEB_BUILD)' . | tar -x -C "$(DEB_BUILD)/sweepq"
+	cd "$(DEB_BUILD)/sweepq" && DEB_BUILD_OPTIONS="parallel=$(JOBS) nocheck" \
+	  dpkg-buildpackage -us -uc -b
+	lintian --fail-on error "$(DEB_BUILD)"/sweepq_*.deb
+	@ls "$(DEB_BUILD)"/sweepq_*.deb
