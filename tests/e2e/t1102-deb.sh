@@ -27,19 +27,27 @@ expect 'make deb builds a package that lintian passes without errors' '
 '
 DEB=$(cat debs 2>/dev/null)
 
+# owner PATH: the package that ships the library PATH (on a merged /usr,
+# dpkg knows /lib/... for what ldconfig finds as /usr/lib/...).
+owner() {
+    local p
+    p=$(readlink -f "$1")
+    { dpkg -S "$p" 2>/dev/null || dpkg -S "${p#/usr}"; } | head -n 1 | cut -d: -f1
+}
+
 expect 'Depends names exactly the packages of the linked libraries; dlopened ones are recommended' '
     dpkg-deb -x "$DEB" x &&
     readelf -d x/usr/bin/sweepq | sed -n "s/.*Shared library: \[\(.*\)\]/\1/p" >needed &&
     test -s needed &&
     while read -r lib; do
         path=$(ldconfig -p | awk -v l="$lib" "\$1 == l { print \$NF; exit }") &&
-        dpkg -S "$(readlink -f "$path")" | cut -d: -f1
+        owner "$path"
     done <needed | sort -u >want &&
     dpkg-deb -f "$DEB" Depends | tr "," "\n" | sed "s/^ *//; s/ .*//" | sort -u >got &&
     diff want got &&
     for so in libpq.so.5 libcurl.so.4 libmicrohttpd.so.12; do
         path=$(ldconfig -p | awk -v l="$so" "\$1 == l { print \$NF; exit }") &&
-        pkg=$(dpkg -S "$(readlink -f "$path")" | cut -d: -f1) &&
+        pkg=$(owner "$path") &&
         dpkg-deb -f "$DEB" Recommends | grep -qw "$pkg" || { echo "$so ($pkg) not recommended"; return 1; }
     done
 '
