@@ -5,7 +5,9 @@
  *
  * Structure: one poll() loop on a self-pipe. Signal handlers only count
  * their signal and write a byte to the pipe; each turn of the loop
- *   1. acts on new signals (drain, stop),
+ *   1. acts on new signals (drain, stop), then gives up the leases that
+ *      passed by the agent's own clock (lease.c), before anything is read
+ *      or written for them,
  *   2. after a SIGCHLD, reaps the children that ended (by pid, never
  *      waitpid(-1)), freeing their slots,
  *   3. claims what fits the free slots and starts it: a slot is refilled
@@ -151,7 +153,7 @@ static void run_timers(agent *a, double now)
                 j->deadline = 0;
                 job_stop(a, j, STOP_TIMEOUT, SIGTERM, now);
             }
-            if (a->ship && j->stop != STOP_LOST && now >= j->ship_at)
+            if (a->ship && j->stop < STOP_EXPIRED && now >= j->ship_at)
                 job_ship(a, j, now);
             if (j->term_at && now >= j->term_at) {
                 j->term_at = 0;
@@ -224,6 +226,8 @@ static double next_wake(const agent *a, double now)
             if (a->ship)
                 EARLIER(j->ship_at);
             EARLIER(j->deadline);
+            if (j->stop < STOP_EXPIRED)
+                EARLIER(j->lease_until);
             EARLIER(j->term_at);
             EARLIER(j->kill_at);
         } else if (j->exited) {
@@ -319,6 +323,11 @@ int agent_run(store *st, const agent_config *cfg, agent_summary *out)
 
     saved_signals saved;
     int rc = agent_signals_install(&saved);
+    if (rc == 0) {
+        rc = agent_lease_watch_install();
+        if (rc)
+            agent_signals_restore(&saved);
+    }
     if (rc) {
         free(a.id);
         free(a.host);
@@ -337,6 +346,7 @@ int agent_run(store *st, const agent_config *cfg, agent_summary *out)
         }
         double now = time_mono();
         agent_handle_signals(&a, &seen, now);
+        agent_lease_check(&a, now); /* before anything is read or written */
         if (agent_sigchld_new(&seen))
             agent_check_children(&a, now);
         agent_claim_work(&a, now); /* first: a freed slot gets its next trial at once */
@@ -369,6 +379,7 @@ int agent_run(store *st, const agent_config *cfg, agent_summary *out)
         free(msg);
     }
 out:
+    agent_lease_watch_restore();
     agent_signals_restore(&saved);
     *out = a.sum;
     agent_release(&a);

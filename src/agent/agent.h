@@ -27,7 +27,8 @@
  *              parameters in the store.
  *   run        spawn_start: own process group, dies with the agent, stdin
  *              /dev/null, cwd = the spec's workdir or TRIAL_DIR.
- *   watch      every tick the log and $SWEEPQ_METRICS_FILE are read as they
+ *   watch      every tick the log and $SWEEPQ_METRICS_FILE (metrics-K.jsonl,
+ *              one per attempt K) are read as they
  *              grow (metrics rows are appended in batches); the leases of
  *              all running trials are renewed in ONE store_heartbeat every
  *              min(lease_ttl / 4, 1 s), which also brings cancellations.
@@ -60,6 +61,12 @@
  *                               the moment the trial reports a band's step
  *   lease lost                  SIGKILL to its group at once; NOTHING is
  *                               written for it (the trial is someone else's)
+ *   lease not renewed in time   (0.9 x lease_ttl after the last renewal was
+ *                               sent, by the agent's monotonic clock: store
+ *                               unreachable, agent stopped) SIGKILL to its
+ *                               group at once, by a timer even while a store
+ *                               call hangs; preempted, fenced, nothing else
+ *                               written (lease.c)
  *   cannot start                failed; error "cannot run 'foo': CAUSE",
  *                               also written to its log
  *

@@ -52,6 +52,10 @@
 #define ERROR_LINE_MAX 200
 #define GPU_REREAD 1.0   /* seconds: read the GPUs at most this often */
 #define SHIP_PERIOD 10.0 /* seconds: a running trial's log tail to the store */
+/* The part of lease_ttl after the send of a claim or renewal for which the
+ * agent trusts its lease (lease.c): the rest absorbs the kill's delivery
+ * and clock rates. */
+#define LEASE_SAFE 0.9
 
 /* ---- small pieces ---------------------------------------------------------- */
 
@@ -67,7 +71,9 @@ typedef enum {
     STOP_PREEMPT,
     STOP_EARLY, /* the early_terminate rule: final, so above a preemption */
     STOP_CANCEL,
-    STOP_LOST, /* strongest: nothing may be written */
+    STOP_EXPIRED, /* its lease passed by the agent's clock (lease.c): killed,
+                     recorded preempted, fenced; nothing else is written */
+    STOP_LOST,    /* strongest: nothing may be written */
 } stop_reason;
 
 typedef struct agent_sweep {
@@ -120,8 +126,8 @@ typedef struct job {
     tail log;
     int metrics_fd;
     tail mfile;
-    off_t metrics_start;
     metrics *m;
+    double lease_until; /* mono: the lease is known good until then (lease.c) */
     double started, elapsed;
     double deadline; /* timeout (mono), 0: none */
     stop_reason stop;
@@ -183,6 +189,7 @@ typedef struct agent {
     hook *hooks;
     size_t nhooks, hooks_cap;
     uint64_t claimed;
+    double claim_sent;  /* mono time the last claim was sent (lease.c) */
     uint64_t claim_seq; /* claims sent: numbers their request ids */
     bool draining, stopping;
     bool progress;      /* something changed this turn: turn again at once */
@@ -249,6 +256,8 @@ int agent_signals_install(saved_signals *saved);
 void agent_signals_restore(const saved_signals *saved);
 /* The read end of the wake-up pipe (non-blocking): readable after a signal. */
 int agent_wake_fd(void);
+/* Writes a byte to the wake-up pipe; async-signal-safe. */
+void agent_wake(void);
 /* The signals a child must set back to their defaults (spawn_opts.reset). */
 const sigset_t *agent_changed_signals(void);
 /* True once a stop signal (SIGINT, SIGTERM, SIGHUP, SIGUSR1) came. */
@@ -318,6 +327,18 @@ void agent_tail_tick(agent *a, double now);
 /* Renews the leases of all running trials in one store_heartbeat; acts on
  * lost leases and cancellations; schedules the next one. */
 void agent_heartbeat(agent *a, double now);
+/* When a lease claimed or renewed by a request sent at `sent` (mono) stops
+ * being trusted here. */
+double agent_lease_until(const agent_sweep *sw, double sent);
+/* Marks STOP_EXPIRED (and kills) every live job whose lease_until passed. */
+void agent_lease_check(agent *a, double now);
+/* The watchdog (lease.c): install sets up SIGALRM and its timer (0 or
+ * SQ_EIO), restore undoes it; set adds or moves the deadline of the process
+ * group pgid, clear removes it (call it before the child is reaped). */
+int agent_lease_watch_install(void);
+void agent_lease_watch_restore(void);
+void agent_lease_watch_set(pid_t pgid, double until);
+void agent_lease_watch_clear(pid_t pgid);
 
 /* ---- outcome.c: how an attempt ended ------------------------------------------------ */
 

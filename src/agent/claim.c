@@ -8,6 +8,7 @@
 
 #include "agent/agent_int.h"
 #include "agent/register.h"
+#include "util/timeutil.h"
 
 #include <jansson.h>
 
@@ -141,6 +142,7 @@ static int claim_from(agent *a, agent_sweep *sw, double now)
     for (int round = 0; round < 2; round++) {
         store_claimed *c = NULL;
         size_t n = 0;
+        a->claim_sent = time_mono(); /* its leases count from here (lease.c) */
         int rc = claim_request(a, sw, want - started, &c, &n);
         if (rc == SQ_ENOTFOUND) {
             sw->usable = false;

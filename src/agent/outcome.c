@@ -19,6 +19,11 @@ static void outcome(agent *a, job *j)
     if (j->stop == STOP_CANCEL) {
         r->outcome = OUTCOME_CANCELLED;
         j->error = xstrdup("cancelled");
+    } else if (j->stop == STOP_EXPIRED) { /* even when it exited 0: its end was unseen */
+        r->outcome = OUTCOME_PREEMPTED;
+        j->error = xasprintf("stopped by the agent: its lease could not be renewed within "
+                             "lease_ttl (%g s)",
+                             j->sw->lease_ttl);
     } else if (j->stop == STOP_EARLY) {
         /* Final whatever the child did once told to stop. */
         r->outcome = OUTCOME_STOPPED;
@@ -49,8 +54,7 @@ static void outcome(agent *a, job *j)
             char *line = text_printable(j->last_line.buf, j->last_line.len);
             j->error = xasprintf("exited with status %d: %s", st.exit_code, line);
             free(line);
-        }
-        else if (st.exit_code > 0)
+        } else if (st.exit_code > 0)
             j->error = xasprintf("exited with status %d", st.exit_code);
         else
             j->error = xstrdup(spawn_status_text(&st, buf, sizeof buf));
@@ -70,11 +74,12 @@ void job_settle(agent *a, job *j, double now)
         jobs_remove(a, j);
         return;
     }
-    job_collect(a, j, true);
+    if (j->stop != STOP_EXPIRED) /* nothing more of an expired attempt is read */
+        job_collect(a, j, true);
     outcome(a, j);
     if (j->result.outcome != OUTCOME_SUCCEEDED && job_write_meta(j) != 0)
         agent_warn(a, j->sw, "trial %llu: %s", (unsigned long long)j->number, sq_error_msg());
-    j->final = metrics_final_json(j->m);
+    j->final = j->stop == STOP_EXPIRED ? NULL : metrics_final_json(j->m);
     j->result.metrics_json = j->final;
     j->exited = true;
     job_record(a, j, now);
@@ -83,7 +88,13 @@ void job_settle(agent *a, job *j, double now)
 /* Writes the attempt's rows and outcome; retried later on transient errors. */
 void job_record(agent *a, job *j, double now)
 {
-    int rc = job_flush_rows(a, j);
+    int rc = 0;
+    if (j->stop == STOP_EXPIRED) { /* only the fenced preemption is written */
+        free(j->rows);
+        j->rows = NULL;
+    } else {
+        rc = job_flush_rows(a, j);
+    }
     if (rc == 0 || rc == SQ_ELEASE_LOST) /* the finish will say why, fenced too */
         rc = store_finish(a->st, j->trial_id, j->attempt, &j->result);
     if (sq_error_is_transient(rc)) {

@@ -79,6 +79,14 @@ int agent_wake_fd(void)
     return wake_pipe[0];
 }
 
+void agent_wake(void)
+{
+    if (wake_pipe[1] >= 0) {
+        ssize_t ignored = write(wake_pipe[1], "x", 1);
+        (void)ignored; /* a full pipe already holds a wake-up */
+    }
+}
+
 const sigset_t *agent_changed_signals(void)
 {
     return &changed_signals;
@@ -184,6 +192,7 @@ static void job_ended(agent *a, job *j, double now)
     /* Leftovers of its process group go with it; the leader is still a
      * zombie, so the group id cannot belong to anyone else. */
     spawn_signal_group(j->pid, SIGKILL);
+    agent_lease_watch_clear(j->pid); /* before the reap frees the group id */
     spawn_status st = {-1, 0};
     if (spawn_reap(j->pid, true, &st) != 1)
         agent_warn(a, j->sw, "trial %llu: %s", (unsigned long long)j->number, sq_error_msg());

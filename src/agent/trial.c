@@ -91,7 +91,9 @@ static char **build_env(const agent_sweep *sw, const job *j, const store_claimed
     mine[k++] = xasprintf("SWEEPQ_ATTEMPT=%d", j->attempt);
     mine[k++] = xasprintf("SWEEPQ_TRIAL_DIR=%s", j->dir);
     mine[k++] = xasprintf("SWEEPQ_RESUME=%d", c->resume ? 1 : 0);
-    mine[k++] = xasprintf("SWEEPQ_METRICS_FILE=%s/metrics.jsonl", j->dir);
+    /* One file per attempt: an attempt that outlived its lease can never
+     * write into the next one's metrics. */
+    mine[k++] = xasprintf("SWEEPQ_METRICS_FILE=%s/metrics-%d.jsonl", j->dir, j->attempt);
     mine[k++] = xasprintf("WANDB_RUN_ID=%s", run_id);
     mine[k++] = xasprintf("WANDB_DIR=%s", j->dir);
     /* What `wandb agent` gives a run besides its id: wandb.init() reads the
@@ -240,15 +242,6 @@ static int job_spawn(agent *a, job *j, const store_claimed *c, bool *exec_failed
         rc = sq_error_set(SQ_EIO, "cannot open the log '%s': %s", path, strerror(errno));
         goto out;
     }
-    if (c->resume) {
-        /* The metrics file is the trial's: this attempt's rows start after
-         * what earlier attempts wrote. */
-        free(path);
-        path = xasprintf("%s/metrics.jsonl", j->dir);
-        struct stat stt;
-        if (stat(path, &stt) == 0)
-            j->metrics_start = stt.st_size;
-    }
 
     if (gpu_request_wants_gpu(&sw->gpu)) {
         /* claim_from claimed no more than gpu_alloc_count allows with this
@@ -285,6 +278,7 @@ static int job_spawn(agent *a, job *j, const store_claimed *c, bool *exec_failed
         goto out;
     }
     j->pid = pid;
+    agent_lease_watch_set(pid, j->lease_until); /* the child leads its group */
     j->live = true;
     if (j->gpu_owner) /* the child leads its process group */
         gpu_alloc_started(&a->gpu_alloc, j->gpu_owner, pid);
@@ -470,6 +464,7 @@ void job_start(agent *a, agent_sweep *sw, const store_claimed *c)
     }
     j->dir = xasprintf("%s/%llu", sw->trials_dir, (unsigned long long)c->number);
     j->ship_at = time_mono() + a->ship_period;
+    j->lease_until = agent_lease_until(sw, a->claim_sent);
     j->params_json = xstrdup(c->params_json);
     XGROW(a->jobs, a->jobs_cap, a->njobs + 1);
     a->jobs[a->njobs++] = j;
@@ -541,11 +536,9 @@ void job_collect(agent *a, job *j, bool at_end)
             tail_flush(&j->log, on_output_line, &lc);
     }
     if (j->metrics_fd < 0) {
-        char *path = xasprintf("%s/metrics.jsonl", j->dir);
+        char *path = xasprintf("%s/metrics-%d.jsonl", j->dir, j->attempt);
         j->metrics_fd = open(path, O_RDONLY | O_CLOEXEC);
         free(path);
-        if (j->metrics_fd >= 0)
-            j->mfile.offset = j->metrics_start;
     }
     if (j->metrics_fd >= 0) {
         tail_read(&j->mfile, j->metrics_fd, max, on_metrics_line, j);
@@ -641,7 +634,7 @@ void agent_tail_tick(agent *a, double now)
 {
     for (size_t i = 0; i < a->njobs;) {
         job *j = a->jobs[i];
-        if (j->live && j->stop != STOP_LOST) {
+        if (j->live && j->stop < STOP_EXPIRED) {
             job_collect(a, j, false);
             int rc = 0;
             if (j->rows || metrics_pending(j->m)) {

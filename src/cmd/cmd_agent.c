@@ -20,9 +20,14 @@ static const sq_usage usage = {
     "[options]",
     "claim and run trials of the store's sweeps on this machine",
     "Each trial runs in its own process group in its trial directory\n"
-    "(.sweepq/sweeps/NAME/trials/N/) with its output in attempt-K.log there.\n"
+    "(.sweepq/sweeps/NAME/trials/N/) with its output in attempt-K.log and its\n"
+    "$SWEEPQ_METRICS_FILE metrics-K.jsonl there (K: the attempt).\n"
     "Leases are renewed every lease_ttl/4 (at least every second); a trial whose\n"
-    "lease was lost is killed and nothing more is written for it.\n"
+    "lease was lost is killed and nothing more is written for it. A lease that\n"
+    "could not be renewed for 0.9 x lease_ttl by the agent's own clock (store\n"
+    "unreachable, agent stopped) is given up the same way, before the store can\n"
+    "give the trial to another agent: the trial is killed and recorded\n"
+    "preempted (no try used) if the store still holds it for this attempt.\n"
     "\n"
     "Signals: Ctrl-C (SIGINT) once: claim nothing more and let running trials\n"
     "finish. Ctrl-C again, SIGTERM or SIGHUP: SIGTERM to the trials, SIGKILL\n"

@@ -67,7 +67,7 @@ expect 'a trial sees its environment' '
     test "$(json_get "d[\"SWEEPQ_RESUME\"]" <$env)" = 0 &&
     test "$(json_get "d[\"SWEEPQ_TRIAL_DIR\"]" <$env)" = "$dir" &&
     test "$(json_get "d[\"cwd\"]" <$env)" = "$dir" &&
-    test "$(json_get "d[\"SWEEPQ_METRICS_FILE\"]" <$env)" = "$dir/metrics.jsonl" &&
+    test "$(json_get "d[\"SWEEPQ_METRICS_FILE\"]" <$env)" = "$dir/metrics-1.jsonl" &&
     test "$(json_get "d[\"WANDB_RESUME\"]" <$env)" = allow &&
     test "$(json_get "d[\"WANDB_RUN_GROUP\"]" <$env)" = grid &&
     test "$(json_get "d[\"WANDB_DIR\"]" <$env)" = "$dir" &&

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # t0712-http-lease-lost: a server that stays down longer than the leases
-# does not kill the agent, but its trials' leases expire meanwhile. When the
-# server is back, fencing refuses the late work: the agent learns from its
-# next heartbeat that the leases are lost, kills those trials without
-# recording anything, claims them again and runs them to success. No trial
+# does not kill the agent, but its trials' leases expire meanwhile: the agent
+# kills those trials by its own clock (lease.c). When the server is back,
+# fencing refuses the late work: the agent learns that the leases are lost,
+# records nothing, claims the trials again and runs them to success. No trial
 # is recorded twice; each succeeded in its second attempt, and the killed
 # first attempts never reached their end. Trials that end while the server
 # is down keep their result until it returns, which then refuses it (the
@@ -63,8 +63,8 @@ expect 'each trial succeeded once, in its second attempt; the first never finish
 cat >remote/late.yaml <<EOF
 name: late
 method: grid
-command: [sh, -c, 'echo \$SWEEPQ_TRIAL \$SWEEPQ_ATTEMPT >>$TEST_DIR/starts2; sleep 3; echo \$SWEEPQ_TRIAL \$SWEEPQ_ATTEMPT >>$TEST_DIR/late.ledger']
-lease_ttl: 2s
+command: [sh, -c, 'echo \$SWEEPQ_TRIAL \$SWEEPQ_ATTEMPT >>$TEST_DIR/starts2; sleep 2; echo \$SWEEPQ_TRIAL \$SWEEPQ_ATTEMPT >>$TEST_DIR/late.ledger']
+lease_ttl: 6s
 max_attempts: 3
 parameters:
   i: {values: [$(seq -s, $N)]}
@@ -79,7 +79,7 @@ expect 'trials that end while the server is down wait to record their result' '
     wait_for 60 "test \$(ledger_count starts2) = $N" &&
     kill -9 $SERVER_PID && { wait $SERVER_PID 2>/dev/null; true; } &&
     wait_for 60 "test \$(ledger_count late.ledger) = $N" &&
-    sleep 2.5 &&
+    sleep 6.5 &&
     sq reap --store "$DB" >reap2.out &&
     pid_alive $AGENT
 '

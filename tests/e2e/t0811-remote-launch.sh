@@ -49,7 +49,7 @@ ran_remotely() {
 }
 # collected N: trial N's directory came back with its metrics and log.
 collected() {
-    test -s ".sweepq/sweeps/remote-grid/trials/$1/metrics.jsonl" &&
+    test -n "$(find ".sweepq/sweeps/remote-grid/trials/$1" -name "metrics-*.jsonl" -size +0c)" &&
         test -s ".sweepq/sweeps/remote-grid/trials/$1/attempt-1.log"
 }
 

@@ -19,7 +19,7 @@ all_ok() {
     for a in "$@"; do "$check" "$a" || { echo "# $check $a failed" >&2; return 1; }; done
 }
 collected() {
-    test -s ".sweepq/sweeps/tunnel-grid/trials/$1/metrics.jsonl" &&
+    test -n "$(find ".sweepq/sweeps/tunnel-grid/trials/$1" -name "metrics-*.jsonl" -size +0c)" &&
         test -s ".sweepq/sweeps/tunnel-grid/trials/$1/env.json"
 }
 keeper_pid() { cat .sweepq/sweeps/tunnel-grid/remotes/box/keeper.pid 2>/dev/null; }

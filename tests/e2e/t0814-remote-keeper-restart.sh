@@ -22,7 +22,7 @@ keeper_serves() { keeper_serve_pids "sqlite:$TEST_DIR/proj/.sweepq/sweepq.db"; }
 collected_all() {
     local t
     for t in $(seq 1 "$1"); do
-        test -s ".sweepq/sweeps/restart-grid/trials/$t/metrics.jsonl" || return 1
+        test -n "$(find ".sweepq/sweeps/restart-grid/trials/$t" -name "metrics-*.jsonl" -size +0c)" || return 1
     done
 }
 all_alive() { local p; for p in "$@"; do pid_alive "$p" || return 1; done; }
