@@ -43,7 +43,13 @@
 #define COMPLETION_POLL 10.0 /* look for ended sweeps nobody completed this often */
 #define TAIL_PERIOD 1.0      /* read logs and metrics files this often */
 #define TAIL_PERIOD_SHOWN 0.1
-#define TAIL_TICK_BYTES ((size_t)4 << 20)
+#define TAIL_TICK_BYTES ((size_t)1 << 20)
+/* At a trial's end, output left unread past this is skipped but for its
+ * last TAIL_END_KEEP bytes (where the final metrics are): settling an
+ * attempt never parses more than a few ticks' worth while other trials
+ * wait for their heartbeat. */
+#define TAIL_END_MAX ((off_t)4 << 20)
+#define TAIL_END_KEEP ((off_t)1 << 20)
 #define TICK_PERIOD 0.25
 #define BACKOFF_BASE 0.05
 #define BACKOFF_CAP 5.0

@@ -265,16 +265,20 @@ static bool row_step(const json_t *row, uint64_t *step)
     return false;
 }
 
-/* Queues one row of the store, unless a bound is reached. */
+/* Whether one more row may be queued; counts a dropped one when not. */
+static bool row_room(metrics *m)
+{
+    if (json_array_size(m->rows) < METRICS_MAX_PENDING && m->rows_total < METRICS_MAX_ROWS)
+        return true;
+    m->rows_dropped++;
+    if (!m->drop_reported)
+        m->drop_due = true;
+    return false;
+}
+
+/* Queues one row of the store (row_room said there is room). */
 static void queue_row(metrics *m, json_t *r)
 {
-    if (json_array_size(m->rows) >= METRICS_MAX_PENDING || m->rows_total >= METRICS_MAX_ROWS) {
-        m->rows_dropped++;
-        if (!m->drop_reported)
-            m->drop_due = true;
-        json_decref(r);
-        return;
-    }
     m->rows_total++;
     json_array_append_new(m->rows, r);
 }
@@ -306,12 +310,12 @@ static size_t commit_row(metrics *m, json_t *row)
         uint64_t step = has_step ? explicit_step : n;
         if (together)
             json_object_set(together, name, v);
-        else
+        else if (row_room(m)) /* no row built past the bounds: a flood stays cheap */
             queue_row(m, json_pack("{sIsO}", "step", (json_int_t)step, name, v));
         if (m->watch_fn && strcmp(name, m->watch) == 0)
             m->watch_fn(step, json_number_value(v), m->watch_ud);
     }
-    if (together && values)
+    if (together && values && row_room(m))
         queue_row(m, together);
     else
         json_decref(together);

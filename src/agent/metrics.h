@@ -26,7 +26,7 @@
  *     first of those once.
  *   - Memory is bounded: at most METRICS_MAX_NAMES distinct names are kept;
  *     rows wait in memory only until metrics_take_rows, which the agent
- *     calls on every tick (it reads at most 4 MiB of output per tick), and
+ *     calls on every tick (it reads at most 1 MiB of output per tick), and
  *     at most METRICS_MAX_PENDING of them; an attempt keeps at most
  *     METRICS_MAX_ROWS rows. Rows past a bound are dropped with one warning.
  */

@@ -525,10 +525,34 @@ static void on_metrics_line(const char *line, size_t len, void *ud)
 
 /* Reads what the trial wrote since the last time; at_end: everything, and
  * the unterminated last lines and W&B's summary too. */
+/*
+ * At the end of an attempt: when more than TAIL_END_MAX bytes of fd are
+ * unread, skips to its last TAIL_END_KEEP bytes (from the next line on)
+ * and says so once; what is skipped gives no metric rows.
+ */
+static void skip_flood(agent *a, job *j, tail *t, int fd, const char *what)
+{
+    struct stat st;
+    if (fstat(fd, &st) != 0 || st.st_size - t->offset <= TAIL_END_MAX)
+        return;
+    off_t skipped = st.st_size - TAIL_END_KEEP - t->offset;
+    t->offset = st.st_size - TAIL_END_KEEP;
+    sb_reset(&t->partial);
+    t->skipping = true; /* the offset may fall inside a line */
+    agent_warn(a, j->sw,
+               "trial %llu: %lld MiB of its %s were not read for metrics: it wrote faster than "
+               "the agent reads (%zu MiB a second); its final values come from the last "
+               "%lld MiB",
+               (unsigned long long)j->number, (long long)(skipped >> 20), what,
+               TAIL_TICK_BYTES >> 20, (long long)(TAIL_END_KEEP >> 20));
+}
+
 void job_collect(agent *a, job *j, bool at_end)
 {
     line_ctx lc = {a, j};
     size_t max = at_end ? 0 : TAIL_TICK_BYTES;
+    if (at_end && j->log_fd >= 0)
+        skip_flood(a, j, &j->log, j->log_fd, "output");
     if (j->log_fd >= 0) {
         if (tail_read(&j->log, j->log_fd, max, on_output_line, &lc) < 0)
             agent_warn(a, j->sw, "trial %llu: %s", (unsigned long long)j->number, sq_error_msg());
@@ -540,6 +564,8 @@ void job_collect(agent *a, job *j, bool at_end)
         j->metrics_fd = open(path, O_RDONLY | O_CLOEXEC);
         free(path);
     }
+    if (at_end && j->metrics_fd >= 0)
+        skip_flood(a, j, &j->mfile, j->metrics_fd, "metrics file");
     if (j->metrics_fd >= 0) {
         tail_read(&j->mfile, j->metrics_fd, max, on_metrics_line, j);
         if (at_end)
@@ -644,6 +670,10 @@ void agent_tail_tick(agent *a, double now)
             }
             if (rc == 0 && j->nchecks)
                 judge_bands(a, j, now);
+            /* A trial's flood of output never makes the others' leases wait. */
+            double t = time_mono();
+            if (t >= a->next_heartbeat)
+                agent_heartbeat(a, t);
         }
         i++;
     }
