@@ -48,8 +48,8 @@ typedef enum { A_REGISTER, A_CLAIM, A_HEARTBEAT, A_FINISH, A_DONE } step;
 
 typedef struct sim_agent {
     CURL *h;
-    struct curl_slist *headers;
-    char id[32], iface[32];
+    struct curl_slist *headers, *resolve;
+    char id[32], iface[32], base[96];
     step next;        /* what to send when due */
     double due;       /* mono time at which it is sent */
     double sent_at;   /* when the request in flight started */
@@ -65,6 +65,7 @@ typedef struct sim_agent {
 
 static struct {
     const char *url, *token;
+    int port;
     int64_t sweep_id;
     double mean, hb_every;
     uint64_t rng;
@@ -166,7 +167,7 @@ static void send_step(CURLM *m, sim_agent *a)
                             a->attempt);
         break;
     }
-    char *url = xasprintf("%s%s", B.url, path);
+    char *url = xasprintf("%s%s", a->base, path);
     curl_easy_setopt(a->h, CURLOPT_URL, url);
     free(url);
     curl_easy_setopt(a->h, CURLOPT_POSTFIELDS, a->body);
@@ -374,6 +375,14 @@ static sim_agent *make_agents(size_t n, double ramp, double t0)
         a->headers = curl_slist_append(a->headers, auth);
         curl_easy_setopt(a->h, CURLOPT_HTTPHEADER, a->headers);
         curl_easy_setopt(a->h, CURLOPT_INTERFACE, a->iface);
+        /* and its own host name for the server: libcurl's connection cache
+         * is hashed by host, so finding an agent's connection stays O(1)
+         * (one host for all scans every cached connection per request) */
+        char *entry = xasprintf("%s:%d:127.0.0.1", a->id, B.port);
+        a->resolve = curl_slist_append(NULL, entry);
+        free(entry);
+        snprintf(a->base, sizeof a->base, "http://%s:%d", a->id, B.port);
+        curl_easy_setopt(a->h, CURLOPT_RESOLVE, a->resolve);
         curl_easy_setopt(a->h, CURLOPT_WRITEFUNCTION, on_data);
         curl_easy_setopt(a->h, CURLOPT_WRITEDATA, a);
         curl_easy_setopt(a->h, CURLOPT_PRIVATE, a);
@@ -464,6 +473,7 @@ static void run(size_t nagents, double ramp)
         claims += ag[i].claims;
         curl_easy_cleanup(ag[i].h);
         curl_slist_free_all(ag[i].headers);
+        curl_slist_free_all(ag[i].resolve);
         sb_release(&ag[i].resp);
         free(ag[i].body);
     }
@@ -555,6 +565,7 @@ int main(int argc, char **argv)
     char *url = NULL;
     pid_t srv = start_server(sweepq, dir, db, max_conns, &url);
     B.url = url;
+    B.port = atoi(strrchr(url, ':') + 1);
     B.token = read_token(dir);
     long hwm0;
     double cpu0;
