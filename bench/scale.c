@@ -58,6 +58,7 @@ typedef struct sim_agent {
     int attempt;
     unsigned claims;
     bool in_flight;
+    struct group *g;
     strbuf resp;
     char *body;
     size_t heap_i;
@@ -76,10 +77,31 @@ static struct {
     /* timer heap of agents by due, those not in flight and not done */
     sim_agent **heap;
     size_t nheap;
-    /* libcurl's sockets and timer (the multi socket interface) */
+    /* libcurl's sockets and timers (the multi socket interface), for
+     * agents in groups of GROUP_SIZE, one multi handle each: several of
+     * libcurl's steps walk every transfer of their multi handle */
     int ep;
-    double curl_due; /* mono time libcurl wants to be called; 0: none */
+    struct group *groups;
+    size_t ngroups;
 } B;
+
+#define GROUP_SIZE 200
+
+typedef struct group {
+    CURLM *m;
+    double curl_due; /* mono time libcurl wants to be called; 0: none */
+} group;
+
+/* What an epoll entry points at: the socket and its multi handle. */
+typedef struct watched {
+    curl_socket_t fd; /* -1 once libcurl is done with it (freed after the batch) */
+    struct group *g;
+    struct watched *next_dead;
+} watched;
+
+/* Entries libcurl removed while a batch of events (which may still point
+ * at them) was being handled. */
+static watched *dead;
 
 /* ---- a min-heap of agents by due time ---------------------------------------- */
 
@@ -139,7 +161,7 @@ static size_t on_data(char *data, size_t size, size_t nmemb, void *arg)
 }
 
 /* Starts a's next request on multi m. */
-static void send_step(CURLM *m, sim_agent *a)
+static void send_step(sim_agent *a)
 {
     char path[128];
     free(a->body);
@@ -175,7 +197,7 @@ static void send_step(CURLM *m, sim_agent *a)
     a->sent_at = time_mono();
     a->in_flight = true;
     B.requests++;
-    curl_multi_add_handle(m, a->h);
+    curl_multi_add_handle(a->g->m, a->h);
 }
 
 static void record_latency(double s)
@@ -383,6 +405,7 @@ static sim_agent *make_agents(size_t n, double ramp, double t0)
         free(entry);
         snprintf(a->base, sizeof a->base, "http://%s:%d", a->id, B.port);
         curl_easy_setopt(a->h, CURLOPT_RESOLVE, a->resolve);
+        curl_easy_setopt(a->h, CURLOPT_DNS_CACHE_TIMEOUT, -1L); /* no pruning walk */
         curl_easy_setopt(a->h, CURLOPT_WRITEFUNCTION, on_data);
         curl_easy_setopt(a->h, CURLOPT_WRITEDATA, a);
         curl_easy_setopt(a->h, CURLOPT_PRIVATE, a);
@@ -390,6 +413,7 @@ static sim_agent *make_agents(size_t n, double ramp, double t0)
         curl_easy_setopt(a->h, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
         curl_easy_setopt(a->h, CURLOPT_TIMEOUT_MS, 30000L);
         curl_easy_setopt(a->h, CURLOPT_TCP_NODELAY, 1L);
+        a->g = &B.groups[i / GROUP_SIZE];
         a->next = A_REGISTER;
         a->due = t0 + ramp * (double)i / (double)n;
         heap_push(a);
@@ -402,13 +426,27 @@ static sim_agent *make_agents(size_t n, double ramp, double t0)
  * they go in one epoll set, so a loop costs what is ready, not every agent. */
 static int on_socket(CURL *easy, curl_socket_t fd, int what, void *ud, void *sockp)
 {
+    group *g = ud;
+    watched *w = sockp;
     if (what == CURL_POLL_REMOVE) {
         epoll_ctl(B.ep, EPOLL_CTL_DEL, fd, NULL);
+        if (w) {
+            w->fd = -1;
+            w->next_dead = dead;
+            dead = w;
+        }
+        curl_multi_assign(g->m, fd, NULL);
         return 0;
+    }
+    if (!w) {
+        w = xcalloc(1, sizeof *w);
+        w->fd = fd;
+        w->g = g;
+        curl_multi_assign(g->m, fd, w);
     }
     struct epoll_event ev = {.events = (what & CURL_POLL_IN ? EPOLLIN : 0u) |
                                        (what & CURL_POLL_OUT ? EPOLLOUT : 0u),
-                             .data.fd = fd};
+                             .data.ptr = w};
     if (epoll_ctl(B.ep, EPOLL_CTL_MOD, fd, &ev) != 0 && errno == ENOENT)
         epoll_ctl(B.ep, EPOLL_CTL_ADD, fd, &ev);
     return 0;
@@ -417,19 +455,21 @@ static int on_socket(CURL *easy, curl_socket_t fd, int what, void *ud, void *soc
 /* CURLMOPT_TIMERFUNCTION: when libcurl wants to be called without I/O. */
 static int on_timer(CURLM *m, long ms, void *ud)
 {
-    B.curl_due = ms < 0 ? 0 : time_mono() + (double)ms / 1e3;
+    group *g = ud;
+    g->curl_due = ms < 0 ? 0 : time_mono() + (double)ms / 1e3;
     return 0;
 }
 
 /* Waits for I/O, libcurl's timer or the next agent due, and lets libcurl
  * act on what happened. */
-static void wait_and_act(CURLM *m)
+static void wait_and_act(void)
 {
     double now = time_mono(), next = now + 0.1;
     if (B.nheap && B.heap[0]->due < next)
         next = B.heap[0]->due;
-    if (B.curl_due && B.curl_due < next)
-        next = B.curl_due;
+    for (size_t i = 0; i < B.ngroups; i++)
+        if (B.groups[i].curl_due && B.groups[i].curl_due < next)
+            next = B.groups[i].curl_due;
     int ms = next <= now ? 0 : (int)((next - now) * 1e3) + 1;
     struct epoll_event ev[1024];
     int n = epoll_wait(B.ep, ev, (int)ARRAY_SIZE(ev), ms);
@@ -438,21 +478,44 @@ static void wait_and_act(CURLM *m)
         int flags = (ev[i].events & EPOLLIN ? CURL_CSELECT_IN : 0) |
                     (ev[i].events & EPOLLOUT ? CURL_CSELECT_OUT : 0) |
                     (ev[i].events & (EPOLLERR | EPOLLHUP) ? CURL_CSELECT_ERR : 0);
-        curl_multi_socket_action(m, ev[i].data.fd, flags, &running);
+        watched *w = ev[i].data.ptr;
+        if (w->fd >= 0)
+            curl_multi_socket_action(w->g->m, w->fd, flags, &running);
     }
-    if (B.curl_due && time_mono() >= B.curl_due) {
-        B.curl_due = 0;
-        curl_multi_socket_action(m, CURL_SOCKET_TIMEOUT, 0, &running);
+    while (dead) {
+        watched *w = dead;
+        dead = w->next_dead;
+        free(w);
+    }
+    now = time_mono();
+    for (size_t i = 0; i < B.ngroups; i++) {
+        group *g = &B.groups[i];
+        if (g->curl_due && now >= g->curl_due) {
+            g->curl_due = 0;
+            curl_multi_socket_action(g->m, CURL_SOCKET_TIMEOUT, 0, &running);
+        }
+    }
+}
+
+static void make_groups(size_t nagents)
+{
+    B.ngroups = (nagents + GROUP_SIZE - 1) / GROUP_SIZE;
+    B.groups = xcalloc(B.ngroups, sizeof *B.groups);
+    for (size_t i = 0; i < B.ngroups; i++) {
+        group *g = &B.groups[i];
+        g->m = curl_multi_init();
+        curl_multi_setopt(g->m, CURLMOPT_MAXCONNECTS, (long)GROUP_SIZE + 16);
+        curl_multi_setopt(g->m, CURLMOPT_SOCKETFUNCTION, on_socket);
+        curl_multi_setopt(g->m, CURLMOPT_SOCKETDATA, g);
+        curl_multi_setopt(g->m, CURLMOPT_TIMERFUNCTION, on_timer);
+        curl_multi_setopt(g->m, CURLMOPT_TIMERDATA, g);
     }
 }
 
 static void run(size_t nagents, double ramp)
 {
-    CURLM *m = curl_multi_init();
-    curl_multi_setopt(m, CURLMOPT_MAXCONNECTS, (long)nagents + 16);
-    curl_multi_setopt(m, CURLMOPT_SOCKETFUNCTION, on_socket);
-    curl_multi_setopt(m, CURLMOPT_TIMERFUNCTION, on_timer);
     B.ep = epoll_create1(EPOLL_CLOEXEC);
+    make_groups(nagents);
     B.heap = xcalloc(nagents, sizeof *B.heap);
     double t0 = time_mono();
     sim_agent *ag = make_agents(nagents, ramp, t0);
@@ -460,11 +523,11 @@ static void run(size_t nagents, double ramp)
     while (done < nagents) {
         double now = time_mono();
         while (B.nheap && B.heap[0]->due <= now)
-            send_step(m, heap_pop());
-        wait_and_act(m);
-        done += reap_transfers(m);
+            send_step(heap_pop());
+        wait_and_act();
+        for (size_t i = 0; i < B.ngroups; i++)
+            done += reap_transfers(B.groups[i].m);
     }
-    close(B.ep);
     double wall = time_mono() - t0;
     size_t worked = 0;
     uint64_t claims = 0;
@@ -489,7 +552,10 @@ static void run(size_t nagents, double ramp)
            (unsigned long long)B.http_errors, worked, nagents);
     free(ag);
     free(B.heap);
-    curl_multi_cleanup(m);
+    for (size_t i = 0; i < B.ngroups; i++)
+        curl_multi_cleanup(B.groups[i].m);
+    free(B.groups);
+    close(B.ep);
 }
 
 static char *read_token(const char *dir)
