@@ -75,7 +75,9 @@ static bool same_addr(const conn_slot *a, const uint8_t *addr, size_t len)
 /* Policy steps 1 to 3 (conns.h). */
 static void make_pending_room(conn_table *t, const uint8_t *addr, size_t len, double now)
 {
-    while (t->pending.head && now - t->pending.head->since > t->lim.header_timeout)
+    bool room_needed = t->open >= t->lim.max || t->pending.n >= t->lim.pending_max;
+    while (room_needed && t->pending.head &&
+           now - t->pending.head->since > t->lim.header_timeout)
         evict(t, t->pending.head);
     size_t from_addr = 0;
     conn_slot *oldest = NULL;

@@ -15,8 +15,13 @@
  * token is good (conns_authenticated); it never goes back to pending.
  *
  * POLICY, applied by conns_open to each new connection, in order:
- *   1. pending connections older than header_timeout are closed (a client
- *      that has not shown a token that long is not an agent at work);
+ *   1. when room is needed (max open, or pending_max pending), pending
+ *      connections older than header_timeout are closed first (a client
+ *      that has not shown a token that long is not an agent at work). Not
+ *      before: on a server too loaded to read its newcomers' headers in
+ *      time they are agents waiting, and closing them would only make
+ *      them retry. (A pending connection silent for the header timeout is
+ *      closed by libmicrohttpd's own timeout, server.c.)
  *   2. when the new connection's address already holds pending_per_addr
  *      pending connections, the oldest of them is closed: one address
  *      cycles through its own share and cannot push out others' newcomers;

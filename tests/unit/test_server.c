@@ -653,7 +653,8 @@ static void test_conns_pending_limits_and_header_timeout(void **state)
     s[5] = conns_open(&t, 30, (const uint8_t[4]){10, 0, 0, 3}, 4, 1.5);
     assert_int_equal(nclosed, 2);
     assert_int_equal(closed_fds[1], 11);
-    /* past the header timeout every old pending one goes */
+    /* past the header timeout, with the pending places full, every old
+     * pending one goes */
     s[6] = conns_open(&t, 31, (const uint8_t[4]){10, 0, 0, 4}, 4, 20.0);
     assert_int_equal(nclosed, 6);
     size_t open, pending;
@@ -664,6 +665,17 @@ static void test_conns_pending_limits_and_header_timeout(void **state)
     assert_int_equal(n.closed_pending, 6);
     for (size_t i = 0; i < 7; i++)
         conns_close(&t, s[i]);
+    conns_destroy(&t);
+
+    /* with room to spare, an old pending one stays (a loaded server that
+     * has not read its headers yet): libmicrohttpd's silence timeout ends
+     * it if it is idle */
+    conns_setup(&t, 100, 50, 25);
+    s[0] = conns_open(&t, 40, ADDR_A, 4, 1.0);
+    s[1] = conns_open(&t, 41, ADDR_B, 4, 60.0);
+    assert_int_equal(nclosed, 0);
+    conns_close(&t, s[0]);
+    conns_close(&t, s[1]);
     conns_destroy(&t);
 }
 
