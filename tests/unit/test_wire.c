@@ -62,7 +62,7 @@ static void test_sweep_round_trip(void **state)
         .created_at = 1700000000.25,
         .updated_at = 1700000001.5,
         .finished_at = 0,
-        .counts = {1, 2, 3, 4, 5},
+        .counts = {1, 2, 3, 4, 5, 6},
         .completion_claimed = true,
     };
     store_sweep *d = NULL;
@@ -91,6 +91,7 @@ static void test_sweep_round_trip(void **state)
     assert_true(d->finished_at == 0);
     assert_int_equal(d->counts.pending, 1);
     assert_int_equal(d->counts.cancelled, 5);
+    assert_int_equal(d->counts.stopped, 6);
     assert_true(d->completion_claimed);
     store_sweep_free(d);
 
