@@ -24,7 +24,7 @@ deps:
 	@scripts/install-deps
 
 build: deps
-	$(MAKE) compile
+	$(MAKE) compile WERROR=$(WERROR)
 
 # The build alone, without installing packages (what make install needs).
 compile:
