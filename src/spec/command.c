@@ -276,12 +276,43 @@ static void set_nested(json_t *o, char *const *path, size_t n, json_t *v)
     json_object_set(o, path[n - 1], v);
 }
 
+static int cmp_strs(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* v with every mapping's keys in sorted order, at any depth: W&B's server
+ * hands the agent each run's config as JSON with sorted keys (a Go map),
+ * so a dict value reaches the program sorted. New reference. */
+static json_t *sorted_value(json_t *v)
+{
+    if (json_is_array(v)) {
+        json_t *a = json_array(), *item;
+        size_t i;
+        json_array_foreach(v, i, item) json_array_append_new(a, sorted_value(item));
+        return a;
+    }
+    if (!json_is_object(v))
+        return json_incref(v);
+    size_t n = json_object_size(v), k = 0;
+    const char **keys = xcalloc(n ? n : 1, sizeof *keys), *key;
+    json_t *item;
+    json_object_foreach(v, key, item) keys[k++] = key;
+    qsort(keys, n, sizeof *keys, cmp_strs);
+    json_t *o = json_object();
+    for (size_t i = 0; i < n; i++)
+        json_object_set_new(o, keys[i], sorted_value(json_object_get(v, keys[i])));
+    free(keys);
+    return o;
+}
+
 /*
  * What W&B's agent receives as the run's config, one entry per top-level
  * key in the spec's order: a nested parameter's keys are gathered into one
  * mapping under its outermost key ({"optimizer": {"lr": 0.001, "name":
- * "adam"}}), as W&B's to_config nests them. The sweep: form stays flat
- * (Hydra takes dotted names). New reference.
+ * "adam"}}), as W&B's to_config nests them, and every dict value's keys
+ * sorted, as W&B's server serves them. The sweep: form stays flat (Hydra
+ * takes dotted names). New reference.
  */
 json_t *spec_args_view(const spec *s, const json_t *params)
 {
@@ -290,10 +321,14 @@ json_t *spec_args_view(const spec *s, const json_t *params)
     const char *name;
     json_t *v;
     while (param_next(&it, &name, &v)) {
-        if (s->dialect == SPEC_DIALECT_WANDB && it.cur && it.cur->npath > 1)
-            set_nested(view, it.cur->path, it.cur->npath, v);
+        bool wandb = s->dialect == SPEC_DIALECT_WANDB;
+        json_t *x =
+            wandb && (json_is_object(v) || json_is_array(v)) ? sorted_value(v) : json_incref(v);
+        if (wandb && it.cur && it.cur->npath > 1)
+            set_nested(view, it.cur->path, it.cur->npath, x);
         else
-            json_object_set_nocheck(view, name, v);
+            json_object_set_nocheck(view, name, x);
+        json_decref(x);
     }
     return view;
 }

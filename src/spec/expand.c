@@ -46,6 +46,8 @@ static const char *const dist_names[] = {
     [SPEC_DIST_Q_NORMAL] = "q_normal",
     [SPEC_DIST_LOG_NORMAL] = "log_normal",
     [SPEC_DIST_Q_LOG_NORMAL] = "q_log_normal",
+    [SPEC_DIST_BETA] = "beta",
+    [SPEC_DIST_Q_BETA] = "q_beta",
 };
 
 const char *spec_dist_name(spec_dist d)
@@ -331,6 +333,65 @@ static size_t pick_weighted(const spec_param *p, size_t n, double x)
     return last;
 }
 
+/* The continued fraction of the regularized incomplete beta function
+ * (modified Lentz; Press et al., Numerical Recipes, 6.4). */
+static double beta_cf(double a, double b, double x)
+{
+    const double tiny = 1e-300;
+    double c = 1, d = 1 - (a + b) * x / (a + 1);
+    d = 1 / (fabs(d) < tiny ? tiny : d);
+    double h = d;
+    for (int m = 1; m <= 300; m++) {
+        for (int k = 0; k < 2; k++) {
+            double num = k == 0 ? m * (b - m) * x / ((a + 2 * m - 1) * (a + 2 * m))
+                                : -(a + m) * (a + b + m) * x / ((a + 2 * m) * (a + 2 * m + 1));
+            d = 1 + num * d;
+            d = 1 / (fabs(d) < tiny ? tiny : d);
+            c = 1 + num / c;
+            c = fabs(c) < tiny ? tiny : c;
+            h *= d * c;
+            if (k == 1 && fabs(d * c - 1) < 1e-16)
+                return h;
+        }
+    }
+    return h;
+}
+
+/* I_x(a, b), the beta(a, b) distribution function at x (a, b > 0). */
+static double beta_cdf(double x, double a, double b)
+{
+    if (x <= 0)
+        return 0;
+    if (x >= 1)
+        return 1;
+    double front = exp(lgamma(a + b) - lgamma(a) - lgamma(b) + a * log(x) + b * log1p(-x));
+    if (x < (a + 1) / (a + b + 2))
+        return front * beta_cf(a, b, x) / a;
+    return 1 - front * beta_cf(b, a, 1 - x) / b;
+}
+
+/* The beta(a, b) quantile of u in [0, 1): the x with I_x(a, b) = u, by
+ * bisection (the cdf is monotone; 200 halvings reach the closest double).
+ * A zero shape puts all the mass at one end. */
+static double beta_ppf(double u, double a, double b)
+{
+    if (a == 0)
+        return 0;
+    if (b == 0)
+        return 1;
+    double lo = 0, hi = 1;
+    for (int i = 0; i < 200 && lo < hi; i++) {
+        double mid = lo + (hi - lo) / 2;
+        if (mid == lo || mid == hi)
+            break;
+        if (beta_cdf(mid, a, b) < u)
+            lo = mid;
+        else
+            hi = mid;
+    }
+    return lo + (hi - lo) / 2;
+}
+
 static int random_value(const spec *s, size_t i, uint64_t number, json_t **out)
 {
     const spec_param *p = &s->params[i];
@@ -394,6 +455,10 @@ static int random_value(const spec *s, size_t i, uint64_t number, json_t **out)
     /* q_log_normal: round(X / q) q, X log_normal. */
     case SPEC_DIST_Q_LOG_NORMAL:
         return quantize(p, exp(p->mu + p->sigma * rand_normal(seed, number, stream)), out);
+    /* beta: the beta(a, b) quantile of x (W&B: scipy.stats.beta.ppf(x, a, b)). */
+    case SPEC_DIST_BETA: return real_result(p, beta_ppf(x, p->a, p->b), out);
+    /* q_beta: round(X / q) q, X beta. */
+    case SPEC_DIST_Q_BETA: return quantize(p, beta_ppf(x, p->a, p->b), out);
     }
     if (!*out)
         return sq_error_set(SQ_EINVAL, "parameter '%s' has no value to draw", p->name);

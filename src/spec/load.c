@@ -844,6 +844,8 @@ static void finalize(loader *L)
     if (s->method == SPEC_METHOD_GRID && (L->have_method || L->sweep_form))
         check_grid(L);
 
+    hsm_finalize(L);
+
     /* command */
     if (!s->command && !s->command_shell && !L->command_key) {
         default_command(s, L->sweep_form);
@@ -941,6 +943,10 @@ static json_t *param_json(const spec *s, const spec_param *p)
     if (dist_is_gauss(p->dist)) {
         json_object_set_new(o, "mu", json_real(p->mu));
         json_object_set_new(o, "sigma", json_real(p->sigma));
+    }
+    if (dist_is_beta(p->dist)) {
+        json_object_set_new(o, "a", json_real(p->a));
+        json_object_set_new(o, "b", json_real(p->b));
     }
     if (dist_has_q(p->dist))
         json_object_set_new(o, "q", json_real(p->q));

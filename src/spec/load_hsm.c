@@ -138,6 +138,22 @@ static void load_hsm_paired(loader *L, const ytree_node *list, const char *path)
     }
 }
 
+/* The grid: mapping, each entry one parameter (or nested names). */
+static void load_hsm_grid(loader *L, const ytree_node *g, const char *gp)
+{
+    if (!node_ok(L, g, gp) || !is_map(L, g, gp, "write 'grid: {name: [values], ...}'"))
+        return;
+    check_keys(L, g, gp, NULL, false);
+    for (size_t i = 0; i + 1 < g->n; i += 2) {
+        const ytree_node *pk = g->items[i];
+        if (pk->kind != YTREE_SCALAR || pk->type == YTREE_NULL)
+            continue;
+        char *pp = child_path(gp, pk->text);
+        load_hsm_entry(L, pk, g->items[i + 1], pk->text, pp, -1, NULL, NULL);
+        free(pp);
+    }
+}
+
 static void key_sweep(loader *L, const ytree_node *k, const ytree_node *v, const char *path)
 {
     static const char *const keys[] = {"grid", "paired", NULL};
@@ -152,17 +168,7 @@ static void key_sweep(loader *L, const ytree_node *k, const ytree_node *v, const
              path);
     if (g) {
         char *gp = child_path(path, "grid");
-        if (node_ok(L, g, gp) && is_map(L, g, gp, "write 'grid: {name: [values], ...}'")) {
-            check_keys(L, g, gp, NULL, false);
-            for (size_t i = 0; i + 1 < g->n; i += 2) {
-                const ytree_node *pk = g->items[i];
-                if (pk->kind != YTREE_SCALAR || pk->type == YTREE_NULL)
-                    continue;
-                char *pp = child_path(gp, pk->text);
-                load_hsm_entry(L, pk, g->items[i + 1], pk->text, pp, -1, NULL, NULL);
-                free(pp);
-            }
-        }
+        load_hsm_grid(L, g, gp);
         free(gp);
     }
     if (pl) {
@@ -173,8 +179,116 @@ static void key_sweep(loader *L, const ytree_node *k, const ytree_node *v, const
     }
 }
 
+/* hpc-sweep-manager also takes grid: and paired: at the top level
+ * (SweepConfig.from_dict reads config.get("sweep", config)). */
+static void key_grid(loader *L, const ytree_node *k, const ytree_node *v, const char *path)
+{
+    L->sweep_key = k;
+    L->sweep_form = true;
+    load_hsm_grid(L, v, path);
+}
+
+static void key_paired(loader *L, const ytree_node *k, const ytree_node *v, const char *path)
+{
+    L->sweep_key = k;
+    L->sweep_form = true;
+    if (node_ok(L, v, path))
+        load_hsm_paired(L, v, path);
+}
+
+/* script: the training script (hpc-sweep-manager's name for program). */
+static void key_script(loader *L, const ytree_node *k, const ytree_node *v, const char *path)
+{
+    const char *s;
+    if (get_nonempty(L, v, path, "the training script, such as train.py", &s))
+        L->hsm_script = v;
+}
+
+/* metadata: free-form; its description describes the sweep. */
+static void key_metadata(loader *L, const ytree_node *k, const ytree_node *v, const char *path)
+{
+    if (!is_map(L, v, path, "write 'metadata: {description: ...}'"))
+        return;
+    json_t *j = to_json(L, v, path);
+    if (j)
+        json_object_set_new(L->kept, "metadata", j);
+    const ytree_node *d = map_get(v, "description", NULL);
+    const char *text;
+    char *dp = child_path(path, "description");
+    if (d && get_string(L, d, dp, &text) && !L->s->description)
+        L->s->description = xstrdup(text);
+    free(dp);
+}
+
+/* defaults: hpc-sweep-manager reads it and passes none of it to the
+ * program (ParameterGenerator never uses it); kept, with no effect. */
+static void key_defaults(loader *L, const ytree_node *k, const ytree_node *v, const char *path)
+{
+    if (!is_map(L, v, path, "write 'defaults: {name: value, ...}'"))
+        return;
+    json_t *j = to_json(L, v, path);
+    if (j)
+        json_object_set_new(L->kept, "defaults", j);
+}
+
+/* A string at paths.KEY of an hsm_config.yaml tree, or NULL. */
+static const char *hsm_config_path(const ytree_node *root, const char *key)
+{
+    const ytree_node *paths = root && root->kind == YTREE_MAP ? map_get(root, "paths", NULL) : NULL;
+    const ytree_node *v = paths && paths->kind == YTREE_MAP ? map_get(paths, key, NULL) : NULL;
+    return v && v->kind == YTREE_SCALAR && v->type == YTREE_STR && *v->text ? v->text : NULL;
+}
+
+/*
+ * The sweep: form's program and interpreter, as hpc-sweep-manager finds
+ * them: the file's script:, else paths.train_script of hsm_config.yaml in
+ * the sweep file's directory (where `hsm init` writes it), and that file's
+ * paths.python_interpreter. A spec's own program and interpreter win.
+ */
+void hsm_finalize(loader *L)
+{
+    spec *s = L->s;
+    if (!L->sweep_form)
+        return;
+    if (!s->program && !L->program_key && L->hsm_script)
+        s->program = xstrdup(L->hsm_script->text);
+    if ((s->program || L->program_key) && s->interpreter)
+        return;
+    const char *slash = strrchr(L->file, '/');
+    char *cfg = slash ? xasprintf("%.*s/hsm_config.yaml", (int)(slash - L->file), L->file)
+                      : xstrdup("hsm_config.yaml");
+    FILE *f = fopen(cfg, "rb");
+    if (f) {
+        strbuf sb = SB_INIT;
+        char chunk[8192];
+        size_t n;
+        while ((n = fread(chunk, 1, sizeof chunk, f)) > 0 && sb.len < ((size_t)1 << 20))
+            sb_add(&sb, chunk, n);
+        fclose(f);
+        ytree t = YTREE_INIT;
+        char *err = NULL;
+        int line, col;
+        if (ytree_parse(&t, sb_str(&sb), sb.len, &err, &line, &col)) {
+            diag(L, NULL, "%s:%d:%d: %s; fix it or remove it (it names the training script)", cfg,
+                 line, col, err);
+            free(err);
+        } else {
+            const char *script = hsm_config_path(t.root, "train_script");
+            const char *python = hsm_config_path(t.root, "python_interpreter");
+            if (!s->program && !L->program_key && script)
+                s->program = xstrdup(script);
+            if (!s->interpreter && python)
+                s->interpreter = xstrdup(python);
+        }
+        ytree_release(&t);
+        sb_release(&sb);
+    }
+    free(cfg);
+}
+
 /* hpc-sweep-manager's top-level key. */
 const top_key spec_hsm_keys[] = {
-    {"sweep", key_sweep},
+    {"sweep", key_sweep},   {"grid", key_grid},         {"paired", key_paired},
+    {"script", key_script}, {"metadata", key_metadata}, {"defaults", key_defaults},
 };
 const size_t spec_hsm_nkeys = ARRAY_SIZE(spec_hsm_keys);

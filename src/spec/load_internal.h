@@ -23,7 +23,7 @@
 #define MIN_LEASE_TTL 2.0
 #define MAX_SPEC_BYTES ((size_t)8 << 20)
 #define MAX_DIAGS 200
-#define PROB_TOLERANCE 1e-6
+#define PROB_TOLERANCE 1.001e-5          /* W&B: numpy.isclose(sum, 1): 1e-8 + 1e-5 * 1 */
 #define MAX_EXACT_INT 9007199254740992.0 /* 2^53: doubles hold every integer up to here */
 #define NAME_MAX_LEN 64
 #define MAX_TOP_KEYS 64 /* the top-level keys of all dialects together */
@@ -78,7 +78,8 @@ typedef struct loader {
     name_index params_ix; /* the parameters' names, each with where it was named */
     bool suggested_method, suggested_program; /* a typo's did-you-mean named them */
     size_t params_cap, info_cap, groups_cap, tags_cap, env_cap;
-    const char **nest; /* the keys of the W&B parameters being read, outermost first */
+    const ytree_node *hsm_script; /* the sweep: form's script: */
+    const char **nest;            /* the keys of the W&B parameters being read, outermost first */
     size_t nnest, nest_cap;
     macro_use *macros;
     size_t nmacros, macros_cap;
@@ -142,6 +143,7 @@ extern const char *const dist_names[];
 bool dist_has_q(spec_dist d);
 bool dist_is_gauss(spec_dist d);
 bool dist_is_range(spec_dist d);
+bool dist_is_beta(spec_dist d);
 bool valid_param_name(const char *name, bool hydra);
 /* Appends parameter name; its path is L->nest then leaf. NULL (reported)
  * when the name is taken. */
@@ -151,6 +153,11 @@ void load_wandb_params(loader *L, const ytree_node *map, const char *prefix, con
 /* A W&B grid's categorical parameters get grid_values: their values with
  * repeats dropped, as W&B's grid runs a repeated point once. */
 void dedupe_grid_values(loader *L);
+
+/* --- hpc-sweep-manager's form (load_hsm.c) */
+/* Its program and interpreter from script: or hsm_config.yaml beside the
+ * file, unless the spec names them; call before the command is defaulted. */
+void hsm_finalize(loader *L);
 
 /* --- sweepq's own keys (load_own.c) */
 bool valid_env_name(const char *s);

@@ -26,6 +26,8 @@ const char *const dist_names[] = {
     [SPEC_DIST_Q_NORMAL] = "q_normal",
     [SPEC_DIST_LOG_NORMAL] = "log_normal",
     [SPEC_DIST_Q_LOG_NORMAL] = "q_log_normal",
+    [SPEC_DIST_BETA] = "beta",
+    [SPEC_DIST_Q_BETA] = "q_beta",
 };
 
 /* The keys of a W&B parameter, as bits. */
@@ -39,13 +41,25 @@ enum {
     PK_MU,
     PK_SIGMA,
     PK_Q,
+    PK_A,
+    PK_B,
     PK_PARAMETERS,
     PK_COUNT
 };
 
-static const char *const param_keys[] = {
-    "value",      "values", "probabilities", "distribution", "min", "max", "mu", "sigma", "q",
-    "parameters", NULL};
+static const char *const param_keys[] = {"value",
+                                         "values",
+                                         "probabilities",
+                                         "distribution",
+                                         "min",
+                                         "max",
+                                         "mu",
+                                         "sigma",
+                                         "q",
+                                         "a",
+                                         "b",
+                                         "parameters",
+                                         NULL};
 
 #define B(k) (1u << (k))
 #define RANGE (B(PK_MIN) | B(PK_MAX) | B(PK_DISTRIBUTION))
@@ -58,8 +72,8 @@ static const struct dist_rule {
     unsigned allowed, required;
 } dist_rules[] = {
     {"constant", SPEC_DIST_CONSTANT, B(PK_VALUE) | B(PK_DISTRIBUTION), B(PK_VALUE)},
-    {"categorical", SPEC_DIST_CATEGORICAL, B(PK_VALUES) | B(PK_PROBABILITIES) | B(PK_DISTRIBUTION),
-     B(PK_VALUES)},
+    /* W&B's schema: probabilities make it categorical_w_probabilities */
+    {"categorical", SPEC_DIST_CATEGORICAL, B(PK_VALUES) | B(PK_DISTRIBUTION), B(PK_VALUES)},
     {"categorical_w_probabilities", SPEC_DIST_CATEGORICAL,
      B(PK_VALUES) | B(PK_PROBABILITIES) | B(PK_DISTRIBUTION), B(PK_VALUES) | B(PK_PROBABILITIES)},
     {"int_uniform", SPEC_DIST_INT_UNIFORM, RANGE, B(PK_MIN) | B(PK_MAX)},
@@ -76,6 +90,8 @@ static const struct dist_rule {
     {"q_normal", SPEC_DIST_Q_NORMAL, GAUSS | B(PK_Q), 0},
     {"log_normal", SPEC_DIST_LOG_NORMAL, GAUSS, 0},
     {"q_log_normal", SPEC_DIST_Q_LOG_NORMAL, GAUSS | B(PK_Q), 0},
+    {"beta", SPEC_DIST_BETA, B(PK_A) | B(PK_B) | B(PK_DISTRIBUTION), 0},
+    {"q_beta", SPEC_DIST_Q_BETA, B(PK_A) | B(PK_B) | B(PK_Q) | B(PK_DISTRIBUTION), 0},
 };
 
 static bool dist_is_log_values(spec_dist d)
@@ -88,7 +104,12 @@ bool dist_has_q(spec_dist d)
 {
     return d == SPEC_DIST_Q_UNIFORM || d == SPEC_DIST_Q_LOG_UNIFORM ||
            d == SPEC_DIST_Q_LOG_UNIFORM_VALUES || d == SPEC_DIST_Q_NORMAL ||
-           d == SPEC_DIST_Q_LOG_NORMAL;
+           d == SPEC_DIST_Q_LOG_NORMAL || d == SPEC_DIST_Q_BETA;
+}
+
+bool dist_is_beta(spec_dist d)
+{
+    return d == SPEC_DIST_BETA || d == SPEC_DIST_Q_BETA;
 }
 
 bool dist_is_gauss(spec_dist d)
@@ -99,7 +120,8 @@ bool dist_is_gauss(spec_dist d)
 
 bool dist_is_range(spec_dist d)
 {
-    return d != SPEC_DIST_CONSTANT && d != SPEC_DIST_CATEGORICAL && !dist_is_gauss(d);
+    return d != SPEC_DIST_CONSTANT && d != SPEC_DIST_CATEGORICAL && !dist_is_gauss(d) &&
+           !dist_is_beta(d);
 }
 
 static const struct dist_rule *find_dist_rule(const char *name)
@@ -270,6 +292,31 @@ static void load_range(loader *L, spec_param *p, const ytree_node *nmin, const y
     free(pmax);
 }
 
+/* beta's shapes a and b: W&B's schema takes any number >= 0, default 1.
+ * Both 0 gives no distribution at all. */
+static void load_beta(loader *L, spec_param *p, const ytree_node *na, const ytree_node *nb,
+                      const char *path)
+{
+    const ytree_node *nodes[2] = {na, nb};
+    double *vals[2] = {&p->a, &p->b};
+    const char *names[2] = {"a", "b"};
+    bool ok = true;
+    for (int i = 0; i < 2; i++) {
+        *vals[i] = 1;
+        if (!nodes[i])
+            continue;
+        char *kp = child_path(path, names[i]);
+        if (get_number(L, nodes[i], kp, vals[i]) && *vals[i] < 0) {
+            diag(L, nodes[i], "key '%s': a beta shape cannot be negative, got %s", kp,
+                 nodes[i]->text);
+            ok = false;
+        }
+        free(kp);
+    }
+    if (ok && p->a == 0 && p->b == 0)
+        diag(L, na, "key '%s': a and b cannot both be 0; give either a positive shape", path);
+}
+
 /* One W&B parameter: key names it, m holds its search constraints. */
 static void load_wandb_param(loader *L, const ytree_node *key, const ytree_node *m,
                              const char *name, const char *path)
@@ -293,12 +340,7 @@ static void load_wandb_param(loader *L, const ytree_node *key, const ytree_node 
             for (size_t i = 0; i < ARRAY_SIZE(dist_rules); i++)
                 names[i] = dist_rules[i].name;
             const char *near = closest(dname, names, ARRAY_SIZE(dist_rules));
-            if (!strcmp(dname, "beta") || !strcmp(dname, "q_beta"))
-                diag(L, kv[PK_DISTRIBUTION],
-                     "key '%s': distribution '%s' is not supported yet; use uniform or "
-                     "q_uniform on [0, 1], or give 'values'",
-                     dp, dname);
-            else if (near)
+            if (near)
                 diag(L, kv[PK_DISTRIBUTION],
                      "key '%s': unknown distribution '%s'; did you mean '%s'?", dp, dname, near);
             else
@@ -355,6 +397,11 @@ static void load_wandb_param(loader *L, const ytree_node *key, const ytree_node 
             diag(L, kk[i],
                  "key '%s': a parameter with nested 'parameters' takes no other keys; "
                  "move the others inside it",
+                 kp);
+        else if (i == PK_PROBABILITIES && rule->dist == SPEC_DIST_CATEGORICAL)
+            diag(L, kk[i],
+                 "key '%s': W&B's 'categorical' takes no probabilities; write "
+                 "'distribution: categorical_w_probabilities', or leave 'distribution' out",
                  kp);
         else
             diag(L, kk[i], "key '%s': not used by distribution '%s'; remove it", kp, rule->name);
@@ -419,6 +466,8 @@ static void load_wandb_param(loader *L, const ytree_node *key, const ytree_node 
                 free(sp);
             }
         }
+        if (dist_is_beta(p->dist))
+            load_beta(L, p, kv[PK_A], kv[PK_B], path);
         if (dist_has_q(p->dist) && kv[PK_Q]) {
             kp = child_path(path, "q");
             if (get_number(L, kv[PK_Q], kp, &p->q) && !(p->q > 0))

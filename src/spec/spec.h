@@ -56,6 +56,8 @@ typedef enum {
     SPEC_DIST_Q_NORMAL,
     SPEC_DIST_LOG_NORMAL,
     SPEC_DIST_Q_LOG_NORMAL,
+    SPEC_DIST_BETA,
+    SPEC_DIST_Q_BETA,
 } spec_dist;
 
 /* The W&B name of a distribution ("log_uniform_values"). */
@@ -72,6 +74,7 @@ typedef struct spec_param {
                                       yaml_hash equality), or NULL when none repeat */
     double *probabilities;         /* NULL, or one per value, summing to 1 */
     double min, max, mu, sigma, q; /* as given (W&B's meaning per dist) */
+    double a, b;                   /* beta's shapes (default 1) */
     bool int_valued;               /* draws are integers: int_uniform, or a q_* distribution
                                       whose q is written as an integer (W&B's rule) */
     int group;                     /* -1: grid/independent; else index into spec.groups */

@@ -94,6 +94,34 @@ static void assert_trial(const spec *s, uint64_t number, const char *want)
 
 /* ---- grid ---------------------------------------------------------------- */
 
+/* beta: the quantile of x (scipy.stats.beta.ppf); its draws lie in [0, 1]
+ * and average a / (a + b); a zero shape puts everything at one end;
+ * q_beta rounds to multiples of q. 4000 draws of a fixed seed: exact and
+ * repeatable, not a flaky statistical test. */
+static void test_beta_draws_follow_the_beta_distribution(void **state)
+{
+    spec_param ps[] = {ranged("x", SPEC_DIST_BETA, 0, 0, 1), ranged("y", SPEC_DIST_BETA, 0, 0, 1),
+                       ranged("z", SPEC_DIST_Q_BETA, 0, 0, 0.25)};
+    ps[0].a = 2, ps[0].b = 5;
+    ps[1].a = 0, ps[1].b = 3;
+    ps[2].a = 1, ps[2].b = 1;
+    spec s = make_spec(SPEC_METHOD_RANDOM, ps, 3);
+    double sum = 0;
+    for (uint64_t n = 1; n <= 4000; n++) {
+        json_t *t;
+        assert_int_equal(spec_trial_params(&s, n, &t), 0);
+        double x = json_real_value(json_object_get(t, "x"));
+        assert_true(x >= 0 && x <= 1);
+        sum += x;
+        assert_true(json_real_value(json_object_get(t, "y")) == 0);
+        double z = json_real_value(json_object_get(t, "z"));
+        assert_true(z == 0 || z == 0.25 || z == 0.5 || z == 0.75 || z == 1);
+        json_decref(t);
+    }
+    assert_true(fabs(sum / 4000 - 2.0 / 7.0) < 0.01);
+    release_params(ps, 3);
+}
+
 static void test_grid_walks_parameters_in_written_order_last_fastest(void **state)
 {
     spec_param ps[] = {categorical("a", "[1, 2]"), categorical("b", "[\"x\", \"y\", \"z\"]")};
@@ -649,6 +677,7 @@ int main(void)
     draws = xmalloc(DRAWS * sizeof *draws);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_grid_walks_parameters_in_written_order_last_fastest),
+        cmocka_unit_test(test_beta_draws_follow_the_beta_distribution),
         cmocka_unit_test(test_grid_keeps_yaml_values_exactly),
         cmocka_unit_test(test_grid_enumerates_int_uniform_and_q_uniform_as_wandb),
         cmocka_unit_test(test_grid_refuses_continuous_distributions),
