@@ -98,6 +98,8 @@ static void add_agent(strbuf *sb, const sched_job *j, double agent_grace)
     sb_adds(sb, " agent --sweep ");
     sb_add_shell_quoted(sb, j->sweep);
     sb_addf(sb, " --exit-when-idle -j %d --grace %s", j->cpus > 0 ? j->cpus : 1, grace);
+    if (j->max_trials > 0)
+        sb_addf(sb, " --max-trials %d", j->max_trials);
     if (j->store_url) {
         sb_adds(sb, " --store ");
         sb_add_shell_quoted(sb, j->store_url);

@@ -58,6 +58,7 @@ typedef struct sched_job {
     const char *extra;     /* more directive options, one directive line per
                               line of text ("--constraint=a100") (NULL: none) */
     double grace;          /* Slurm: USR1 this many seconds before the limit */
+    int max_trials;        /* each task's agent runs at most this many attempts (0: no limit) */
 } sched_job;
 
 /*

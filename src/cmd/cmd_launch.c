@@ -89,6 +89,7 @@ typedef struct launch_ctx {
     remote r;
     const char *sweep;
     char *state_dir; /* .sweepq/sweeps/SWEEP/remotes/NAME */
+    int max_trials;  /* each agent's --max-trials (0: none) */
 } launch_ctx;
 
 /* ---- URLs -------------------------------------------------------------- */
@@ -447,6 +448,8 @@ static void agents_script(strbuf *cmd, strbuf *input, const launch_ctx *c, const
         ssh_quote(cmd, store_url);
         if (jobs)
             sb_addf(cmd, " -j %d", jobs);
+        if (c->max_trials > 0)
+            sb_addf(cmd, " --max-trials %d", c->max_trials);
         sb_adds(cmd, " </dev/null >>");
         ssh_quote(cmd, log);
         sb_adds(cmd, " 2>&1 &\necho \"$!\" ");
@@ -562,7 +565,7 @@ cleanup:
 
 typedef struct launch_args {
     const char *remote_name, *remote_store;
-    int agents, keep;
+    int agents, keep, max_trials;
     bool no_sync;
 } launch_args;
 
@@ -610,7 +613,7 @@ out:
 
 int cmd_launch(int argc, char **argv)
 {
-    launch_args a = {NULL, NULL, 1, -1, false};
+    launch_args a = {NULL, NULL, 1, -1, 0, false};
     const sq_option opts[] = {
         OPT_STRING(0, "remote", &a.remote_name, "NAME",
                    "the remote to launch on (sweepq remote add)"),
@@ -618,6 +621,8 @@ int cmd_launch(int argc, char **argv)
                 "agents to start there (default 1); 0: copy nothing, start none, only make "
                 "sure the tunnel's keeper runs"),
         OPT_BOOL(0, "no-sync", &a.no_sync, "do not copy the project first (it is there already)"),
+        OPT_INT(0, "max-trials", &a.max_trials, "K",
+                "each agent runs at most K trial attempts, then exits (W&B's --count)"),
         OPT_STRING(0, "remote-store", &a.remote_store, "URL",
                    "the store URL the remote agents use, as they reach it (no tunnel)"),
         OPT_INT(0, "keep-tunnel", &a.keep, "PORT",
@@ -638,8 +643,10 @@ int cmd_launch(int argc, char **argv)
         return options_usage_error(&usage, "--agents takes 0 to 1000");
     if (a.keep < -1 || a.keep > 65535)
         return options_usage_error(&usage, "--keep-tunnel takes a port");
+    if (a.max_trials < 0)
+        return options_usage_error(&usage, "--max-trials takes a positive number");
 
-    launch_ctx c = {WORKSPACE_INIT, {0}, argv[0], NULL};
+    launch_ctx c = {WORKSPACE_INIT, {0}, argv[0], NULL, a.max_trials};
     store *st = NULL;
     store_sweep *sw = NULL;
     code = open_store(&c.ws, &st, &g);

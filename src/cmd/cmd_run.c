@@ -50,9 +50,10 @@ static const sq_usage usage = {
     "GPUs are read only while such a sweep runs. An inherited\n"
     "CUDA_VISIBLE_DEVICES limits the GPUs used (docs/gpus.md).\n"
     "\n"
-    "Exit status: 0 every trial succeeded; 1 a spec is invalid, or some trial\n"
-    "failed, was cancelled or cannot run here; 130 interrupted before the\n"
-    "sweeps ended; 3, 4, 5 as for create.",
+    "Exit status: 0 every trial succeeded (with --max-trials K: K attempts ran\n"
+    "and no trial failed; the rest stay pending, as under W&B's --count); 1 a\n"
+    "spec is invalid, or some trial failed, was cancelled or cannot run here;\n"
+    "130 interrupted before the sweeps ended; 3, 4, 5 as for create.",
     false,
 };
 
@@ -104,9 +105,9 @@ static int register_all(store *st, const workspace *ws, spec **specs, int n)
         const store_counts *c = &s->counts;
         uint64_t left = c->pending + c->running;
         if (s->open_ended)
-            fprintf(stderr, "sweep '%s': random search without run_cap, %llu trials so far\n",
-                    s->name, (unsigned long long)(left + c->succeeded + c->failed + c->cancelled +
-                                                c->stopped));
+            fprintf(
+                stderr, "sweep '%s': random search without run_cap, %llu trials so far\n", s->name,
+                (unsigned long long)(left + c->succeeded + c->failed + c->cancelled + c->stopped));
         else if (added == s->total)
             fprintf(stderr, "sweep '%s': %llu trials\n", s->name, (unsigned long long)s->total);
         else
@@ -122,7 +123,8 @@ static int register_all(store *st, const workspace *ws, spec **specs, int n)
 }
 
 /* Prints each sweep's result and best trials; returns the exit status. */
-static int summarize(store *st, const char **names, int n, const agent_summary *sum)
+/* limited: the run stopped at --max-trials, so pending trials are expected. */
+static int summarize(store *st, const char **names, int n, const agent_summary *sum, bool limited)
 {
     bool failures = false, unfinished = false;
     for (int i = 0; i < n; i++) {
@@ -152,7 +154,7 @@ static int summarize(store *st, const char **names, int n, const agent_summary *
         return EXIT_INTERRUPTED;
     /* Unfinished without an interruption: trials this machine cannot run
      * (the agent said why); not every trial succeeded. */
-    return failures || unfinished ? EXIT_FAILED : EXIT_OK;
+    return failures || (unfinished && !limited) ? EXIT_FAILED : EXIT_OK;
 }
 
 int cmd_run(int argc, char **argv)
@@ -241,7 +243,7 @@ int cmd_run(int argc, char **argv)
         code = open_store_fail(rc, "run the agent");
         goto out;
     }
-    code = summarize(st, names, nargs, &sum);
+    code = summarize(st, names, nargs, &sum, max_trials > 0 && sum.started >= (uint64_t)max_trials);
 out:
     store_close(st);
     workspace_release(&ws);

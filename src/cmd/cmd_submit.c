@@ -70,7 +70,7 @@ static const sq_usage usage = {
 typedef struct submit_opts {
     bool slurm, pbs, dry_run, allow_shared;
     const char *cluster, *pbs_flavor, *partition, *account, *qos, *extra;
-    int array, cpus, gpus;
+    int array, cpus, gpus, max_trials;
     uint64_t mem;
     double time, grace;
 } submit_opts;
@@ -273,6 +273,7 @@ static sched_job job_from(const submit_opts *o, sched_kind kind, const char *swe
         .account = o->account,
         .qos = o->qos,
         .extra = o->extra,
+        .max_trials = o->max_trials > 0 ? o->max_trials : 0,
         .grace = o->grace >= 0 ? o->grace : SCHED_DEFAULT_GRACE,
     };
     return job;
@@ -327,6 +328,8 @@ int cmd_submit(int argc, char **argv)
                      "Slurm: USR1 this long before the time limit (default 2m)"),
         OPT_BOOL(0, "allow-shared-sqlite", &o.allow_shared,
                  "submit even when the SQLite store is on a network file system"),
+        OPT_INT(0, "max-trials", &o.max_trials, "K",
+                "each task's agent runs at most K trial attempts, then exits (W&B's --count)"),
         OPT_BOOL(0, "dry-run", &o.dry_run, "write and print the script, submit nothing"),
         OPT_END(),
     };
@@ -339,6 +342,8 @@ int cmd_submit(int argc, char **argv)
         return options_usage_error(&usage, nargs ? "submit takes one SWEEP" : "missing SWEEP");
     if ((o.slurm + o.pbs + (o.cluster != NULL)) > 1)
         return options_usage_error(&usage, "choose one of --slurm, --pbs and --cluster");
+    if (o.max_trials < 0)
+        return options_usage_error(&usage, "--max-trials takes a positive number");
     const char *sweep = argv[0];
 
     workspace ws = WORKSPACE_INIT;
