@@ -57,6 +57,7 @@ typedef struct sim_agent {
     int64_t trial_id;
     int attempt;
     unsigned claims;
+    unsigned claim_seq; /* the claim's request_id: resent unchanged on a retry */
     bool in_flight;
     struct group *g;
     strbuf resp;
@@ -74,6 +75,7 @@ static struct {
     double *lat;
     size_t nlat, caplat;
     uint64_t failed, http_errors, requests;
+    uint64_t no_connect, timed_out; /* of failed: could not connect; no answer in time */
     /* timer heap of agents by due, those not in flight and not done */
     sim_agent **heap;
     size_t nheap;
@@ -174,8 +176,9 @@ static void send_step(sim_agent *a)
         break;
     case A_CLAIM:
         snprintf(path, sizeof path, "/api/v1/claims");
-        a->body = xasprintf("{\"agent_id\":\"%s\",\"sweep_id\":%lld,\"max\":1}", a->id,
-                            (long long)B.sweep_id);
+        a->body = xasprintf("{\"agent_id\":\"%s\",\"sweep_id\":%lld,\"max\":1,"
+                            "\"request_id\":\"%s-%u\"}",
+                            a->id, (long long)B.sweep_id, a->id, a->claim_seq);
         break;
     case A_HEARTBEAT:
         snprintf(path, sizeof path, "/api/v1/heartbeats");
@@ -235,6 +238,7 @@ static void advance(sim_agent *a, bool ok, double now)
         break;
     case A_CLAIM:
         record_latency(now - a->sent_at);
+        a->claim_seq++;
         if (!parse_claim(a)) {
             a->next = A_DONE;
             return;
@@ -272,8 +276,11 @@ static size_t reap_transfers(CURLM *m)
         CURLcode cc = msg->data.result;
         curl_multi_remove_handle(m, msg->easy_handle);
         a->in_flight = false;
-        if (cc != CURLE_OK)
+        if (cc != CURLE_OK) {
             B.failed++;
+            B.no_connect += cc == CURLE_COULDNT_CONNECT;
+            B.timed_out += cc == CURLE_OPERATION_TIMEDOUT;
+        }
         else if (status < 200 || status >= 300)
             B.http_errors++;
         advance(a, cc == CURLE_OK && status >= 200 && status < 300, now);
@@ -547,8 +554,10 @@ static void run(size_t nagents, double ramp)
            (unsigned long long)claims, wall, (double)claims / wall);
     printf("claim latency at the client: p50 %.1f ms  p99 %.1f ms  max %.1f ms  (%zu claims)\n",
            p50 * 1e3, p99 * 1e3, mx * 1e3, B.nlat);
-    printf("requests %llu  failed (no answer) %llu  HTTP errors %llu  agents with a trial %zu/%zu\n",
+    printf("requests %llu  failed %llu (could not connect %llu, timed out %llu)  HTTP errors %llu  "
+           "agents with a trial %zu/%zu\n",
            (unsigned long long)B.requests, (unsigned long long)B.failed,
+           (unsigned long long)B.no_connect, (unsigned long long)B.timed_out,
            (unsigned long long)B.http_errors, worked, nagents);
     free(ag);
     free(B.heap);
