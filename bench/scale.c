@@ -224,11 +224,19 @@ static bool parse_claim(sim_agent *a)
     return true;
 }
 
-/* What a does after its answer (ok: a 2xx arrived) at now. */
-static void advance(sim_agent *a, bool ok, double now)
+/* What a does after its answer at now: status is the HTTP status, 0 when
+ * none came. No answer or a 5xx is retried after a jittered second; a 4xx
+ * is not (a finish answered 409 because its first try was done though its
+ * answer was lost): the agent goes on to its next claim, or stops. */
+static void advance(sim_agent *a, long status, double now)
 {
-    if (!ok) { /* retried after a jittered second */
+    if (status == 0 || status >= 500) {
         a->due = now + 0.5 + uniform();
+        return;
+    }
+    if (status >= 300) {
+        a->next = a->next == A_CLAIM ? A_DONE : A_CLAIM;
+        a->due = now;
         return;
     }
     switch (a->next) {
@@ -283,7 +291,7 @@ static size_t reap_transfers(CURLM *m)
         }
         else if (status < 200 || status >= 300)
             B.http_errors++;
-        advance(a, cc == CURLE_OK && status >= 200 && status < 300, now);
+        advance(a, cc == CURLE_OK ? status : 0, now);
         if (a->next == A_DONE)
             done++;
         else
