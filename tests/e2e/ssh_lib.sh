@@ -43,15 +43,21 @@ add_remote() {
 }
 
 # pids whose command line holds every one of the given words (exactly).
+# Bash builtins only: a fork per process and word took tens of seconds on a
+# busy machine, long enough for the agents being looked for to finish.
 pids_with_args() {
-    local p
+    local p w a ok
+    local -a args
     for p in /proc/[0-9]*; do
-        [ -r "$p/cmdline" ] || continue
-        local args
-        args=$(tr '\0' '\n' <"$p/cmdline" 2>/dev/null) || continue
-        local w ok=1
+        mapfile -d '' -t args 2>/dev/null <"$p/cmdline" || continue
+        [ "${#args[@]}" -gt 0 ] || continue
+        ok=1
         for w in "$@"; do
-            printf '%s\n' "$args" | grep -qxF -- "$w" || { ok=0; break; }
+            ok=0
+            for a in "${args[@]}"; do
+                if [ "$a" = "$w" ]; then ok=1 && break; fi
+            done
+            [ "$ok" = 1 ] || break
         done
         if [ "$ok" = 1 ]; then echo "${p#/proc/}"; fi
     done

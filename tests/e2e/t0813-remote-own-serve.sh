@@ -17,7 +17,7 @@ cat >sweep.yaml <<EOF
 name: served
 method: grid
 program: train.py
-command: [$PYTHON, "\${program}", --ledger=$TEST_DIR/ledger, --sleep=3, "\${args}"]
+command: [$PYTHON, "\${program}", --ledger=$TEST_DIR/ledger, --sleep=12, "\${args}"]
 metric: {name: loss, goal: minimize}
 parameters:
   x: {values: [1, 2, 3, 4]}
