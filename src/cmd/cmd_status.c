@@ -29,7 +29,7 @@
 
 static const sq_usage usage = {
     "status",
-    "[options] [SWEEP...]",
+    "[options] [SWEEP...|--tag TAG]",
     "show each sweep's progress: counts by state, a progress bar, rate and ETA",
     "Without SWEEP, every sweep in the store is shown. rate is trials finished\n"
     "per minute over the last 10 minutes; eta assumes that rate holds.\n"
@@ -38,15 +38,27 @@ static const sq_usage usage = {
     true,
 };
 
-/* Fetches the sweeps to show: the named ones (each must exist) or all. */
-static int load_sweeps(store *st, char **names, int n, store_sweep **out, size_t *nout)
+/* Fetches the sweeps to show: the named ones (each must exist), or all, or
+ * with tag (names not given) those that have it (none is an error, as for
+ * wait). */
+static int load_sweeps(store *st, char **names, int n, const char *tag, store_sweep **out,
+                       size_t *nout)
 {
     *out = NULL;
     *nout = 0;
     if (n == 0) {
-        store_sweep_filter f = {0};
+        store_sweep_filter f = {.tag = tag};
         int rc = store_list_sweeps(st, &f, out, nout);
-        return rc ? open_store_fail(rc, "list the sweeps") : EXIT_OK;
+        if (rc)
+            return open_store_fail(rc, "list the sweeps");
+        if (tag && *nout == 0) {
+            fprintf(stderr,
+                    "sweepq: no sweep has the tag '%s'; see 'sweepq recent' for the "
+                    "sweeps and their tags\n",
+                    tag);
+            return EXIT_NOTFOUND;
+        }
+        return EXIT_OK;
     }
     store_sweep *s = xcalloc((size_t)n, sizeof *s);
     for (int i = 0; i < n; i++) {
@@ -185,11 +197,12 @@ static int print_table(FILE *f, store *st, store_sweep *s, size_t n, const store
 }
 
 /* Prints one report into f; *all_done tells whether every sweep is done. */
-static int print_once(FILE *f, store *st, char **names, int nnames, bool json, bool *all_done)
+static int print_once(FILE *f, store *st, char **names, int nnames, const char *tag, bool json,
+                      bool *all_done)
 {
     store_sweep *s = NULL;
     size_t n = 0;
-    int code = load_sweeps(st, names, nnames, &s, &n);
+    int code = load_sweeps(st, names, nnames, tag, &s, &n);
     if (code)
         return code;
     *all_done = true;
@@ -221,6 +234,7 @@ typedef struct status_watch {
     store *st;
     char **names;
     int nnames;
+    const char *tag;
     bool json;
 } status_watch;
 
@@ -228,18 +242,18 @@ static int render(FILE *f, void *ctx, bool *again)
 {
     const status_watch *w = ctx;
     bool all_done = false;
-    int code = print_once(f, w->st, w->names, w->nnames, w->json, &all_done);
+    int code = print_once(f, w->st, w->names, w->nnames, w->tag, w->json, &all_done);
     *again = !all_done;
     return code;
 }
 
-static int watch(store *st, char **names, int nnames, bool json, double interval)
+static int watch(store *st, char **names, int nnames, const char *tag, bool json, double interval)
 {
     char every[32];
     char *title =
         xasprintf("sweepq status, every %s", report_duration(interval, every, sizeof every));
     watch_opts o = {.title = title, .clock = true, .json = json, .interval = interval};
-    status_watch w = {st, names, nnames, json};
+    status_watch w = {st, names, nnames, tag, json};
     int code = watch_run(&o, render, &w);
     free(title);
     return code;
@@ -249,7 +263,9 @@ int cmd_status(int argc, char **argv)
 {
     bool watch_mode = false;
     double interval = 2;
+    const char *tag = NULL;
     const sq_option opts[] = {
+        OPT_STRING('t', "tag", &tag, "TAG", "show only the sweeps with this tag (a batch)"),
         OPT_BOOL('w', "watch", &watch_mode, "redraw until every shown sweep is finished"),
         OPT_DURATION(0, "interval", &interval, "DUR", "time between redraws (default 2s)"),
         OPT_END(),
@@ -260,16 +276,18 @@ int cmd_status(int argc, char **argv)
         return rc == OPTIONS_HELP_SHOWN ? EXIT_OK : rc;
     if (interval < 0.1)
         interval = 0.1;
+    if (tag && nargs)
+        return options_usage_error(&usage, "give SWEEP names or --tag, not both");
     workspace ws = WORKSPACE_INIT;
     store *st = NULL;
     int code = open_store(&ws, &st, &g);
     if (code)
         return code;
     if (watch_mode) {
-        code = watch(st, argv, nargs, g.json, interval);
+        code = watch(st, argv, nargs, tag, g.json, interval);
     } else {
         bool all_done;
-        code = print_once(stdout, st, argv, nargs, g.json, &all_done);
+        code = print_once(stdout, st, argv, nargs, tag, g.json, &all_done);
     }
     store_close(st);
     workspace_release(&ws);
