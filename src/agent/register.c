@@ -117,7 +117,7 @@ static int write_frozen_copy(const workspace *ws, const spec *s, bool replace)
     int rc = 0;
     if (!replace && access(path, F_OK) == 0)
         goto done;
-    if ((rc = mkdir_p(dir, 0755)))
+    if ((rc = mkdir_p(dir, 0700)))
         goto done;
     rc = file_replace(path, s->source, strlen(s->source));
 done:

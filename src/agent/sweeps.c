@@ -24,12 +24,17 @@ static bool is_reserved_env(const char *entry, const spec *sp, bool gpu)
         "SWEEPQ_SWEEP",    "SWEEPQ_TRIAL",        "SWEEPQ_ATTEMPT",         "SWEEPQ_TRIAL_DIR",
         "SWEEPQ_RESUME",   "SWEEPQ_METRICS_FILE", "WANDB_RUN_ID",           "WANDB_RESUME",
         "WANDB_RUN_GROUP", "WANDB_DIR",           "WANDB_SWEEP_PARAM_PATH",
+        /* the agent's own secrets: a trial is the user's code, not the
+         * agent, and has no business with the store's token */
+        "SWEEPQ_TOKEN",    "SWEEPQ_TOKEN_FILE",
     };
     const char *eq = strchr(entry, '=');
     size_t n = eq ? (size_t)(eq - entry) : strlen(entry);
     for (size_t i = 0; i < ARRAY_SIZE(ours); i++)
         if (strlen(ours[i]) == n && !strncmp(entry, ours[i], n))
             return true;
+    if (n == 12 && !strncmp(entry, "SWEEPQ_STORE", n) && store_url_has_password(entry + n + 1))
+        return true; /* a password is the agent's, not the trial's */
     /* A GPU trial's variables replace the agent's (docs/gpus.md); a CPU
      * trial keeps the agent's environment as it is. */
     if (gpu && ((n == 20 && !strncmp(entry, "CUDA_VISIBLE_DEVICES", n)) ||

@@ -25,7 +25,7 @@
 
 static int write_text_file(const char *path, const char *text)
 {
-    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0)
         return sq_error_set(SQ_EIO, "cannot write '%s': %s", path, strerror(errno));
     size_t len = strlen(text), done = 0;
@@ -46,11 +46,11 @@ static int write_text_file(const char *path, const char *text)
 
 static int make_trial_dir(const char *dir)
 {
-    if (mkdir(dir, 0755) == 0 || errno == EEXIST)
+    if (mkdir(dir, 0700) == 0 || errno == EEXIST)
         return 0;
     if (errno != ENOENT)
         return sq_error_set(SQ_EIO, "cannot create directory '%s': %s", dir, strerror(errno));
-    return mkdir_p(dir, 0755);
+    return mkdir_p(dir, 0700);
 }
 
 /* argv with the items that are exactly a relative ${program} replaced by
@@ -237,7 +237,7 @@ static int job_spawn(agent *a, job *j, const store_claimed *c, bool *exec_failed
         free(path);
     }
     path = xasprintf("%s/attempt-%d.log", j->dir, j->attempt);
-    j->log_fd = open(path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    j->log_fd = open(path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
     if (j->log_fd < 0) {
         rc = sq_error_set(SQ_EIO, "cannot open the log '%s': %s", path, strerror(errno));
         goto out;

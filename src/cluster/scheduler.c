@@ -17,6 +17,7 @@
 #include "agent/run.h"
 #include "agent/spawn.h"
 #include "cluster/scheduler.h"
+#include "store/store.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -86,21 +87,30 @@ static void add_extra(strbuf *sb, const char *prefix, const char *extra)
     }
 }
 
-/* The shell part every script ends with: into the project, then the agent. */
+/* The shell part every script ends with: into the project, then the agent.
+ * A store URL with a password goes to the agent in $SWEEPQ_STORE, not in
+ * its argv, which every user of the node can read in /proc. */
 static void add_agent(strbuf *sb, const sched_job *j, double agent_grace)
 {
     char grace[32];
+    bool secret = store_url_has_password(j->store_url);
     snprintf(grace, sizeof grace, "%llds", (long long)(agent_grace + 0.5));
     sb_adds(sb, "cd ");
     sb_add_shell_quoted(sb, j->root);
-    sb_adds(sb, " || exit 1\nexec ");
+    sb_adds(sb, " || exit 1\n");
+    if (secret) {
+        sb_adds(sb, "SWEEPQ_STORE=");
+        sb_add_shell_quoted(sb, j->store_url);
+        sb_adds(sb, " ");
+    }
+    sb_adds(sb, "exec ");
     sb_add_shell_quoted(sb, j->sweepq);
     sb_adds(sb, " agent --sweep ");
     sb_add_shell_quoted(sb, j->sweep);
     sb_addf(sb, " --exit-when-idle -j %d --grace %s", j->cpus > 0 ? j->cpus : 1, grace);
     if (j->max_trials > 0)
         sb_addf(sb, " --max-trials %d", j->max_trials);
-    if (j->store_url) {
+    if (j->store_url && !secret) {
         sb_adds(sb, " --store ");
         sb_add_shell_quoted(sb, j->store_url);
     }

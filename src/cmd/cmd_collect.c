@@ -73,7 +73,7 @@ static int pull(int *items, const remote *r, const char *rel_src, const char *ds
     char *src = ssh_rsync_remote(&t, path);
     static const char *const extra[] = {"--out-format=%n", NULL};
     char *what = xasprintf("copy '%s' from '%s'", rel_src, r->name);
-    int rc = mkdir_p(dst, 0755);
+    int rc = mkdir_p(dst, 0700);
     *items = 0;
     if (rc)
         goto cleanup;

@@ -578,7 +578,7 @@ static int prepare(launch_ctx *c, const char *remote_name)
     char *sweep_dir = workspace_sweep_dir(&c->ws, c->sweep);
     c->state_dir = xasprintf("%s/remotes/%s", sweep_dir, c->r.name);
     free(sweep_dir);
-    if (mkdir_p(c->state_dir, 0755))
+    if (mkdir_p(c->state_dir, 0700))
         return open_store_fail(SQ_EIO, "launch");
     return EXIT_OK;
 }

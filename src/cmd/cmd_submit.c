@@ -232,7 +232,7 @@ static int write_script(char **out_path, const char *jobs_dir, const char *text)
     *out_path = NULL;
     for (int n = 1; n < 100000; n++) {
         char *path = xasprintf("%s/submit-%d.sh", jobs_dir, n);
-        int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0755);
+        int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0700);
         if (fd < 0 && errno == EEXIST) {
             free(path);
             continue;
@@ -379,7 +379,7 @@ int cmd_submit(int argc, char **argv)
         goto out;
     }
     jobs_dir = xasprintf("%s/sweeps/%s/jobs", ws.dir, sweep);
-    if (mkdir_p(jobs_dir, 0755)) {
+    if (mkdir_p(jobs_dir, 0700)) {
         fprintf(stderr, "sweepq: %s\n", sq_error_msg());
         code = EXIT_FAILED;
         goto out;

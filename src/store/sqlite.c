@@ -33,6 +33,7 @@
 #include "util/timeutil.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
 #include <libgen.h>
 #include <sqlite3.h>
@@ -586,6 +587,11 @@ static int sqlite_open(store **out, const char *url, const char *location)
             goto out;
         }
         free(copy);
+        /* A new store is private (0600): SQLite gives its -wal and -shm
+         * files the database's mode. An existing file keeps its mode. */
+        int fd = open(s->path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        if (fd >= 0)
+            close(fd);
     }
     int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
     int src = sqlite3_open_v2(s->path, &s->db, flags, NULL);

@@ -100,6 +100,17 @@ bool store_url_is_embedded(const char *url)
     return url && backend_for(url, &n) == &store_sqlite_backend;
 }
 
+bool store_url_has_password(const char *url)
+{
+    const char *auth = url ? strstr(url, "://") : NULL;
+    if (!auth)
+        return false;
+    auth += 3;
+    size_t n = strcspn(auth, "/?#");
+    const char *at = memchr(auth, '@', n);
+    return at && memchr(auth, ':', (size_t)(at - auth));
+}
+
 int store_open(store **out, const char *url)
 {
     *out = NULL;

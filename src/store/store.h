@@ -125,6 +125,9 @@ double store_now(store *st);
 bool store_is_embedded(const store *st);
 /* The same for a store URL, before opening it: "sqlite:PATH" or a plain path. */
 bool store_url_is_embedded(const char *url);
+/* Whether url carries a password ("scheme://user:password@host..."): such a
+ * URL is kept out of argv and trials' environments. */
+bool store_url_has_password(const char *url);
 
 /*
  * A project's write token (.sweepq/server.token) is sent only to the

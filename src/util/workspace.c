@@ -39,7 +39,9 @@ static bool is_dir(const char *path)
 int workspace_init_dir(const char *root)
 {
     char *sweeps = xasprintf("%s/.sweepq/sweeps", root);
-    int rc = mkdir_p(sweeps, 0755);
+    /* Private: the store, logs and tokens inside are for this user only
+     * (docs/store.md, "Who can read what"). */
+    int rc = mkdir_p(sweeps, 0700);
     free(sweeps);
     return rc;
 }
