@@ -84,8 +84,23 @@ expect 'wandb.config (read from WANDB_SWEEP_PARAM_PATH) holds the nested values 
     test "$(json_get "d[\"project\"]" <$r)" = sweeps-examples
 '
 
+# ${args_json_file} (TRIAL_DIR/params.json, written before the start when
+# the command names it) holds W&B's args_json: nested, keys in order.
+cat >argsjson.yaml <<YAML
+program: t.py
+command: ["$PYTHON", -c, "import os, shutil, sys; shutil.copy(sys.argv[1], os.environ['SWEEPQ_TRIAL_DIR'] + '/copy.json')", "\${args_json_file}"]
+method: grid
+parameters:
+  z: {value: 1}
+  opt:
+    parameters:
+      name: {value: adam}
+      lr: {value: 0.1}
+YAML
+
 expect 'params.json nests the same way; sweepq'"'"'s own tables keep dotted names' '
-    test "$(json_get "str(list(d))" <.sweepq/sweeps/nested/trials/1/params.json)" = "['"'"'batch_size'"'"', '"'"'optimizer'"'"']" &&
+    sq run argsjson.yaml -j 1 >aj.out 2>aj.err &&
+    test "$(cat .sweepq/sweeps/argsjson/trials/1/copy.json)" = "{\"opt\": {\"lr\": 0.1, \"name\": \"adam\"}, \"z\": 1}" &&
     sq trials nested --json >trials.json &&
     test "$(json_get "str(sorted(d[0][\"params\"]))" <trials.json)" = "['"'"'batch_size'"'"', '"'"'optimizer.lr'"'"', '"'"'optimizer.nadam.beta'"'"']"
 '
