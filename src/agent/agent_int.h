@@ -28,6 +28,7 @@
 #include "agent/gpu_alloc.h"
 #include "agent/logship.h"
 #include "agent/metrics.h"
+#include "agent/propose.h"
 #include "agent/tail.h"
 #include "search/search.h"
 #include "spec/spec.h"
@@ -110,6 +111,10 @@ typedef struct agent_sweep {
      * transient error (it may have been committed, its answer lost): the
      * next claim sends it again and gets those trials back. NULL: none. */
     char *claim_request;
+    /* bayes: a proposal whose store_add_claim failed with a transient error
+     * (it may have been stored, its answer lost): sent again, same key,
+     * before a new one is made. Empty (no key): none. */
+    proposal proposal;
 } agent_sweep;
 
 /* A band of the early_terminate rule a trial reached, not yet judged. */
@@ -195,8 +200,9 @@ typedef struct agent {
     hook *hooks;
     size_t nhooks, hooks_cap;
     uint64_t claimed;
-    double claim_sent;  /* mono time the last claim was sent (lease.c) */
-    uint64_t claim_seq; /* claims sent: numbers their request ids */
+    double claim_sent;    /* mono time the last claim was sent (lease.c) */
+    uint64_t claim_seq;   /* claims sent: numbers their request ids */
+    uint64_t propose_seq; /* bayes proposals made: numbers their keys */
     bool draining, stopping;
     bool progress;      /* something changed this turn: turn again at once */
     bool paused_warned; /* run was told that it waits for a paused sweep */

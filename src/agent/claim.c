@@ -123,6 +123,46 @@ static int claim_request(agent *a, agent_sweep *sw, size_t max, store_claimed **
     return rc;
 }
 
+/*
+ * A bayes sweep's new trials, one at a time until want are started or the
+ * sweep takes no more: propose (history, model; no store lock held), then
+ * insert and claim in one store step. A proposal whose step failed with a
+ * transient error is kept and sent again first: if it was stored, the store
+ * hands back the same trial. Returns 0 or a transient code; *started counts.
+ */
+static int propose_from(agent *a, agent_sweep *sw, size_t want, size_t *started)
+{
+    while (*started < want) {
+        int rc = 0;
+        if (!sw->proposal.key) {
+            rc = propose_make(a->st, a->id, ++a->propose_seq, sw->name, sw->sp, &sw->proposal);
+            if (rc == 0 && !sw->proposal.key)
+                return 0; /* the sweep takes no trial now */
+        }
+        store_claimed *c = NULL;
+        size_t n = 0;
+        if (rc == 0)
+            rc = store_add_claim(a->st, a->id, sw->id, &sw->proposal.def, &c, &n);
+        if (sq_error_is_transient(rc))
+            return rc;
+        proposal_release(&sw->proposal);
+        if (rc == SQ_ECONFLICT) /* a resent proposal that no longer runs here */
+            continue;
+        if (rc) {
+            agent_warn(a, sw, "cannot propose a trial of sweep '%s': %s", sw->name, sq_error_msg());
+            return 0;
+        }
+        if (n == 0) /* paused, cancelled, finished, or at its run_cap */
+            return 0;
+        sw->completion_done = false;
+        a->claimed++;
+        job_start(a, sw, &c[0]);
+        store_claims_free(c, n);
+        (*started)++;
+    }
+    return 0;
+}
+
 /* Claims from sw what fits; returns how many trials were started, or a
  * transient error code (the caller backs off). */
 static int claim_from(agent *a, agent_sweep *sw, double now)
@@ -164,6 +204,14 @@ static int claim_from(agent *a, agent_sweep *sw, double now)
         started += n;
         if (started >= want)
             return (int)started;
+        if (sw->sp->method == SPEC_METHOD_BAYES) {
+            rc = propose_from(a, sw, want, &started);
+            if (sq_error_is_transient(rc))
+                return started ? (int)started : rc;
+            if (started >= want)
+                return (int)started;
+            break;
+        }
         if (!sw->open_ended || round > 0)
             break;
         /* An open-ended sweep makes its next trials on demand. */

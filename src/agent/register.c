@@ -142,7 +142,9 @@ int sweep_register(store *st, const workspace *ws, const spec *s, int64_t *out_i
                             s->name);
 
     bool open_ended = spec_is_open_ended(s);
-    uint64_t total = open_ended ? REGISTER_OPEN_ENDED_FIRST : spec_trial_count(s);
+    /* A bayes sweep starts empty: agents propose its trials (propose.h). */
+    bool proposed = s->method == SPEC_METHOD_BAYES;
+    uint64_t total = proposed ? 0 : open_ended ? REGISTER_OPEN_ENDED_FIRST : spec_trial_count(s);
     if (total == SPEC_UNBOUNDED) {
         uint64_t n;
         return spec_grid_size(s, &n); /* the message says why it cannot be counted */
@@ -169,7 +171,9 @@ int sweep_register(store *st, const workspace *ws, const spec *s, int64_t *out_i
         .gpus = s->resources.gpus,
         .gpu_memory = s->resources.gpu_memory,
         .open_ended = open_ended,
-        .total = open_ended ? 0 : total,
+        .total = proposed     ? s->run_cap
+                 : open_ended ? 0
+                              : total,
         .trials = chunk.defs,
         .ntrials = chunk.n,
     };
@@ -212,10 +216,10 @@ done:
 
 int sweep_extend(store *st, const store_sweep *sw, const spec *s, size_t n)
 {
-    if (!sw->open_ended)
+    if (!sw->open_ended || s->method == SPEC_METHOD_BAYES)
         return sq_error_set(SQ_EINVAL,
-                            "cannot add trials to sweep '%s': it is not open-ended, all its "
-                            "trials were made when it was created",
+                            "cannot add trials to sweep '%s': it is not open-ended random search, "
+                            "all its trials were made when it was created or are proposed",
                             sw->name);
     uint64_t next = sw->next_number ? sw->next_number : 1;
     while (n > 0) {

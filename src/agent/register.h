@@ -12,6 +12,8 @@
  *     sweep itself; later chunks through store_add_trials.
  *   - An open-ended random sweep starts with REGISTER_OPEN_ENDED_FIRST
  *     trials; agents add more with sweep_extend as they need them.
+ *   - A bayes sweep starts with none: its store total is its run_cap (0:
+ *     none), and agents propose and claim each trial (propose.h).
  */
 #ifndef SQ_AGENT_REGISTER_H
 #define SQ_AGENT_REGISTER_H
@@ -40,7 +42,8 @@ int sweep_register(store *st, const workspace *ws, const spec *s, int64_t *out_i
 
 /*
  * Adds the next n trials (numbers sw->next_number, ...) of the open-ended
- * sweep sw, made from its spec s. SQ_EINVAL when sw is not open-ended.
+ * random sweep sw, made from its spec s. SQ_EINVAL when sw is not
+ * open-ended or is bayes (its trials are proposed one by one).
  */
 int sweep_extend(store *st, const store_sweep *sw, const spec *s, size_t n);
 

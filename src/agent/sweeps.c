@@ -91,6 +91,7 @@ void agent_sweep_free(agent_sweep *sw)
     free(sw->trials_dir);
     free(sw->program_abs);
     free(sw->claim_request);
+    proposal_release(&sw->proposal);
     free(sw);
 }
 

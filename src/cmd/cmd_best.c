@@ -1,5 +1,5 @@
 /*
- * cmd_best.c - `sweepq best SWEEP [-n K]`: the K best succeeded trials by
+ * cmd_best.c - `sweepq best SWEEP [-n K]`: the K best succeeded and stopped trials by
  * the sweep's metric and goal (report_best_trials does the ranking, so
  * `run`'s closing summary and this verb always agree).
  */
@@ -14,7 +14,7 @@
 static const sq_usage usage = {
     "best",
     "[options] SWEEP",
-    "show the best succeeded trials by the sweep's metric and goal",
+    "show the best succeeded and stopped trials by the sweep's metric and goal",
     "The metric and its goal (minimize or maximize) come from the spec's\n"
     "'metric:' key. Trials that never reported the metric are not ranked.",
     true,

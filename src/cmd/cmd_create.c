@@ -58,12 +58,6 @@ static int load_all(char **files, int n, const spec_load_options *lo, spec **spe
     for (int i = 0; i < n; i++) {
         spec_diags d = SPEC_DIAGS_INIT;
         int rc = spec_load_file(&specs[i], files[i], lo, &d);
-        if (!rc && spec_check_runnable(specs[i])) {
-            spec_diags_add(&d, files[i], 0, 0, sq_error_msg());
-            spec_free(specs[i]);
-            specs[i] = NULL;
-            rc = SQ_EINVAL;
-        }
         for (size_t k = 0; k < d.n; k++) {
             char *line = spec_diag_format(&d.items[k]);
             fprintf(stderr, "%s\n", line);
@@ -159,15 +153,26 @@ static int make_trial(const create_opts *o, const spec *s, uint64_t n, json_t **
 static uint64_t preview_count(const create_opts *o, const spec *s)
 {
     uint64_t total = spec_trial_count(s);
-    if (spec_is_open_ended(s))
-        return o->count > 0 ? (uint64_t)o->count : OPEN_ENDED_PREVIEW;
+    if (spec_is_open_ended(s)) {
+        uint64_t n = o->count > 0 ? (uint64_t)o->count : OPEN_ENDED_PREVIEW;
+        return n < total ? n : total;
+    }
     return o->count > 0 && (uint64_t)o->count < total ? (uint64_t)o->count : total;
 }
 
 static int preview_text(const create_opts *o, const spec *s)
 {
     uint64_t total = spec_trial_count(s), n = preview_count(o, s);
-    if (spec_is_open_ended(s))
+    if (s->method == SPEC_METHOD_BAYES && s->run_cap)
+        printf("sweep %s: bayes search, %llu trials at most; each trial is proposed from the "
+               "results so far, the first ones are random draws such as these:\n",
+               s->name, (unsigned long long)s->run_cap);
+    else if (s->method == SPEC_METHOD_BAYES)
+        printf("sweep %s: bayes search without run_cap (runs until cancelled); each trial is "
+               "proposed from the results so far, the first ones are random draws such as "
+               "these%s:\n",
+               s->name, o->count > 0 ? "" : " (--count K for more)");
+    else if (spec_is_open_ended(s))
         printf("sweep %s: random search without run_cap (runs until cancelled); the first %llu "
                "trials%s:\n",
                s->name, (unsigned long long)n, o->count > 0 ? "" : " (--count K for more)");
@@ -290,6 +295,10 @@ static int register_all(const create_opts *o, spec **specs, int n, const char *s
         const spec *s = specs[i];
         int64_t id = 0;
         uint64_t added = 0;
+        /* A bayes sweep is created empty: "added" cannot tell a new one. */
+        store_sweep *before = NULL;
+        bool existed = store_get_sweep(st, s->name, &before) == 0;
+        store_sweep_free(before);
         rc = sweep_register(st, &ws, s, &id, &added);
         if (rc) {
             code = open_store_fail(rc, "create sweep '%s' from '%s'", s->name, s->path);
@@ -298,12 +307,21 @@ static int register_all(const create_opts *o, spec **specs, int n, const char *s
         bool open = spec_is_open_ended(s);
         uint64_t total = spec_trial_count(s);
         if (out) {
-            json_array_append_new(out,
-                                  json_pack("{s:s,s:o,s:I}", "sweep", s->name, "trials",
-                                            open ? json_null() : json_integer((json_int_t)total),
-                                            "added", (json_int_t)added));
-        } else if (added == 0) {
+            json_array_append_new(
+                out,
+                json_pack("{s:s,s:o,s:I}", "sweep", s->name, "trials",
+                          total == SPEC_UNBOUNDED ? json_null() : json_integer((json_int_t)total),
+                          "added", (json_int_t)added));
+        } else if (added == 0 && existed) {
             printf("sweep %s already exists with the same spec: nothing to do\n", s->name);
+        } else if (s->method == SPEC_METHOD_BAYES && s->run_cap) {
+            printf("created sweep %s: bayes search, up to %llu trials that agents propose from "
+                   "the results so far\n",
+                   s->name, (unsigned long long)s->run_cap);
+        } else if (s->method == SPEC_METHOD_BAYES) {
+            printf("created sweep %s: bayes search without run_cap (runs until cancelled); agents "
+                   "propose each trial from the results so far\n",
+                   s->name);
         } else if (open) {
             printf("created sweep %s: random search without run_cap, %llu trials queued (agents "
                    "add more as they go)\n",

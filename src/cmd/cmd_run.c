@@ -61,12 +61,6 @@ static int load_spec(const char *file, spec **out)
 {
     spec_diags d = SPEC_DIAGS_INIT;
     int rc = spec_load_file(out, file, NULL, &d);
-    if (!rc && spec_check_runnable(*out)) {
-        spec_diags_add(&d, file, 0, 0, sq_error_msg());
-        spec_free(*out);
-        *out = NULL;
-        rc = SQ_EINVAL;
-    }
     for (size_t k = 0; k < d.n; k++) {
         char *line = spec_diag_format(&d.items[k]);
         fprintf(stderr, "%s\n", line);
@@ -104,10 +98,14 @@ static int register_all(store *st, const workspace *ws, spec **specs, int n)
             return open_store_fail(sq_error_code(), "read sweep '%s'", specs[i]->name);
         const store_counts *c = &s->counts;
         uint64_t left = c->pending + c->running;
-        if (s->open_ended)
-            fprintf(
-                stderr, "sweep '%s': random search without run_cap, %llu trials so far\n", s->name,
-                (unsigned long long)(left + c->succeeded + c->failed + c->cancelled + c->stopped));
+        uint64_t so_far = left + c->succeeded + c->failed + c->cancelled + c->stopped;
+        if (s->open_ended && specs[i]->method == SPEC_METHOD_BAYES && s->total)
+            fprintf(stderr, "sweep '%s': bayes search, %llu of at most %llu trials so far\n",
+                    s->name, (unsigned long long)so_far, (unsigned long long)s->total);
+        else if (s->open_ended)
+            fprintf(stderr, "sweep '%s': %s search without run_cap, %llu trials so far\n", s->name,
+                    specs[i]->method == SPEC_METHOD_BAYES ? "bayes" : "random",
+                    (unsigned long long)so_far);
         else if (added == s->total)
             fprintf(stderr, "sweep '%s': %llu trials\n", s->name, (unsigned long long)s->total);
         else

@@ -149,8 +149,8 @@ static int print_json(FILE *f, store *st, store_sweep *s, size_t n, const store_
 static int print_table(FILE *f, store *st, store_sweep *s, size_t n, const store_agent *ag,
                        size_t nag)
 {
-    static const char *const headers[] = {"sweep", "state", "progress", "done",     "ok", "run",
-                                          "pend",  "fail",  "canc",     "rate/min", "eta"};
+    static const char *const headers[] = {"sweep", "state", "progress", "done", "ok",       "run",
+                                          "pend",  "fail",  "canc",     "stop", "rate/min", "eta"};
     report_table *t = report_table_new(ARRAY_SIZE(headers), headers);
     for (size_t c = 3; c < ARRAY_SIZE(headers); c++)
         report_table_align_right(t, c);
@@ -170,7 +170,7 @@ static int print_table(FILE *f, store *st, store_sweep *s, size_t n, const store
         report_table_add(t, s[i].name);
         report_table_add(t, sweep_state_name(s[i].state));
         report_table_add(t, sb_str(&bar));
-        if (s[i].open_ended)
+        if (!report_sweep_bounded(&s[i]))
             report_table_addf(t, "%llu/∞", (unsigned long long)p.done);
         else
             report_table_addf(t, "%llu/%llu", (unsigned long long)p.done,
@@ -180,6 +180,7 @@ static int print_table(FILE *f, store *st, store_sweep *s, size_t n, const store
         report_table_addf(t, "%llu", (unsigned long long)c->pending);
         report_table_addf(t, "%llu", (unsigned long long)c->failed);
         report_table_addf(t, "%llu", (unsigned long long)c->cancelled);
+        report_table_addf(t, "%llu", (unsigned long long)c->stopped);
         report_table_addf(t, "%.1f", p.rate);
         report_table_add(t, p.eta == 0 ? "done" : report_duration(p.eta, eta, sizeof eta));
         sb_release(&bar);

@@ -102,7 +102,10 @@ static report_table *build_table(const store_trial *tr, size_t n, json_t **param
     for (size_t i = 0; i < n; i++) {
         char dur[32];
         report_table_addf(t, "%llu", (unsigned long long)tr[i].number);
-        report_table_add(t, trial_state_name(tr[i].state));
+        if (tr[i].state == TRIAL_STOPPED && tr[i].stopped_step) /* where it was stopped */
+            report_table_addf(t, "stopped@%llu", (unsigned long long)tr[i].stopped_step);
+        else
+            report_table_add(t, trial_state_name(tr[i].state));
         report_table_addf(t, "%d", tr[i].attempt);
         report_table_add(t, report_duration(report_trial_duration(&tr[i], now), dur, sizeof dur));
         if (wide) {
@@ -187,8 +190,8 @@ int cmd_trials(int argc, char **argv)
     trial_state state = TRIAL_PENDING;
     if (state_name && trial_state_parse(state_name, &state))
         return options_usage_error(&usage,
-                                   "unknown state '%s'; use pending, running, succeeded, failed "
-                                   "or cancelled",
+                                   "unknown state '%s'; use pending, running, succeeded, failed, "
+                                   "cancelled or stopped",
                                    state_name);
     if (limit < 0)
         return options_usage_error(&usage, "option '-n' expects a count >= 0, not %d", limit);

@@ -98,12 +98,6 @@ static int validate_one(const char *file, const spec_load_options *opts, bool js
     spec_diags d = SPEC_DIAGS_INIT;
     spec *s = NULL;
     int rc = spec_load_file(&s, file, opts, &d);
-    if (!rc && spec_check_runnable(s)) {
-        spec_diags_add(&d, file, 0, 0, sq_error_msg());
-        spec_free(s);
-        s = NULL;
-        rc = SQ_EINVAL;
-    }
     if (json)
         print_json(file, s, &d, 0);
     else

@@ -322,14 +322,20 @@ void report_order_sort(const report_order *o, const char **names, size_t n)
         qsort_r(names, n, sizeof *names, compare_by_order, (void *)o);
 }
 
+bool report_sweep_bounded(const store_sweep *s)
+{
+    return !s->open_ended || s->total > 0;
+}
+
 int report_sweep_progress(store *st, const store_sweep *s, double now, double window,
                           report_progress *out)
 {
+    bool bounded = report_sweep_bounded(s);
     const store_counts *c = &s->counts;
     memset(out, 0, sizeof *out);
     out->done = c->succeeded + c->failed + c->cancelled + c->stopped;
     out->total = out->done + c->pending + c->running;
-    if (!s->open_ended && s->total > out->total)
+    if (bounded && s->total > out->total)
         out->total = s->total;
     out->eta = -1;
 
@@ -353,6 +359,7 @@ int report_sweep_progress(store *st, const store_sweep *s, double now, double wi
     uint64_t finished = 0;
     for (size_t i = 0; i < n; i++) {
         bool final = t[i].state == TRIAL_SUCCEEDED || t[i].state == TRIAL_FAILED ||
+                     t[i].state == TRIAL_STOPPED ||
                      (t[i].state == TRIAL_CANCELLED && t[i].started_at > 0);
         if (final && t[i].finished_at >= start && t[i].finished_at <= end)
             finished++;
@@ -360,9 +367,9 @@ int report_sweep_progress(store *st, const store_sweep *s, double now, double wi
     store_trials_free(t, n);
     if (first > 0 && end - start >= 1 && finished)
         out->rate = (double)finished / (end - start) * 60;
-    if (out->done >= out->total && !s->open_ended)
+    if (out->done >= out->total && bounded)
         out->eta = 0;
-    else if (out->rate > 0 && !s->open_ended && s->state == SWEEP_ACTIVE && c->running > 0)
+    else if (out->rate > 0 && bounded && s->state == SWEEP_ACTIVE && c->running > 0)
         out->eta = (double)(out->total - out->done) / out->rate * 60;
     return 0;
 }
@@ -539,7 +546,7 @@ int report_best_trials(store *st, const store_sweep *s, size_t k, store_trial **
                             s->name, s->name);
     store_trial *all = NULL;
     size_t nall = 0;
-    store_trial_query q = {.sweep = s->name, .state = TRIAL_SUCCEEDED};
+    store_trial_query q = {.sweep = s->name, .state = -1};
     int rc = store_list_trials(st, &q, &all, &nall);
     if (rc)
         return rc;
@@ -547,7 +554,9 @@ int report_best_trials(store *st, const store_sweep *s, size_t k, store_trial **
     size_t nr = 0;
     for (size_t i = 0; i < nall; i++) {
         double v;
-        if (metric_value(&all[i], s->metric_name, &v))
+        /* A stopped trial ranks by the value it reached when stopped. */
+        bool ended = all[i].state == TRIAL_SUCCEEDED || all[i].state == TRIAL_STOPPED;
+        if (ended && metric_value(&all[i], s->metric_name, &v))
             r[nr++] = (ranked){i, all[i].number, v};
     }
     bool maximize = s->maximize;
@@ -588,8 +597,8 @@ int report_print_best(FILE *f, store *st, const store_sweep *s, int k)
     }
     fprintf(f, "best trials of '%s' by %s (%s):\n", s->name, s->metric_name,
             s->maximize ? "maximize" : "minimize");
-    const char *headers[] = {"rank", "trial", s->metric_name, "duration", "params"};
-    report_table *tab = report_table_new(5, headers);
+    const char *headers[] = {"rank", "trial", s->metric_name, "duration", "state", "params"};
+    report_table *tab = report_table_new(6, headers);
     report_table_align_right(tab, 0);
     report_table_align_right(tab, 1);
     report_table_align_right(tab, 2);
@@ -603,6 +612,10 @@ int report_print_best(FILE *f, store *st, const store_sweep *s, int k)
         report_table_addf(tab, "%llu", (unsigned long long)t[i].number);
         report_table_add(tab, report_number(v, num, sizeof num));
         report_table_add(tab, report_duration(report_trial_duration(&t[i], now), dur, sizeof dur));
+        if (t[i].state == TRIAL_STOPPED)
+            report_table_addf(tab, "stopped@%llu", (unsigned long long)t[i].stopped_step);
+        else
+            report_table_add(tab, trial_state_name(t[i].state));
         char *params = report_kv_brief(t[i].params_json);
         report_table_add(tab, params);
         free(params);

@@ -104,6 +104,10 @@ typedef struct report_progress {
                        unknown (open-ended, paused, or nothing running) */
 } report_progress;
 
+/* True when the sweep has a known size: not open-ended, or open-ended with
+ * a cap (a bayes sweep's run_cap, its store total). */
+bool report_sweep_bounded(const store_sweep *s);
+
 /*
  * Computes the progress of sweep s from its counts and the finished_at of
  * its trials in the last `window` seconds before now (the recent rate, so a
@@ -154,8 +158,9 @@ void report_json_print(FILE *f, json_t *v);
 /* ---- best trials --------------------------------------------------------- */
 
 /*
- * The k best succeeded trials of s by its metric and goal, best first; ties
- * by trial number. Trials that did not report the metric are left out.
+ * The k best succeeded and stopped trials of s by its metric's final value
+ * (a stopped trial's: the value it reached) and goal, best first; ties by
+ * trial number. Trials that did not report the metric are left out.
  * *out is owned by the caller (store_trials_free). SQ_EINVAL with a message
  * saying how to add one when the sweep has no metric.
  */

@@ -170,7 +170,7 @@ uint64_t spec_trial_count(const spec *s)
 
 bool spec_is_open_ended(const spec *s)
 {
-    return s->method != SPEC_METHOD_GRID && !s->run_cap;
+    return s->method == SPEC_METHOD_BAYES || (s->method == SPEC_METHOD_RANDOM && !s->run_cap);
 }
 
 /* ---- grid --------------------------------------------------------------- */

@@ -843,6 +843,13 @@ static void finalize(loader *L)
     dedupe_grid_values(L);
     if (s->method == SPEC_METHOD_GRID && (L->have_method || L->sweep_form))
         check_grid(L);
+    /* W&B refuses a bayes sweep without a metric: the model needs something
+     * to optimize. A metric key with errors was reported already. */
+    if (s->method == SPEC_METHOD_BAYES && L->have_method && !L->metric_key)
+        diag(L, L->method_val,
+             "key 'method': bayes proposes each trial from the results so far, so it needs a "
+             "metric to optimize; add 'metric: {name: val_loss, goal: minimize}' naming a "
+             "metric your program prints, or use method random");
 
     hsm_finalize(L);
 
@@ -1328,13 +1335,4 @@ void spec_free(spec *s)
     json_decref(s->early_terminate);
     json_decref(s->canonical);
     free(s);
-}
-
-int spec_check_runnable(const spec *s)
-{
-    if (s->method == SPEC_METHOD_BAYES)
-        return sq_error_set(SQ_EINVAL,
-                            "key 'method': bayes search is not supported yet (sweepq has no "
-                            "model-based search); use method grid, or random with run_cap");
-    return 0;
 }

@@ -70,7 +70,7 @@ typedef struct loader {
 
     /* nodes the whole-spec checks point at */
     const ytree_node *program_key, *method_key, *method_val, *parameters_key, *sweep_key,
-        *command_key, *name_val, *grid_cap_key, *early_terminate_key;
+        *metric_key, *command_key, *name_val, *grid_cap_key, *early_terminate_key;
     bool have_method, sweep_form;
     uint64_t own_grid_cap; /* from the spec's grid_cap key, or the default */
 

@@ -84,6 +84,7 @@ static void key_metric(loader *L, const ytree_node *k, const ytree_node *v, cons
 {
     static const char *const keys[] = {"name", "goal", "target", "impute", "impute_while_running",
                                        NULL};
+    L->metric_key = k;
     spec *s = L->s;
     if (!is_map(L, v, path, "write 'metric: {name: val_loss, goal: minimize}'"))
         return;

@@ -192,13 +192,10 @@ int spec_load_string(spec **out, const char *text, size_t len, const char *name,
                      const spec_load_options *opts, spec_diags *diags);
 void spec_free(spec *s);
 
-/* Method bayes is parsed but refused by spec_check_runnable with a message. */
-int spec_check_runnable(const spec *s);
-
 #define SPEC_UNBOUNDED UINT64_MAX
 
 /* Number of trials: the grid size (capped by run_cap when set), run_cap for
- * random, SPEC_UNBOUNDED for a random sweep without run_cap. */
+ * random and bayes, SPEC_UNBOUNDED for either without run_cap. */
 uint64_t spec_trial_count(const spec *s);
 
 /*
@@ -210,7 +207,9 @@ uint64_t spec_trial_count(const spec *s);
  */
 int spec_grid_size(const spec *s, uint64_t *out);
 
-/* True when trials can be made for ever (random without run_cap). */
+/* True when the sweep's trials are made as agents need them: random
+ * without run_cap (for ever) and every bayes sweep (each trial proposed from
+ * the results so far, up to run_cap when there is one). */
 bool spec_is_open_ended(const spec *s);
 
 /*

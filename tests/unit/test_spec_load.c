@@ -159,7 +159,6 @@ static void test_wandb_grid_loads_every_field(void **state)
     assert_true(s->timeout == 0);
     assert_int_equal(s->resources.cpus, 1);
     assert_int_equal(s->grid_cap, 10000000);
-    assert_int_equal(spec_check_runnable(s), 0);
     assert_string_equal(s->path, "t.yaml");
     assert_non_null(strstr(s->source, "lr-sweep"));
     spec_free(s);
@@ -297,8 +296,23 @@ static void test_wandb_early_terminate_and_metadata_are_kept(void **state)
     assert_json(json_object_get(s->canonical, "metric"),
                 "{\"goal\":\"minimize\",\"impute\":\"best\",\"impute_while_running\":\"false\","
                 "\"name\":\"loss\"}");
-    assert_int_equal(spec_check_runnable(s), SQ_EINVAL);
-    assert_non_null(strstr(sq_error_msg(), "use method grid, or random"));
+    assert_true(spec_is_open_ended(s)); /* its trials are proposed as agents need them */
+    spec_free(s);
+}
+
+static void test_bayes_needs_a_metric_and_is_made_on_demand(void **state)
+{
+    expect_errors("program: p\nmethod: bayes\nparameters: {x: {min: 0.0, max: 1.0}}\n",
+                  "t.yaml:2:9: key 'method': bayes proposes each trial from the results so far, "
+                  "so it needs a metric to optimize; add 'metric: {name: val_loss, goal: "
+                  "minimize}' naming a metric your program prints, or use method random\n");
+    spec *s = load("program: p\nmethod: bayes\nrun_cap: 40\nmetric: {name: loss}\n"
+                   "parameters: {x: {min: 0.0, max: 1.0}}\n");
+    assert_true(spec_is_open_ended(s)); /* none exists up front, even with run_cap */
+    assert_true(spec_trial_count(s) == 40);
+    spec_free(s);
+    s = load("program: p\nmethod: random\nrun_cap: 40\nparameters: {x: {min: 0.0, max: 1.0}}\n");
+    assert_false(spec_is_open_ended(s));
     spec_free(s);
 }
 
@@ -999,6 +1013,7 @@ int main(void)
         cmocka_unit_test(test_wandb_nested_parameters_join_names_with_dots),
         cmocka_unit_test(test_wandb_command_list_and_shell_form),
         cmocka_unit_test(test_wandb_early_terminate_and_metadata_are_kept),
+        cmocka_unit_test(test_bayes_needs_a_metric_and_is_made_on_demand),
         cmocka_unit_test(test_hsm_grid_and_paired_groups),
         cmocka_unit_test(test_hsm_scalar_and_nested_grid_entries),
         cmocka_unit_test(test_params_from_wandb_and_hsm_keep_grid_before_paired),
