@@ -8,7 +8,8 @@
  *
  * Views, chosen by the fragment:
  *   #/                      sweeps with progress, agents with their GPUs
- *   #/sweep/NAME            one sweep: parallel coordinates, trial table
+ *   #/sweep/NAME            one sweep: parallel coordinates, every trial's
+ *                           curve of the metric by step, trial table
  *   #/sweep/NAME/trial/N    the same with trial N's metric curves and log
  *
  * Invariants: every value from the server reaches the page as text
@@ -22,7 +23,9 @@
 const POLL_MS = 2000;
 const MAX_ROWS = 2000; /* table rows drawn; the rest are a sort or filter away */
 const TOKEN_KEY = 'sweepq.token';
-const STATES = ['pending', 'running', 'succeeded', 'failed', 'cancelled'];
+const STATES = ['pending', 'running', 'succeeded', 'failed', 'cancelled', 'stopped'];
+const FINAL = new Set(['succeeded', 'failed', 'cancelled', 'stopped']);
+const OVERLAY_MAX = 300; /* trials overlaid: the latest started ones */
 
 const $ = (sel) => document.querySelector(sel);
 
@@ -40,6 +43,9 @@ const app = {
     log: { trialId: null, attempt: 0, text: null },
     logChoice: 0,      /* the attempt whose log is shown; 0: the latest */
     pcLines: [],       /* the drawn parallel-coordinates lines, for hovering */
+    /* every trial's curve of the metric: the rows of each trial's latest
+     * attempt by trial id (a final trial's are fetched once), the chart */
+    overlay: { cache: new Map(), key: '', plot: null, sweep: null },
 };
 
 /* ---- small helpers -------------------------------------------------- */
@@ -276,7 +282,7 @@ function countsOf(s) {
     const c = s.counts || {};
     const n = (k) => c[k] || 0;
     const total = Math.max(s.total || 0, STATES.reduce((a, k) => a + n(k), 0));
-    const done = n('succeeded') + n('failed') + n('cancelled');
+    const done = n('succeeded') + n('failed') + n('cancelled') + n('stopped');
     return { n, total, done };
 }
 
@@ -284,7 +290,7 @@ function countsOf(s) {
 function progressBar(s, cls) {
     const { n, total, done } = countsOf(s);
     const bar = el('div', { class: 'progress ' + (cls || ''), title: `${done} of ${total} done` });
-    for (const k of ['succeeded', 'failed', 'cancelled', 'running']) {
+    for (const k of ['succeeded', 'stopped', 'failed', 'cancelled', 'running']) {
         if (!n(k) || !total) continue;
         bar.append(el('div', { class: 'seg ' + k, style: `width:${(100 * n(k)) / total}%` }));
     }
@@ -353,6 +359,7 @@ async function pollSweep() {
         metrics: parseJson(tr.metrics_json, {}),
     }));
     renderSweep();
+    await pollOverlay();
     await pollDetail();
 }
 
@@ -391,7 +398,8 @@ function columns() {
     const cols = [
         { key: 'number', head: '#', value: (t) => t.number, num: true },
         { key: 'state', head: 'state', value: (t) => t.state,
-          cell: (t) => el('span', { class: 'badge ' + t.state }, t.state) },
+          cell: (t) => el('span', { class: 'badge ' + t.state },
+                          t.state === 'stopped' && t.stopped_step ? `stopped@${t.stopped_step}` : t.state) },
     ];
     for (const p of paramNames()) {
         const num = app.trials.every((t) => t.params[p] === undefined || typeof t.params[p] === 'number');
@@ -685,6 +693,111 @@ function pcHover(ev) {
     return l;
 }
 
+/* ---- every trial's curve of the metric -------------------------------- */
+
+/*
+ * Fetches the metric rows of the trials that started (the latest
+ * OVERLAY_MAX), once for a trial that is final and at every poll for one
+ * that runs, then draws them on one chart.
+ */
+async function pollOverlay() {
+    const m = metricName();
+    const ov = app.overlay;
+    if (ov.sweep !== app.sweep.name) {
+        ov.cache = new Map();
+        ov.sweep = app.sweep.name;
+    }
+    $('#overlay-metric').textContent = m || 'The metric';
+    const started = app.trials.filter((t) => t.state !== 'pending' || t.attempt > 0)
+        .sort((a, b) => a.number - b.number).slice(-OVERLAY_MAX);
+    const stale = started.filter((t) => {
+        const c = ov.cache.get(t.id);
+        return !c || !c.final || c.attempt !== t.attempt;
+    });
+    for (let i = 0; m && i < stale.length; i += 8) {
+        const chunk = stale.slice(i, i + 8);
+        const got = await Promise.all(chunk.map((t) => api(`/trials/${t.id}/metrics`)));
+        chunk.forEach((t, k) => ov.cache.set(t.id, {
+            final: FINAL.has(t.state),
+            attempt: t.attempt,
+            rows: got[k].filter((r) => r.name === m && r.attempt === t.attempt &&
+                                       typeof r.value === 'number' && isFinite(r.value)),
+        }));
+    }
+    if (app.route.view !== 'sweep') return;
+    drawOverlay(m ? started : [], m);
+}
+
+const OVERLAY_COLORS = {
+    running: 'rgba(28,126,214,0.75)', succeeded: 'rgba(47,158,68,0.55)',
+    stopped: 'rgba(232,89,12,0.75)', failed: 'rgba(173,181,189,0.8)', cancelled: 'rgba(173,181,189,0.8)',
+};
+
+/* One chart: x = step, one series per trial; the best trial drawn dark and
+ * thick; a cross where each stopped trial was stopped. */
+function drawOverlay(trials, m) {
+    const ov = app.overlay;
+    const box = $('#overlay');
+    const lines = trials.map((t) => ({ t, rows: (ov.cache.get(t.id) || { rows: [] }).rows }))
+        .filter((l) => l.rows.length > 0);
+    const best = bestTrial();
+    const key = JSON.stringify([m, box.clientWidth, best && best.number,
+        lines.map((l) => [l.t.id, l.t.state, l.rows.length, l.rows[l.rows.length - 1].value])]);
+    if (ov.key === key) return;
+    ov.key = key;
+    if (ov.plot) ov.plot.destroy();
+    ov.plot = null;
+    box.replaceChildren();
+    $('#overlay-empty').classList.toggle('hidden', lines.length > 0);
+    const stops = lines.filter((l) => l.t.state === 'stopped');
+    box.dataset.trials = lines.length;
+    box.dataset.stopped = stops.length;
+    if (!lines.length) return;
+    const steps = [...new Set(lines.flatMap((l) => l.rows.map((r) => r.step)))].sort((a, b) => a - b);
+    const data = [steps];
+    for (const l of lines) {
+        const at = new Map(l.rows.map((r) => [r.step, r.value]));
+        data.push(steps.map((s) => (at.has(s) ? at.get(s) : null)));
+    }
+    /* where each stopped trial stopped: its stopped_step, else its last row */
+    const marks = stops.map((l) => {
+        const r = l.rows.find((x) => x.step === l.t.stopped_step) || l.rows[l.rows.length - 1];
+        return [r.step, r.value];
+    });
+    const cross = (u) => {
+        const ctx = u.ctx;
+        ctx.save();
+        ctx.strokeStyle = '#c92a2a';
+        ctx.lineWidth = 2 * devicePixelRatio;
+        const d = 5 * devicePixelRatio;
+        for (const [x, y] of marks) {
+            const px = u.valToPos(x, 'x', true), py = u.valToPos(y, 'y', true);
+            ctx.beginPath();
+            ctx.moveTo(px - d, py - d); ctx.lineTo(px + d, py + d);
+            ctx.moveTo(px - d, py + d); ctx.lineTo(px + d, py - d);
+            ctx.stroke();
+        }
+        ctx.restore();
+    };
+    const opts = {
+        width: Math.max(300, box.clientWidth - 2), height: 300,
+        legend: { show: false },
+        cursor: { points: { show: false } },
+        scales: { x: { time: false } },
+        axes: [{ label: 'step', incrs: STEP_INCRS }, { label: m }],
+        series: [{ label: 'step' }, ...lines.map((l) => {
+            const isBest = best && l.t.number === best.number;
+            return {
+                label: `trial ${l.t.number}`,
+                stroke: isBest ? '#1d2125' : OVERLAY_COLORS[l.t.state] || OVERLAY_COLORS.failed,
+                width: isBest ? 3 : 1.5, spanGaps: true, points: { show: false },
+            };
+        })],
+        hooks: { draw: [cross] },
+    };
+    ov.plot = new uPlot(opts, data, box);
+}
+
 /* ---- trial detail: metric curves and log ---------------------------- */
 
 function clearDetail() {
@@ -862,6 +975,7 @@ function start() {
         resizeTimer = setTimeout(() => {
             drawParcoords();
             app.curves.key = ''; /* redraw the charts at the new width */
+            app.overlay.key = '';
             pollNow();
         }, 200);
     });

@@ -141,6 +141,14 @@ async function main() {
             if (px < 1000) throw new Error(`only ${px} painted pixels`);
         });
 
+        await check("every trial's curve of the metric is overlaid by step", async () => {
+            await page.waitForFunction(() => Number(document.querySelector('#overlay').dataset.trials) >= 2);
+            const px = await paintedPixels(page, '#overlay canvas');
+            if (px < 1000) throw new Error(`only ${px} painted pixels`);
+            const title = await page.textContent('#overlay-metric');
+            if (title !== 'loss') throw new Error(`the overlay shows '${title}', not the sweep's metric`);
+        });
+
         await check('a line of the parallel coordinates names its trial and selects it', async () => {
             // the middle of the first segment of the line drawn last (the best)
             const hit = await page.evaluate(() => {

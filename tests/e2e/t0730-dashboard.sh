@@ -5,7 +5,8 @@
 # open: an agent over HTTP runs trainer.py trials that sleep a little, write
 # metrics step by step and fail on purpose when y=4, on GPUs read from a
 # snapshot. The page must list the sweep and the agent with its GPUs, draw
-# the trial table, the parallel coordinates and a trial's metric curves,
+# the trial table, the parallel coordinates, every trial's curve of the
+# metric overlaid by step and a trial's metric curves,
 # filter, search and sort, show live progress and a trial's log, say when
 # the server is killed and carry on by itself once it is back. The assets
 # are the files of web/ byte for byte, served without a token.
@@ -118,6 +119,7 @@ for check in 'without a token the page asks for one, and takes a pasted one' \
     'the trial table draws with rows' \
     'live progress moves' \
     'the parallel-coordinates plot draws' \
+    "every trial's curve of the metric is overlaid by step" \
     'a line of the parallel coordinates names its trial and selects it' \
     'filtering by state changes the rows' \
     'searching the parameters keeps the matching rows' \
