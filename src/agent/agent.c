@@ -49,6 +49,7 @@
 #include <sched.h>
 #include <stdarg.h>
 #include <sys/random.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* ---- small pieces ---------------------------------------------------------- */
@@ -277,6 +278,52 @@ int agent_register(agent *a, const char *gpus_json)
     }
 }
 
+/* ---- the store's file ------------------------------------------------------------------ */
+
+/*
+ * A SQLite store is a file that can vanish under a running agent (`rm -rf
+ * .sweepq`) or be replaced by another; the open handle would then go on in
+ * a database nobody reads, and report success. Once a second the agent
+ * compares the path's device and inode with those it saw at its start;
+ * when the file is gone or another, it kills its trials, writes nothing
+ * more, and agent_run returns SQ_EIO.
+ */
+static void store_file_init(agent *a)
+{
+    struct stat sb;
+    a->db_path = store_url_file(store_url(a->st));
+    if (a->db_path && stat(a->db_path, &sb) == 0) {
+        a->db_dev = sb.st_dev;
+        a->db_ino = sb.st_ino;
+    } else {
+        free(a->db_path);
+        a->db_path = NULL;
+    }
+}
+
+static void store_file_check(agent *a, double now)
+{
+    struct stat sb;
+    if (!a->db_path || a->store_gone || now < a->next_db_check)
+        return;
+    a->next_db_check = now + IDLE_POLL;
+    if (stat(a->db_path, &sb) == 0 && sb.st_dev == a->db_dev && sb.st_ino == a->db_ino)
+        return;
+    a->store_gone = a->stopping = true;
+    a->sum.stopped = a->sum.interrupted = true;
+    for (size_t i = 0; i < a->njobs;) {
+        job *j = a->jobs[i];
+        j->stop = STOP_LOST; /* nothing is written: the store is not the one */
+        if (j->live) {
+            spawn_signal_group(j->pid, SIGKILL);
+            i++;
+        } else {
+            jobs_remove(a, j); /* moves another job into slot i */
+        }
+    }
+    agent_stop_all(a, SIGTERM, now); /* the hooks */
+}
+
 static void agent_release(agent *a)
 {
     for (size_t i = 0; i < a->njobs; i++)
@@ -292,6 +339,7 @@ static void agent_release(agent *a)
     gpu_table_release(&a->gpu_table);
     gpu_probe_free(a->gpu_probe);
     logship_queue_release(&a->ship_q);
+    free(a->db_path);
     free(a->host);
     free(a->id);
 }
@@ -336,6 +384,7 @@ int agent_run(store *st, const agent_config *cfg, agent_summary *out)
     rc = agent_register(&a, NULL);
     if (rc)
         goto out;
+    store_file_init(&a);
     if (agent_gpus_none(&a)) /* registered as having no GPUs, without probing */
         agent_gpu_register(&a);
 
@@ -347,6 +396,7 @@ int agent_run(store *st, const agent_config *cfg, agent_summary *out)
         double now = time_mono();
         agent_handle_signals(&a, &seen, now);
         agent_lease_check(&a, now); /* before anything is read or written */
+        store_file_check(&a, now);
         if (agent_sigchld_new(&seen))
             agent_check_children(&a, now);
         agent_claim_work(&a, now); /* first: a freed slot gets its next trial at once */
@@ -365,6 +415,15 @@ int agent_run(store *st, const agent_config *cfg, agent_summary *out)
     if (a.ship_q.n && logship_queue_retry(&a.ship_q, st, agent_on_ship_warning, &a) > 0)
         agent_warn(&a, NULL, "the logs of %zu trials are not stored: the store is unavailable",
                    a.ship_q.n);
+    if (a.store_gone) {
+        rc = sq_error_set(SQ_EIO,
+                          "the store '%s' was deleted or replaced while the agent ran: its "
+                          "trials were stopped and nothing more was recorded; create the "
+                          "sweeps again in the store you mean (sweepq create) and start the "
+                          "agent again",
+                          a.db_path);
+        goto out;
+    }
     for (int i = 0; i < 3; i++) {
         int drc = store_deregister_agent(st, a.id);
         if (!sq_error_is_transient(drc))

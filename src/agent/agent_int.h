@@ -224,6 +224,12 @@ typedef struct agent {
     bool ship;
     double ship_period, next_ship_retry;
     logship_queue ship_q; /* final tails the store could not take yet */
+    /* A SQLite store's file (agent.c, store_file_check): NULL for others. */
+    char *db_path;
+    dev_t db_dev;
+    ino_t db_ino;
+    double next_db_check;
+    bool store_gone; /* the file was deleted or replaced: stopping */
 } agent;
 
 typedef struct seen_signals {

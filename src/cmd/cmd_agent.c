@@ -146,7 +146,7 @@ int cmd_agent(int argc, char **argv)
     int rc = agent_run(st, &cfg, &sum);
     agent_output_done(&out);
     if (rc) {
-        code = open_store_fail(rc, "start the agent");
+        code = open_store_fail(rc, "run the agent");
     } else {
         fprintf(stderr,
                 "sweepq: agent done: %llu started, %llu succeeded, %llu failed, %llu timed out, "

@@ -111,6 +111,19 @@ bool store_url_has_password(const char *url)
     return at && memchr(auth, ':', (size_t)(at - auth));
 }
 
+char *store_url_file(const char *url)
+{
+    size_t n;
+    if (!url || backend_for(url, &n) != &store_sqlite_backend)
+        return NULL;
+    const char *path = url + (n ? n + 1 : 0);
+    if (strncmp(path, "//", 2) == 0) /* as sqlite_open reads it */
+        path += 2;
+    if (!*path || !strcmp(path, ":memory:"))
+        return NULL;
+    return xstrdup(path);
+}
+
 int store_open(store **out, const char *url)
 {
     *out = NULL;

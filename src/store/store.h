@@ -128,6 +128,10 @@ bool store_url_is_embedded(const char *url);
 /* Whether url carries a password ("scheme://user:password@host..."): such a
  * URL is kept out of argv and trials' environments. */
 bool store_url_has_password(const char *url);
+/* The file an embedded store's URL names ("sqlite:PATH", "sqlite://PATH" or
+ * PATH: PATH), newly allocated; NULL for other stores and ":memory:". The
+ * agent watches it to notice a store deleted or replaced under it. */
+char *store_url_file(const char *url);
 
 /*
  * A project's write token (.sweepq/server.token) is sent only to the
