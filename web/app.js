@@ -733,6 +733,13 @@ const OVERLAY_COLORS = {
     stopped: 'rgba(232,89,12,0.75)', failed: 'rgba(173,181,189,0.8)', cancelled: 'rgba(173,181,189,0.8)',
 };
 
+/* True when the values are positive and span more than two decades. */
+function logScale(lines) {
+    const v = lines.flatMap((l) => l.rows.map((r) => r.value));
+    const lo = Math.min(...v), hi = Math.max(...v);
+    return lo > 0 && hi / lo > 100;
+}
+
 /* One chart: x = step, one series per trial; the best trial drawn dark and
  * thick; a cross where each stopped trial was stopped. */
 function drawOverlay(trials, m) {
@@ -783,7 +790,8 @@ function drawOverlay(trials, m) {
         width: Math.max(300, box.clientWidth - 2), height: 300,
         legend: { show: false },
         cursor: { points: { show: false } },
-        scales: { x: { time: false } },
+        /* a log scale when one diverged trial would flatten the rest */
+        scales: { x: { time: false }, y: logScale(lines) ? { distr: 3 } : {} },
         axes: [{ label: 'step', incrs: STEP_INCRS }, { label: m }],
         series: [{ label: 'step' }, ...lines.map((l) => {
             const isBest = best && l.t.number === best.number;
