@@ -150,7 +150,7 @@ int cmd_agent(int argc, char **argv)
     } else {
         fprintf(stderr,
                 "sweepq: agent done: %llu started, %llu succeeded, %llu failed, %llu timed out, "
-                "%llu stopped, %llu stopped early, %llu cancelled, %llu lost\n",
+                "%llu preempted, %llu stopped early, %llu cancelled, %llu lost\n",
                 (unsigned long long)sum.started, (unsigned long long)sum.succeeded,
                 (unsigned long long)sum.failed, (unsigned long long)sum.timed_out,
                 (unsigned long long)sum.preempted, (unsigned long long)sum.stopped_early,
