@@ -100,7 +100,10 @@ expect 'packing: 12 GiB shares on one 80 GB GPU: several at once, never more tha
 '
 
 cp "$SNAPS/h100x1.json" live.json
-spec foreign 10 "{gpu_memory: 12GiB}" --sleep=2
+# The first trials run long enough (5 s) that the snapshot changes while they
+# hold the GPU: the agent reads it again (every second) before they end, and
+# under load a trial's own start record comes seconds after its claim.
+spec foreign 10 "{gpu_memory: 12GiB}" --sleep=5
 expect 'a foreign process appearing mid-sweep: new trials are placed one at a time' '
     bg sq run foreign.yaml -j 8 --gpu-snapshot live.json >foreign.out 2>foreign.err &&
     pid=$! &&
