@@ -600,7 +600,7 @@ static void check_grid(loader *L)
             diag(L, L->info[i].at,
                  "parameter '%s': method grid cannot enumerate distribution '%s'; give "
                  "'values', use int_uniform or q_uniform, or use method random",
-                 p->name, dist_names[p->dist]);
+                 p->name, spec_dist_name(p->dist));
             ok = false;
         } else if (!p->values &&
                    (p->dist == SPEC_DIST_CONSTANT || p->dist == SPEC_DIST_CATEGORICAL)) {
@@ -924,7 +924,7 @@ static json_t *param_json(const spec *s, const spec_param *p)
 {
     json_t *o = json_object();
     set_str(o, "name", p->name);
-    set_str(o, "distribution", dist_names[p->dist]);
+    set_str(o, "distribution", spec_dist_name(p->dist));
     json_object_set_new(o, "group",
                         p->group >= 0 ? json_string(s->groups[p->group].name) : json_null());
     json_object_set_new(o, "int_valued", json_boolean(p->int_valued));

@@ -139,7 +139,6 @@ json_t *to_json(loader *L, const ytree_node *n, const char *path);
 void add_macro_use(loader *L, const ytree_node *at, const char *path, const char *text, bool shell);
 
 /* --- parameters (load_params.c) */
-extern const char *const dist_names[];
 bool dist_has_q(spec_dist d);
 bool dist_is_gauss(spec_dist d);
 bool dist_is_range(spec_dist d);

@@ -10,26 +10,6 @@
 #include <ctype.h>
 #include <math.h>
 
-const char *const dist_names[] = {
-    [SPEC_DIST_CONSTANT] = "constant",
-    [SPEC_DIST_CATEGORICAL] = "categorical",
-    [SPEC_DIST_INT_UNIFORM] = "int_uniform",
-    [SPEC_DIST_UNIFORM] = "uniform",
-    [SPEC_DIST_Q_UNIFORM] = "q_uniform",
-    [SPEC_DIST_LOG_UNIFORM] = "log_uniform",
-    [SPEC_DIST_LOG_UNIFORM_VALUES] = "log_uniform_values",
-    [SPEC_DIST_Q_LOG_UNIFORM] = "q_log_uniform",
-    [SPEC_DIST_Q_LOG_UNIFORM_VALUES] = "q_log_uniform_values",
-    [SPEC_DIST_INV_LOG_UNIFORM] = "inv_log_uniform",
-    [SPEC_DIST_INV_LOG_UNIFORM_VALUES] = "inv_log_uniform_values",
-    [SPEC_DIST_NORMAL] = "normal",
-    [SPEC_DIST_Q_NORMAL] = "q_normal",
-    [SPEC_DIST_LOG_NORMAL] = "log_normal",
-    [SPEC_DIST_Q_LOG_NORMAL] = "q_log_normal",
-    [SPEC_DIST_BETA] = "beta",
-    [SPEC_DIST_Q_BETA] = "q_beta",
-};
-
 /* The keys of a W&B parameter, as bits. */
 enum {
     PK_VALUE,
@@ -281,7 +261,7 @@ static void load_range(loader *L, spec_param *p, const ytree_node *nmin, const y
         diag(L, nmin,
              "key '%s': %s takes the values themselves, so min must be above 0, got %s; "
              "use '%s' to give natural-log exponents instead",
-             pmin, dist_names[p->dist], nmin->text,
+             pmin, spec_dist_name(p->dist), nmin->text,
              p->dist == SPEC_DIST_LOG_UNIFORM_VALUES     ? "log_uniform"
              : p->dist == SPEC_DIST_Q_LOG_UNIFORM_VALUES ? "q_log_uniform"
                                                          : "inv_log_uniform");
