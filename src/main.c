@@ -48,6 +48,7 @@ static const sq_exit_doc exit_code_help[] = {
     {EXIT_STORE, "the store could not be opened or used"},
     {EXIT_CONFLICT, "the request conflicts with what is stored"},
     {EXIT_INTERNAL, "unexpected internal error"},
+    {EXIT_HOST, "agent, run: this machine cannot write the trials' files; they were given back"},
     {EXIT_INTERRUPTED, "interrupted before a clean drain"},
 };
 

@@ -56,9 +56,14 @@
 
 double agent_backoff_fail(agent *a, backoff *b, double now)
 {
-    b->delay = b->delay ? b->delay * 2 : BACKOFF_BASE;
-    if (b->delay > BACKOFF_CAP)
-        b->delay = BACKOFF_CAP;
+    return agent_backoff_fail_from(a, b, now, BACKOFF_BASE, BACKOFF_CAP);
+}
+
+double agent_backoff_fail_from(agent *a, backoff *b, double now, double base, double cap)
+{
+    b->delay = b->delay ? b->delay * 2 : base;
+    if (b->delay > cap)
+        b->delay = cap;
     /* xorshift64*: jitter only, no need for quality */
     a->rng ^= a->rng >> 12;
     a->rng ^= a->rng << 25;
@@ -74,6 +79,37 @@ void agent_backoff_ok(backoff *b)
     b->delay = 0;
     b->next = 0;
     b->streak = 0;
+}
+
+/*
+ * A trial given back because this machine cannot write its files (trial.c).
+ * Claiming again at once would only give back the next trial too, each in
+ * a moment while healthy agents run one: the claims wait a growing,
+ * jittered delay, and after HOST_FAILS_MAX in a row the agent drains and
+ * exits, since a disk does not mend itself.
+ */
+void agent_host_failed(agent *a, const agent_sweep *sw, const char *why, double now)
+{
+    /* agent_claim_work waits for host_bo.next (claim_bo is the store's) */
+    double next = agent_backoff_fail_from(a, &a->host_bo, now, HOST_BACKOFF_BASE, HOST_BACKOFF_CAP);
+    if (a->host_bo.streak < HOST_FAILS_MAX) {
+        agent_warn(a, sw,
+                   "%s; claiming again in %.1f s (stops after %d in a row): free "
+                   "space, inodes or a writable mount for the project fix it",
+                   why, next - now, HOST_FAILS_MAX);
+        return;
+    }
+    if (!a->sum.host_failed)
+        agent_warn(a, sw,
+                   "%s; %d trials in a row could not be prepared here: the agent stops "
+                   "claiming",
+                   why, HOST_FAILS_MAX);
+    a->sum.host_failed = a->draining = true;
+}
+
+void agent_host_ok(agent *a)
+{
+    agent_backoff_ok(&a->host_bo);
 }
 
 void agent_emit(agent *a, agent_event_type type, const agent_sweep *sw, const job *j,
@@ -246,6 +282,8 @@ static double next_wake(const agent *a, double now)
     }
     if (a->claim_bo.next > now)
         EARLIER(a->claim_bo.next);
+    if (a->host_bo.next > now)
+        EARLIER(a->host_bo.next);
     if (a->ship_q.n)
         EARLIER(a->next_ship_retry);
 #undef EARLIER

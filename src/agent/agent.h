@@ -171,9 +171,13 @@ typedef struct agent_summary {
     uint64_t started; /* attempts started (or that failed to start) */
     uint64_t succeeded, failed, timed_out, preempted, cancelled, lost;
     uint64_t stopped_early; /* stopped by the sweep's early_terminate rule */
-    bool drained;     /* stopped claiming because of SIGINT */
-    bool stopped;     /* trials were stopped by a signal */
-    bool interrupted; /* drained or stopped */
+    bool drained;           /* stopped claiming because of SIGINT */
+    bool stopped;           /* trials were stopped by a signal */
+    bool interrupted;       /* drained or stopped */
+    /* Stopped claiming because this machine could not write the files of
+     * HOST_FAILS_MAX trials in a row (read-only or full disk, ...): each
+     * was given back as preempted; the caller exits EXIT_HOST. */
+    bool host_failed;
 } agent_summary;
 
 /* The CPUs this process may run on (its affinity mask), at least 1. */

@@ -54,6 +54,13 @@
 #define TICK_PERIOD 0.25
 #define BACKOFF_BASE 0.05
 #define BACKOFF_CAP 5.0
+/* A trial this machine could not prepare (its files cannot be written):
+ * claims wait HOST_BACKOFF_BASE doubling to HOST_BACKOFF_CAP, and after
+ * HOST_FAILS_MAX such trials in a row the agent stops claiming and exits
+ * (EXIT_HOST): a broken machine must not churn through a shared sweep. */
+#define HOST_BACKOFF_BASE 0.5
+#define HOST_BACKOFF_CAP 30.0
+#define HOST_FAILS_MAX 5
 #define WANDB_CONFIG_FILE "wandb-sweep-config.yaml" /* in the trial directory */
 #define META_AFTER 1.0 /* seconds: params.json and command.txt for trials past it */
 #define ERROR_LINE_MAX 200
@@ -209,6 +216,7 @@ typedef struct agent {
     double last_refresh, last_job_end, empty_round_at, last_done_check, last_ended_check;
     double next_heartbeat, next_tail, next_tick;
     backoff claim_bo, hb_bo;
+    backoff host_bo; /* trials this machine could not prepare, in a row */
     /* GPUs: read lazily, when a sweep asks for them (gpu_refresh) */
     gpu_probe *gpu_probe;
     gpu_table gpu_table;
@@ -250,6 +258,15 @@ typedef struct saved_signals {
 double agent_backoff_fail(agent *a, backoff *b, double now);
 /* Records a success: the next failure starts from BACKOFF_BASE again. */
 void agent_backoff_ok(backoff *b);
+/* agent_backoff_fail from base doubling to cap. */
+double agent_backoff_fail_from(agent *a, backoff *b, double now, double base, double cap);
+/* A trial of sw could not be prepared because this machine cannot write
+ * the project's files (why: the reason): says so, delays the next claim
+ * (a->host_bo) and, after HOST_FAILS_MAX in a row, drains the agent with
+ * a->sum.host_failed set. */
+void agent_host_failed(agent *a, const agent_sweep *sw, const char *why, double now);
+/* A trial started: the streak of host failures ends. */
+void agent_host_ok(agent *a);
 /* Calls the configured on_event, if any (sw and j may be NULL). */
 void agent_emit(agent *a, agent_event_type type, const agent_sweep *sw, const job *j,
                 const char *text);

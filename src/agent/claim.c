@@ -246,7 +246,7 @@ void agent_claim_work(agent *a, double now)
     for (size_t i = 0; i < a->nsweeps && !a->stopping; i++)
         if (a->sweeps[i]->completion_due && now >= a->claim_bo.next)
             agent_try_complete(a, a->sweeps[i], now);
-    if (a->draining || a->stopping || now < a->claim_bo.next)
+    if (a->draining || a->stopping || now < a->claim_bo.next || now < a->host_bo.next)
         return;
     if (a->cfg->max_trials && a->claimed >= a->cfg->max_trials)
         return;
@@ -294,6 +294,8 @@ void agent_claim_work(agent *a, double now)
         }
         agent_backoff_ok(&a->claim_bo);
         if (a->cfg->max_trials && a->claimed >= a->cfg->max_trials)
+            break;
+        if (now < a->host_bo.next) /* a trial could not be prepared here: wait */
             break;
     }
     if (idle && a->sum.started == before && all_exhausted(a))

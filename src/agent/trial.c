@@ -23,11 +23,21 @@
 
 /* ---- starting a trial ---------------------------------------------------------- */
 
+/* Sets the error for a failed write of path and leaves errno as the
+ * failure set it: job_spawn tells the host's failures by it. */
+static int file_error(const char *what, const char *path)
+{
+    int e = errno;
+    int rc = sq_error_set(SQ_EIO, "%s '%s': %s", what, path, strerror(e));
+    errno = e;
+    return rc;
+}
+
 static int write_text_file(const char *path, const char *text)
 {
     int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0)
-        return sq_error_set(SQ_EIO, "cannot write '%s': %s", path, strerror(errno));
+        return file_error("cannot write", path);
     size_t len = strlen(text), done = 0;
     int rc = 0;
     while (done < len) {
@@ -35,12 +45,14 @@ static int write_text_file(const char *path, const char *text)
         if (w < 0 && errno == EINTR)
             continue;
         if (w < 0) {
-            rc = sq_error_set(SQ_EIO, "cannot write '%s': %s", path, strerror(errno));
+            rc = file_error("cannot write", path);
             break;
         }
         done += (size_t)w;
     }
+    int e = errno;
     close(fd);
+    errno = e;
     return rc;
 }
 
@@ -49,8 +61,8 @@ static int make_trial_dir(const char *dir)
     if (mkdir(dir, 0700) == 0 || errno == EEXIST)
         return 0;
     if (errno != ENOENT)
-        return sq_error_set(SQ_EIO, "cannot create directory '%s': %s", dir, strerror(errno));
-    return mkdir_p(dir, 0700);
+        return file_error("cannot create directory", dir);
+    return mkdir_p(dir, 0700); /* errno: the failure's, as the caller needs */
 }
 
 /* argv with the items that are exactly a relative ${program} replaced by
@@ -181,11 +193,33 @@ static int write_wandb_config(const job *j, const json_t *params)
 }
 
 /*
+ * Whether errno e, from writing the project's own files, is a fault of this
+ * machine (read-only or full disk, no inodes, quota, no file descriptors,
+ * permissions, I/O error) rather than of the trial: any trial would fail
+ * here, so it must not use up the trial's tries.
+ */
+static bool host_errno(int e)
+{
+    switch (e) {
+    case EROFS:
+    case ENOSPC:
+    case EDQUOT:
+    case EMFILE:
+    case ENFILE:
+    case EACCES:
+    case EPERM:
+    case EIO: return true;
+    default: return false;
+    }
+}
+
+/*
  * Prepares the trial directory and starts the child. Returns 0, or an error
  * whose message becomes the attempt's error (*exec_failed when the program
- * itself could not be run).
+ * itself could not be run, *host_failed when the project's files could not
+ * be written here: host_errno).
  */
-static int job_spawn(agent *a, job *j, const store_claimed *c, bool *exec_failed)
+static int job_spawn(agent *a, job *j, const store_claimed *c, bool *exec_failed, bool *host_failed)
 {
     agent_sweep *sw = j->sw;
     json_t *params = NULL;
@@ -197,7 +231,7 @@ static int job_spawn(agent *a, job *j, const store_claimed *c, bool *exec_failed
     gpu_grant grant = GPU_GRANT_INIT;
     size_t nenv_owned = 0;
     int rc = 0;
-    *exec_failed = false;
+    *exec_failed = *host_failed = false;
 
     json_error_t jerr;
     params = json_loads(c->params_json ? c->params_json : "{}", 0, &jerr);
@@ -207,11 +241,12 @@ static int job_spawn(agent *a, job *j, const store_claimed *c, bool *exec_failed
         goto out;
     }
     rc = make_trial_dir(j->dir);
-    if (rc)
+    if (rc == 0)
+        rc = write_wandb_config(j, params);
+    if (rc) {
+        *host_failed = host_errno(errno);
         goto out;
-    rc = write_wandb_config(j, params);
-    if (rc)
-        goto out;
+    }
     spec_command_ctx ctx = {
         .sweep_name = sw->name,
         .trial_number = j->number,
@@ -231,15 +266,18 @@ static int job_spawn(agent *a, job *j, const store_claimed *c, bool *exec_failed
         path = xasprintf("%s/params.json", j->dir);
         if (!c->resume || access(path, F_OK) != 0) {
             rc = job_write_meta(j);
-            if (rc)
+            if (rc) {
+                *host_failed = host_errno(errno);
                 goto out;
+            }
         }
         free(path);
     }
     path = xasprintf("%s/attempt-%d.log", j->dir, j->attempt);
     j->log_fd = open(path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
     if (j->log_fd < 0) {
-        rc = sq_error_set(SQ_EIO, "cannot open the log '%s': %s", path, strerror(errno));
+        rc = file_error("cannot open the log", path);
+        *host_failed = host_errno(errno);
         goto out;
     }
 
@@ -430,8 +468,7 @@ static void on_watched(uint64_t step, double value, void *ud)
     }
     j->watched_any = true;
     j->watched_step = step;
-    bool better = j->sw->sp->metric.goal == SPEC_GOAL_MAXIMIZE ? value > j->best
-                                                               : value < j->best;
+    bool better = j->sw->sp->metric.goal == SPEC_GOAL_MAXIMIZE ? value > j->best : value < j->best;
     if (isnan(j->best) || better)
         j->best = value;
     if (!j->sw->has_rule || !stop_rule_checks_at(&j->sw->rule, step) || j->stop)
@@ -477,21 +514,31 @@ void job_start(agent *a, agent_sweep *sw, const store_claimed *c)
     if (a->next_heartbeat > renew)
         a->next_heartbeat = renew;
 
-    bool exec_failed = false;
-    if (job_spawn(a, j, c, &exec_failed) == 0)
+    bool exec_failed = false, host_failed = false;
+    if (job_spawn(a, j, c, &exec_failed, &host_failed) == 0) {
+        agent_host_ok(a);
         return;
-    /* It never ran: record a failed attempt with the reason, also in its log. */
-    j->error = xstrdup(sq_error_msg());
+    }
+    /* It never ran: record the attempt with the reason, also in its log.
+     * When this machine could not write the project's files, any trial
+     * would have failed here: the trial is given back (preempted, no try
+     * used) and the agent backs off (agent_host_failed). */
+    j->error = host_failed ? xasprintf("not started: this machine cannot write the trial's "
+                                       "files (%s); the trial was given back",
+                                       sq_error_msg())
+                           : xstrdup(sq_error_msg());
     log_line(j, j->error);
-    if (j->log_fd >= 0)
+    if (j->log_fd >= 0 && !host_failed)
         job_write_meta(j);
     job_ship_final(a, j);
     j->exited = true;
-    j->result.outcome = OUTCOME_FAILED;
+    j->result.outcome = host_failed ? OUTCOME_PREEMPTED : OUTCOME_FAILED;
     j->result.exit_code = exec_failed ? 127 : -1;
     j->result.term_signal = 0;
     j->result.error = j->error;
     agent_emit(a, AGENT_EV_STARTED, sw, j, NULL);
+    if (host_failed)
+        agent_host_failed(a, sw, j->error, time_mono());
     job_record(a, j, time_mono());
 }
 
@@ -631,8 +678,7 @@ static void judge_bands(agent *a, job *j, double now)
             break;
         if (rc) {
             agent_warn(a, sw, "trial %llu: cannot read the values at step %llu: %s",
-                       (unsigned long long)j->number, (unsigned long long)c->step,
-                       sq_error_msg());
+                       (unsigned long long)j->number, (unsigned long long)c->step, sq_error_msg());
             continue;
         }
         bool maximize = sw->sp->metric.goal == SPEC_GOAL_MAXIMIZE;

@@ -6,6 +6,7 @@
 
 #include "cmd/agent_output.h"
 
+#include "cmd/exitcodes.h"
 #include "cmd/report.h"
 #include "util/text.h"
 #include "util/timeutil.h"
@@ -224,4 +225,15 @@ void agent_output_event(const agent_event *ev, void *ud)
     }
     fflush(stderr);
     draw(o, true);
+}
+
+int agent_host_failed_exit(const agent_summary *sum)
+{
+    fprintf(stderr,
+            "sweepq: agent stopped: this machine cannot write the trials' files (the "
+            "warnings above say why); %llu trials were given back without using a try, "
+            "and other agents run them. Free disk space or inodes, or make the project "
+            "writable, then start the agent again.\n",
+            (unsigned long long)sum->preempted);
+    return EXIT_HOST;
 }

@@ -43,4 +43,8 @@ void agent_output_event(const agent_event *ev, void *ud);
 /* Erases the progress line if shown (before the final summary). */
 void agent_output_done(agent_output *o);
 
+/* For agent_run's end with sum->host_failed: says what happened and what
+ * to do on stderr and returns EXIT_HOST. */
+int agent_host_failed_exit(const agent_summary *sum);
+
 #endif

@@ -38,6 +38,12 @@ static const sq_usage usage = {
     "runs 'scontrol requeue' for the job once its trials are recorded, so it\n"
     "comes back and resumes them (docs/clusters.md).\n"
     "\n"
+    "A trial whose files this machine cannot write (read-only or full disk, no\n"
+    "inodes, quota, no file descriptors, permission denied, I/O error) is given\n"
+    "back as preempted (no try used) with a warning saying why; claims then wait\n"
+    "0.5 s, doubling up to 30 s, and after 5 such trials in a row the agent\n"
+    "stops claiming, lets its running trials finish and exits 73.\n"
+    "\n"
     "GPUs: a trial whose spec asks for resources.gpus or gpu_memory starts only\n"
     "when it fits the GPUs free now (never overcommitted), with\n"
     "CUDA_VISIBLE_DEVICES naming its GPUs and CUDA_DEVICE_ORDER=PCI_BUS_ID; the\n"
@@ -147,6 +153,8 @@ int cmd_agent(int argc, char **argv)
     agent_output_done(&out);
     if (rc) {
         code = open_store_fail(rc, "run the agent");
+    } else if (sum.host_failed) {
+        code = agent_host_failed_exit(&sum);
     } else {
         fprintf(stderr,
                 "sweepq: agent done: %llu started, %llu succeeded, %llu failed, %llu timed out, "

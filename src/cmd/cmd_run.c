@@ -241,6 +241,10 @@ int cmd_run(int argc, char **argv)
         code = open_store_fail(rc, "run the agent");
         goto out;
     }
+    if (sum.host_failed) {
+        code = agent_host_failed_exit(&sum);
+        goto out;
+    }
     code = summarize(st, names, nargs, &sum, max_trials > 0 && sum.started >= (uint64_t)max_trials);
 out:
     store_close(st);

@@ -13,6 +13,9 @@ enum {
     EXIT_STORE = 4,     /* the store could not be opened or used */
     EXIT_CONFLICT = 5,  /* the request conflicts with what is stored */
     EXIT_INTERNAL = 70, /* an unexpected error (EX_SOFTWARE) */
+    EXIT_HOST = 73,     /* agent: this machine cannot write the project's files
+                           (read-only or full disk); its trials were given back
+                           (EX_CANTCREAT) */
     EXIT_INTERRUPTED = 130,
 };
 

@@ -12,14 +12,15 @@
 int mkdir_p(const char *path, unsigned mode)
 {
     char *p = xstrdup(path);
-    int rc = 0;
+    int rc = 0, e = 0;
     for (char *s = p + 1;; s++) {
         if (*s != '/' && *s != '\0')
             continue;
         char c = *s;
         *s = '\0';
         if (mkdir(p, mode) && errno != EEXIST) {
-            rc = sq_error_set(SQ_EIO, "cannot create directory '%s': %s", p, strerror(errno));
+            e = errno;
+            rc = sq_error_set(SQ_EIO, "cannot create directory '%s': %s", p, strerror(e));
             break;
         }
         *s = c;
@@ -27,6 +28,8 @@ int mkdir_p(const char *path, unsigned mode)
             break;
     }
     free(p);
+    if (rc) /* callers tell a full or read-only disk by it */
+        errno = e;
     return rc;
 }
 

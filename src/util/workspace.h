@@ -59,7 +59,7 @@ char *workspace_config_path(const workspace *ws); /* .sweepq/config.yaml */
 char *workspace_sweep_dir(const workspace *ws, const char *sweep);
 char *workspace_trial_dir(const workspace *ws, const char *sweep, uint64_t number);
 
-/* mkdir -p; 0 or SQ_EIO with the message. */
+/* mkdir -p; 0 or SQ_EIO with the message (errno: the failed mkdir's). */
 int mkdir_p(const char *path, unsigned mode);
 
 #endif
