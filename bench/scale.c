@@ -288,8 +288,7 @@ static size_t reap_transfers(CURLM *m)
             B.failed++;
             B.no_connect += cc == CURLE_COULDNT_CONNECT;
             B.timed_out += cc == CURLE_OPERATION_TIMEDOUT;
-        }
-        else if (status < 200 || status >= 300)
+        } else if (status < 200 || status >= 300)
             B.http_errors++;
         advance(a, cc == CURLE_OK ? status : 0, now);
         if (a->next == A_DONE)
@@ -358,8 +357,8 @@ static void server_usage(pid_t pid, long *hwm_kb, double *cpu)
         char *p = strrchr(buf, ')');
         unsigned long long ut = 0, st = 0;
         /* fields after the name: state is 3rd; utime 14th, stime 15th */
-        if (p && sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut,
-                        &st) == 2)
+        if (p &&
+            sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) == 2)
             *cpu = (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
     }
     if (f)

@@ -227,8 +227,7 @@ bool agent_sweeps_done(agent *a, double now)
             sw = agent_sweep_add(a, s);
         /* An on_complete not yet recorded done: run it, or wait while
          * another agent holds its lease (it may die: then it is won here). */
-        bool hook_due =
-            done && sw && sw->usable && sw->sp->on_complete && ended_unclaimed(s);
+        bool hook_due = done && sw && sw->usable && sw->sp->on_complete && ended_unclaimed(s);
         if (!done && s->state == SWEEP_PAUSED && !a->paused_warned) {
             a->paused_warned = true;
             agent_warn(a, NULL,

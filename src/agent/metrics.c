@@ -31,10 +31,10 @@ struct metrics_pattern {
 
 struct metrics {
     const metrics_pattern *pattern;
-    json_t *rows;  /* array of row objects not yet taken */
-    json_t *final; /* name -> last value */
-    json_t *seen;  /* name -> how many values of it this attempt reported */
-    char *bad_name; /* the first metric name dropped and not yet reported */
+    json_t *rows;      /* array of row objects not yet taken */
+    json_t *final;     /* name -> last value */
+    json_t *seen;      /* name -> how many values of it this attempt reported */
+    char *bad_name;    /* the first metric name dropped and not yet reported */
     bool bad_reported; /* one warning per attempt */
     /* metrics_watch */
     char *watch;

@@ -21,12 +21,21 @@ extern char **environ;
 static bool is_reserved_env(const char *entry, const spec *sp, bool gpu)
 {
     static const char *const ours[] = {
-        "SWEEPQ_SWEEP",    "SWEEPQ_TRIAL",        "SWEEPQ_ATTEMPT",         "SWEEPQ_TRIAL_DIR",
-        "SWEEPQ_RESUME",   "SWEEPQ_METRICS_FILE", "WANDB_RUN_ID",           "WANDB_RESUME",
-        "WANDB_RUN_GROUP", "WANDB_DIR",           "WANDB_SWEEP_PARAM_PATH",
+        "SWEEPQ_SWEEP",
+        "SWEEPQ_TRIAL",
+        "SWEEPQ_ATTEMPT",
+        "SWEEPQ_TRIAL_DIR",
+        "SWEEPQ_RESUME",
+        "SWEEPQ_METRICS_FILE",
+        "WANDB_RUN_ID",
+        "WANDB_RESUME",
+        "WANDB_RUN_GROUP",
+        "WANDB_DIR",
+        "WANDB_SWEEP_PARAM_PATH",
         /* the agent's own secrets: a trial is the user's code, not the
          * agent, and has no business with the store's token */
-        "SWEEPQ_TOKEN",    "SWEEPQ_TOKEN_FILE",
+        "SWEEPQ_TOKEN",
+        "SWEEPQ_TOKEN_FILE",
     };
     const char *eq = strchr(entry, '=');
     size_t n = eq ? (size_t)(eq - entry) : strlen(entry);

@@ -156,8 +156,7 @@ int cmd_wait(int argc, char **argv)
         stopped += s[i].counts.stopped;
         if (arr)
             json_array_append_new(arr, report_sweep_json(&s[i]));
-        else if (!quiet)
-        {
+        else if (!quiet) {
             printf("%s: %s, ", s[i].name, sweep_state_name(s[i].state));
             print_counts(&s[i].counts);
         }
@@ -165,8 +164,7 @@ int cmd_wait(int argc, char **argv)
     code = failed || cancelled ? EXIT_FAILED : EXIT_OK;
     if (arr)
         report_json_print(stdout, arr);
-    else if (!quiet && n > 1)
-    {
+    else if (!quiet && n > 1) {
         printf("all %zu sweeps finished: ", n);
         print_counts(&(store_counts){
             .succeeded = ok, .failed = failed, .cancelled = cancelled, .stopped = stopped});

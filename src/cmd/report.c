@@ -451,9 +451,9 @@ json_t *report_trial_json(const store_trial *t, double now)
     json_object_set_new(o, "error", t->error && *t->error ? json_string(t->error) : json_null());
     json_object_set_new(o, "agent",
                         t->agent_id && *t->agent_id ? json_string(t->agent_id) : json_null());
-    json_object_set_new(o, "stopped_step", t->state == TRIAL_STOPPED
-                                               ? json_integer((json_int_t)t->stopped_step)
-                                               : json_null());
+    json_object_set_new(o, "stopped_step",
+                        t->state == TRIAL_STOPPED ? json_integer((json_int_t)t->stopped_step)
+                                                  : json_null());
     return o;
 }
 

@@ -76,8 +76,7 @@ static bool same_addr(const conn_slot *a, const uint8_t *addr, size_t len)
 static void make_pending_room(conn_table *t, const uint8_t *addr, size_t len, double now)
 {
     bool room_needed = t->open >= t->lim.max || t->pending.n >= t->lim.pending_max;
-    while (room_needed && t->pending.head &&
-           now - t->pending.head->since > t->lim.header_timeout)
+    while (room_needed && t->pending.head && now - t->pending.head->since > t->lim.header_timeout)
         evict(t, t->pending.head);
     size_t from_addr = 0;
     conn_slot *oldest = NULL;

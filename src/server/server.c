@@ -552,7 +552,7 @@ static size_t raise_nofile(void)
             rl = want;
     }
     return rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > ((rlim_t)1 << 24) ? (size_t)1 << 24
-                                                                            : (size_t)rl.rlim_cur;
+                                                                           : (size_t)rl.rlim_cur;
 }
 
 /*
@@ -570,7 +570,7 @@ static int size_connections(const server_config *cfg, unsigned threads, conn_lim
     size_t reserve = SERVER_FD_RESERVE + 2 * (size_t)threads;
     size_t budget = nofile > reserve + 16 ? nofile - reserve : 16;
     size_t room = budget - budget / 8;
-    size_t max = cfg->max_connections ? cfg->max_connections
+    size_t max = cfg->max_connections                    ? cfg->max_connections
                  : room < SERVER_MAX_CONNECTIONS_DEFAULT ? room
                                                          : SERVER_MAX_CONNECTIONS_DEFAULT;
     if (max > room)
@@ -659,11 +659,11 @@ int server_start(server **out, const server_config *cfg)
     };
     srv->daemon = mhd.start_daemon(
         flags, 0, NULL, NULL, on_request, srv, MHD_OPTION_LISTEN_SOCKET, fd,
-        MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_CONNECTION_LIMIT,
-        mhd_limit, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)SERVER_HEADER_TIMEOUT,
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)SERVER_HEADER_MAX,
-        MHD_OPTION_URI_LOG_CALLBACK, on_uri, srv, MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
-        MHD_OPTION_NOTIFY_CONNECTION, on_connection, srv, MHD_OPTION_ARRAY, tls, MHD_OPTION_END);
+        MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_CONNECTION_LIMIT, mhd_limit,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)SERVER_HEADER_TIMEOUT,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)SERVER_HEADER_MAX, MHD_OPTION_URI_LOG_CALLBACK,
+        on_uri, srv, MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_NOTIFY_CONNECTION,
+        on_connection, srv, MHD_OPTION_ARRAY, tls, MHD_OPTION_END);
     if (!srv->daemon) {
         close(fd);
         rc = sq_error_set(SQ_EINVAL,

@@ -22,24 +22,24 @@
 #ifndef SQ_SERVER_SERVER_H
 #define SQ_SERVER_SERVER_H
 
-#define SERVER_HEADER_MAX (64 * 1024) /* bytes of request line + headers */
-#define SERVER_IDLE_TIMEOUT 60        /* seconds an agent's connection may stay silent */
-#define SERVER_HEADER_TIMEOUT 10      /* seconds a connection without a token is kept */
+#define SERVER_HEADER_MAX (64 * 1024)        /* bytes of request line + headers */
+#define SERVER_IDLE_TIMEOUT 60               /* seconds an agent's connection may stay silent */
+#define SERVER_HEADER_TIMEOUT 10             /* seconds a connection without a token is kept */
 #define SERVER_MAX_CONNECTIONS_DEFAULT 65536 /* the most the default sizing picks */
-#define SERVER_FD_RESERVE 64          /* descriptors kept for other files */
+#define SERVER_FD_RESERVE 64                 /* descriptors kept for other files */
 #define SERVER_DEFAULT_LISTEN "127.0.0.1:8600"
 
 typedef struct server server;
 
 typedef struct server_config {
-    const char *listen;      /* "ADDR:PORT", "[V6ADDR]:PORT" or "HOST:PORT"; port 0: any free */
-    const char *store_url;   /* the store to serve */
-    const char *write_token; /* required */
-    const char *read_token;  /* NULL: none */
-    const char *tls_cert;    /* PEM text of the certificate chain, or NULL for plain HTTP */
-    const char *tls_key;     /* PEM text of its key (with tls_cert) */
-    double reap_every;       /* seconds between reaps; 0: no reaper */
-    unsigned threads;        /* worker threads; 0: twice the CPUs, 4 to 16 */
+    const char *listen;       /* "ADDR:PORT", "[V6ADDR]:PORT" or "HOST:PORT"; port 0: any free */
+    const char *store_url;    /* the store to serve */
+    const char *write_token;  /* required */
+    const char *read_token;   /* NULL: none */
+    const char *tls_cert;     /* PEM text of the certificate chain, or NULL for plain HTTP */
+    const char *tls_key;      /* PEM text of its key (with tls_cert) */
+    double reap_every;        /* seconds between reaps; 0: no reaper */
+    unsigned threads;         /* worker threads; 0: twice the CPUs, 4 to 16 */
     unsigned max_connections; /* 0: from the open-file limit (server.h) */
 } server_config;
 

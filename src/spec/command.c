@@ -51,10 +51,10 @@ typedef enum {
 /* Where a macro's values go. */
 typedef struct sink {
     sink_mode mode;
-    strbuf *out;    /* the text or the items block */
-    strbuf *tmp;    /* SINK_SHELL: the value before quoting */
-    size_t nvals;   /* values written by this macro so far */
-    size_t **offs;  /* SINK_ITEMS: where each item starts in out */
+    strbuf *out;   /* the text or the items block */
+    strbuf *tmp;   /* SINK_SHELL: the value before quoting */
+    size_t nvals;  /* values written by this macro so far */
+    size_t **offs; /* SINK_ITEMS: where each item starts in out */
     size_t *noffs, *capoffs;
     sh_place place; /* SINK_SHELL: how to quote */
 } sink;

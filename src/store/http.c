@@ -766,8 +766,7 @@ static int http_claim_completion(store *st, int64_t sweep_id, const char *by, bo
     return rc;
 }
 
-static int http_complete_update(store *st, int64_t sweep_id, const char *by,
-                                completion_update what)
+static int http_complete_update(store *st, int64_t sweep_id, const char *by, completion_update what)
 {
     static const char *const names[] = {[COMPLETION_RENEW] = "renew",
                                         [COMPLETION_SUCCEEDED] = "succeeded",
@@ -883,8 +882,7 @@ static int http_list_agents(store *st, store_agent **out, size_t *n)
 static int check_claims(const store_claimed *c, size_t n, int64_t sweep_id, size_t max)
 {
     if (n > max)
-        return sq_error_set(SQ_ERROR, "%zu claims in the answer to a claim of at most %zu", n,
-                            max);
+        return sq_error_set(SQ_ERROR, "%zu claims in the answer to a claim of at most %zu", n, max);
     for (size_t i = 0; i < n; i++) {
         if (c[i].sweep_id != sweep_id || c[i].attempt < 1)
             return sq_error_set(SQ_ERROR,
@@ -969,7 +967,8 @@ static int http_heartbeat(store *st, const char *agent_id, store_lease *leases, 
     if (rc == 0)
         rc = usable(wire_leases_decode(&got, &ngot, list, true));
     if (rc == 0 && ngot != n)
-        rc = usable(sq_error_set(SQ_ERROR, "%zu leases in the answer for the %zu renewed", ngot, n));
+        rc =
+            usable(sq_error_set(SQ_ERROR, "%zu leases in the answer for the %zu renewed", ngot, n));
     for (size_t i = 0; rc == 0 && i < n; i++) {
         if (got[i].trial_id != leases[i].trial_id || got[i].attempt != leases[i].attempt)
             rc = usable(sq_error_set(SQ_ERROR, "the answer lists the leases out of order"));
@@ -1034,8 +1033,7 @@ static int http_band_values(store *st, int64_t sweep_id, const char *name, uint6
     if (rc == 0)
         rc = answer_field(&list, ans, "values", "reading the values at a step");
     if (rc == 0 && !json_is_array(list))
-        rc = sq_error_set(SQ_ERROR, "store '%s' answered a values request with no array",
-                          h->shown);
+        rc = sq_error_set(SQ_ERROR, "store '%s' answered a values request with no array", h->shown);
     size_t len = rc == 0 ? json_array_size(list) : 0;
     double *v = len ? xcalloc(len, sizeof *v) : NULL;
     for (size_t i = 0; rc == 0 && i < len; i++) {

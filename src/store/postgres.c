@@ -387,7 +387,8 @@ static const char *const stmt_sql[S_COUNT] = {
         "completion_expires = " NOW_EPOCH " + lease_ttl WHERE id = $1 AND NOT completion_claimed "
         "AND completion_expires < " NOW_EPOCH " AND completion_retry_at <= " NOW_EPOCH " "
         "AND state IN (2, 3) AND NOT " HAS_STATE("$1", "0") " AND NOT " HAS_STATE("$1", "1"),
-#define HOLDER "id = $1 AND completion_by = $2 AND NOT completion_claimed AND completion_expires > 0"
+#define HOLDER                                                                                     \
+    "id = $1 AND completion_by = $2 AND NOT completion_claimed AND completion_expires > 0"
     [S_COMPLETION_RENEW] = "UPDATE sweeps SET completion_expires = " NOW_EPOCH " + lease_ttl "
                            "WHERE " HOLDER,
     [S_COMPLETION_DONE] = "UPDATE sweeps SET completion_claimed = true, completion_expires = 0 "
@@ -2549,8 +2550,8 @@ static int band_values_fn(pg_store *s, void *arg)
 static int pg_band_values(store *st, int64_t sweep_id, const char *name, uint64_t step,
                           bool completed_only, double **out, size_t *n)
 {
-    band_op op = {.sweep_id = sweep_id, .name = name, .step = step,
-                  .completed_only = completed_only};
+    band_op op = {
+        .sweep_id = sweep_id, .name = name, .step = step, .completed_only = completed_only};
     int rc = run_op(to_pg(st), true, band_values_fn, &op);
     if (rc < 0) {
         free(op.v);

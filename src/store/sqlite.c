@@ -283,13 +283,15 @@ static const char *const stmt_sql[S_COUNT] = {
                      "completion_expires = ?3 + lease_ttl WHERE id = ?1 AND completion_claimed = 0 "
                      "AND completion_expires < ?3 AND completion_retry_at <= ?3 "
                      "AND state IN (2, 3) AND NOT " HAS_PENDING("?1") " AND NOT " HAS_RUNNING("?1"),
-#define HOLDER "id = ?1 AND completion_by = ?2 AND completion_claimed = 0 AND completion_expires > 0"
+#define HOLDER                                                                                     \
+    "id = ?1 AND completion_by = ?2 AND completion_claimed = 0 AND completion_expires > 0"
     [S_COMPLETION_RENEW] = "UPDATE sweeps SET completion_expires = ?3 + lease_ttl WHERE " HOLDER,
     [S_COMPLETION_DONE] = "UPDATE sweeps SET completion_claimed = 1, completion_expires = 0 "
                           "WHERE " HOLDER,
     [S_COMPLETION_FAILED] =
         "UPDATE sweeps SET completion_failures = completion_failures + 1, completion_expires = 0, "
-        "completion_retry_at = ?3 + min(?5, min(?4, lease_ttl) * (1 << min(completion_failures, 20))), "
+        "completion_retry_at = ?3 + min(?5, min(?4, lease_ttl) * (1 << min(completion_failures, "
+        "20))), "
         "completion_claimed = completion_failures + 1 >= max_attempts WHERE " HOLDER,
 #undef HOLDER
     /* No row inserted: the trial does not exist. */

@@ -24,7 +24,7 @@
 static const char *const trial_state_names[] = {"pending", "running",   "succeeded",
                                                 "failed",  "cancelled", "stopped"};
 static const char *const sweep_state_names[] = {"active", "paused", "cancelled", "finished"};
-static const char *const outcome_names[] = {"none",      "succeeded", "failed",   "timed_out",
+static const char *const outcome_names[] = {"none",      "succeeded", "failed",    "timed_out",
                                             "preempted", "lost",      "cancelled", "stopped"};
 
 const char *trial_state_name(trial_state s)

@@ -186,9 +186,12 @@ static const wire_field lease_fields[] = {
 };
 
 static const wire_field finish_fields[] = {
-    FLD(store_result, outcome, F_OUTCOME),       FLD(store_result, exit_code, F_INT),
-    FLD(store_result, term_signal, F_INT),       OPT(store_result, error, F_STR_NULL),
-    OPT(store_result, metrics_json, F_STR_NULL), OPT(store_result, stopped_step, F_U64),
+    FLD(store_result, outcome, F_OUTCOME),
+    FLD(store_result, exit_code, F_INT),
+    FLD(store_result, term_signal, F_INT),
+    OPT(store_result, error, F_STR_NULL),
+    OPT(store_result, metrics_json, F_STR_NULL),
+    OPT(store_result, stopped_step, F_U64),
     {NULL, 0, 0, 0, false},
 };
 

@@ -1623,8 +1623,7 @@ static void test_invalid_arguments_are_refused(void **state)
 static void test_create_with_a_name_that_is_no_file_name_is_refused(void **state)
 {
     conf_fixture *f = *state;
-    static const char *const bad[] = {"../../../../tmp/x", "a/b", "..", ".", "tab\there",
-                                      "/abs"};
+    static const char *const bad[] = {"../../../../tmp/x", "a/b", "..", ".", "tab\there", "/abs"};
     conf_sweep cs;
     conf_sweep_init(&cs, "bad", 1);
     for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {

@@ -111,8 +111,7 @@ static void test_json_lines_take_step_then_underscore_step_then_epoch(void **sta
     metrics *m = metrics_new(NULL);
     const char *lines[] = {
         "{\"_step\": 0, \"epoch\": 1, \"loss\": 0.9}", /* _step wins over epoch */
-        "{\"epoch\": 2, \"loss\": 0.8}",
-        "{\"step\": 5, \"_step\": 9, \"loss\": 0.7}",
+        "{\"epoch\": 2, \"loss\": 0.8}", "{\"step\": 5, \"_step\": 9, \"loss\": 0.7}",
         "{\"epoch\": -1, \"loss\": 0.6}", /* not a step: the 4th value */
     };
     for (size_t i = 0; i < ARRAY_SIZE(lines); i++)

@@ -795,8 +795,8 @@ static void test_early_terminate_rules_that_make_no_band_or_lack_a_metric(void *
     assert_non_null(s->early_terminate);
     spec_free(s);
     free(yaml);
-    yaml = xasprintf("%smetric: {name: loss}\nearly_terminate: {type: median, min_trials: 3}\n",
-                     head);
+    yaml =
+        xasprintf("%smetric: {name: loss}\nearly_terminate: {type: median, min_trials: 3}\n", head);
     s = load(yaml);
     spec_free(s);
     free(yaml);

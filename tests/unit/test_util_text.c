@@ -42,7 +42,8 @@ static void test_printable_escapes_terminal_controls(void **state)
 
 static void test_printable_escapes_c1_and_invalid_bytes_and_keeps_utf8(void **state)
 {
-    const char *in = "\xc2\x9b" "31m caf\xc3\xa9 \x9b \xc3 \xed\xa0\x80 \xc0\xaf";
+    const char *in = "\xc2\x9b"
+                     "31m caf\xc3\xa9 \x9b \xc3 \xed\xa0\x80 \xc0\xaf";
     char *out = text_printable(in, strlen(in));
     assert_string_equal(out, "\\u009b31m caf\xc3\xa9 \\x9b \\xc3 \\xed\\xa0\\x80 \\xc0\\xaf");
     free(out);
@@ -56,8 +57,8 @@ static void test_metric_names_refuse_quotes_controls_and_empty(void **state)
 {
     assert_true(text_is_metric_name("val.loss", 200));
     assert_true(text_is_metric_name("\xc3\xa9poch_acc/top-1", 200));
-    static const char *const bad[] = {"",       "a\"b",      "it's", "a`b", "a\\b",
-                                      "a\nb",   "a\tb",      "\x1b[31m", "a\xc3", "\xc2\x85"};
+    static const char *const bad[] = {"",     "a\"b", "it's",     "a`b",   "a\\b",
+                                      "a\nb", "a\tb", "\x1b[31m", "a\xc3", "\xc2\x85"};
     for (size_t i = 0; i < ARRAY_SIZE(bad); i++)
         assert_false(text_is_metric_name(bad[i], 200));
     assert_false(text_is_metric_name(NULL, 200));
